@@ -1,0 +1,1 @@
+"""The `danlu` command line: one module per command group, each a thin layer over the library."""

@@ -1,0 +1,173 @@
+"""`danlu list | show | import | pull | rm | cp`: the local model store from the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from danlu.config import Settings
+from danlu.store import Catalog, Manifest
+
+
+def _catalog() -> Catalog:
+    return Catalog(Settings())
+
+
+def human_size(n: int | None) -> str:
+    if not n:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def human_params(n: int | None) -> str:
+    if not n:
+        return "-"
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.1f}{suffix}"
+    return str(n)
+
+
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> int:
+    """List the models in the local store."""
+    listing = _catalog().list()
+    for problem in listing.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if as_json:
+        print(json.dumps([m.model_dump() for m in listing.models], ensure_ascii=False, indent=2))
+        return 0
+    table = Table(box=None, header_style="bold")
+    for column in ("NAME", "FORMAT", "PARAMS", "QUANT", "SIZE", "CTX"):
+        table.add_column(column)
+    for m in listing.models:
+        ctx = str(m.context_length) if m.context_length else "-"
+        table.add_row(
+            m.name,
+            m.format,
+            human_params(m.parameters),
+            m.quantization or "-",
+            human_size(m.size),
+            ctx,
+        )
+    Console(soft_wrap=True).print(table)
+    return 0
+
+
+def show(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="All metadata as JSON.")] = False,
+    template: Annotated[bool, typer.Option("--template", help="Only the chat template.")] = False,
+) -> int:
+    """Show a model's metadata, chat template and files."""
+    catalog = _catalog()
+    manifest = catalog.get(name)
+    files = [str(p) for p in catalog.file_paths(name)]
+    if as_json:
+        print(json.dumps({**manifest.model_dump(), "paths": files}, ensure_ascii=False, indent=2))
+    elif template:
+        fallback = manifest.template or "chatml"
+        print(manifest.chat_template or f"(none: the named '{fallback}' template is used)")
+    else:
+        _print_manifest(manifest, files)
+    return 0
+
+
+def _print_manifest(m: Manifest, files: list[str]) -> None:
+    rows = {
+        "name": m.name,
+        "format": m.format,
+        "backend": m.backend,
+        "architecture": m.architecture or "-",
+        "parameters": human_params(m.parameters),
+        "quantization": m.quantization or "-",
+        "context length": m.context_length or "-",
+        "size": human_size(m.size),
+        "license": m.license or "-",
+        "source": m.source,
+        "sha256": m.sha256,
+        "created": m.created,
+    }
+    for key, value in rows.items():
+        print(f"  {key:<15} {value}")
+    print("  files")
+    for f in files:
+        print(f"    {f}")
+    print("  chat template")
+    template = m.chat_template or f"(none: the named '{m.template or 'chatml'}' template is used)"
+    for line in template.splitlines():
+        print(f"    {line}")
+
+
+@contextmanager
+def _progress(label: str):
+    """A rich progress bar fed by (done, total) callbacks, on stderr."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def import_model(
+    path: Annotated[Path, typer.Argument(help="A .gguf file or a Hugging Face model folder.")],
+    name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
+) -> int:
+    """Add a local GGUF file or Hugging Face folder to the store."""
+    with _progress(f"importing {path.name}") as progress:
+        manifest = _catalog().import_path(path, name, progress=progress)
+    print(f"imported {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
+    return 0
+
+
+def pull(
+    ref: Annotated[str, typer.Argument(help="org/repo, org/repo:QUANT or org/repo/file.gguf")],
+    name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
+) -> int:
+    """Download a model from the Hugging Face hub (resumable) into the store."""
+    with _progress(f"pulling {ref}") as progress:
+        manifest = _catalog().pull(ref, name, progress=progress)
+    print(f"pulled {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
+    return 0
+
+
+def remove(names: Annotated[list[str], typer.Argument(help="Model name(s).")]) -> int:
+    """Delete models from the store."""
+    catalog = _catalog()
+    for name in names:
+        catalog.remove(name)
+        print(f"deleted {name}")
+    return 0
+
+
+def copy(
+    src: Annotated[str, typer.Argument(help="Existing model.")],
+    dst: Annotated[str, typer.Argument(help="New name.")],
+) -> int:
+    """Copy a model under a new name (files are shared, not duplicated)."""
+    _catalog().copy(src, dst)
+    print(f"copied {src} to {dst}")
+    return 0

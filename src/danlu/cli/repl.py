@@ -1,0 +1,161 @@
+"""The interactive chat of `danlu run`: streamed answers, history, slash commands.
+
+Ctrl-C stops the answer being written and keeps the session; Ctrl-D or /bye leaves.
+A message that starts with \"\"\" runs until a line that ends with \"\"\".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from danlu.chat.messages import Message
+from danlu.cli.edge import report
+from danlu.cli.run import speed_line
+from danlu.config import Settings
+from danlu.engine.base import Completion
+from danlu.errors import DanluError
+from danlu.model import Model
+
+PROMPT = ">>> "
+CONTINUATION = "... "
+FENCE = '"""'
+
+
+class Style:
+    """ANSI colours, or nothing when the output is not a terminal or NO_COLOR is set."""
+
+    def __init__(self, stream=sys.stdout) -> None:
+        on = stream.isatty() and "NO_COLOR" not in os.environ
+        self.answer = "\033[36m" if on else ""
+        self.dim = "\033[2m" if on else ""
+        self.reset = "\033[0m" if on else ""
+
+
+class Repl:
+    """One interactive chat with a loaded model."""
+
+    def __init__(
+        self,
+        model: Model,
+        settings: Settings,
+        *,
+        system: str | None = None,
+        keep: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.system = system
+        self.messages: list[Message] = []
+        self.keep = keep
+        self.verbose = verbose
+        self.style = Style()
+        self.running = True
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def loop(self) -> int:
+        from danlu.cli.slash import run_slash
+
+        history = _History(self.settings.home / "history")
+        self.say(f"Chatting with {self.model.name}. /? for help, /bye or Ctrl-D to leave.")
+        while self.running:
+            try:
+                text = self._read()
+            except EOFError:
+                print()
+                break
+            except KeyboardInterrupt:
+                print("\n(use /bye or Ctrl-D to leave)")
+                continue
+            if not text.strip():
+                continue
+            try:
+                if text.startswith("/"):
+                    run_slash(self, text)
+                else:
+                    self.answer(text)
+            except DanluError as exc:
+                report(exc)
+        history.save()
+        return 0
+
+    def _read(self) -> str:
+        line = input(PROMPT)
+        if line.startswith(FENCE):
+            lines = [line[len(FENCE) :]]
+            while not lines[-1].endswith(FENCE) or (len(lines) == 1 and lines[0] == ""):
+                lines.append(input(CONTINUATION))
+            lines[-1] = lines[-1][: -len(FENCE)]
+            return "\n".join(lines).strip("\n")
+        while line.endswith("\\"):
+            line = line[:-1] + "\n" + input(CONTINUATION)
+        return line
+
+    # -- answering -----------------------------------------------------------------------
+
+    def conversation(self) -> list[Message]:
+        head = [Message(role="system", content=self.system)] if self.system else []
+        return head + self.messages
+
+    def answer(self, text: str) -> None:
+        """Stream the model's reply to `text`; Ctrl-C cuts it short and keeps what came."""
+        self.messages.append(Message(role="user", content=text))
+        stream = self.model.stream_chat(self.conversation(), keep=self.keep)
+        chunks, parts = [], []
+        sys.stdout.write(self.style.answer)
+        try:
+            for chunk in stream:
+                sys.stdout.write(chunk.text)
+                sys.stdout.flush()
+                parts.append(chunk.text)
+                chunks.append(chunk)
+        except KeyboardInterrupt:
+            stream.close()
+            sys.stdout.write(f"{self.style.reset}\n")
+            self.say("(answer stopped)")
+        except DanluError:
+            self.messages.pop()
+            sys.stdout.write(f"{self.style.reset}\n")
+            raise
+        else:
+            sys.stdout.write(f"{self.style.reset}\n")
+            self._after_answer(Completion.collect(chunks))
+        self.messages.append(Message(role="assistant", content="".join(parts)))
+
+    def _after_answer(self, result: Completion) -> None:
+        for notice in result.notices:
+            self.say(f"note: {notice}")
+        if self.verbose:
+            self.say(speed_line(result.timing))
+
+    def say(self, text: str) -> None:
+        print(f"{self.style.dim}{text}{self.style.reset}")
+
+
+class _History:
+    """Line history across sessions through readline, when the platform has it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            import readline
+        except ImportError:
+            self.readline = None
+            return
+        self.readline = readline
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
+
+    def save(self) -> None:
+        if self.readline is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.readline.set_history_length(1000)
+            self.readline.write_history_file(self.path)
+        except OSError:
+            pass

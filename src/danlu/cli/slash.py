@@ -1,0 +1,121 @@
+"""Slash commands of the interactive chat, in a registry keyed by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from danlu.chat.sessions import Session, load_session, save_session
+from danlu.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from danlu.cli.repl import Repl
+
+# Friendly and llama.cpp/Ollama names for SamplingParams fields.
+PARAM_ALIASES = {
+    "temp": "temperature",
+    "num_predict": "max_tokens",
+    "n_predict": "max_tokens",
+}
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    usage: str
+    help: str
+    run: Callable[[Repl, str], None]
+
+
+def _set(repl: Repl, arg: str) -> None:
+    name, _, value = arg.strip().partition(" ")
+    if name in ("verbose", "quiet"):
+        repl.verbose = name == "verbose"
+        repl.say(f"verbose is {'on' if repl.verbose else 'off'}")
+        return
+    if not name or not value.strip():
+        raise InvalidRequest("usage: /set <param> <value>", hint="e.g. /set temperature 0.2")
+    field = PARAM_ALIASES.get(name, name)
+    new: object = value.strip()
+    if field == "stop":  # /set stop adds one more stop string
+        new = (*repl.model.defaults.stop, new)
+    repl.model.defaults = repl.model.params(**{field: new})
+    repl.say(f"set {field} = {getattr(repl.model.defaults, field)!r}")
+
+
+def _system(repl: Repl, arg: str) -> None:
+    repl.system = arg.strip() or None
+    repl.say("system prompt set" if repl.system else "system prompt cleared")
+
+
+def _clear(repl: Repl, arg: str) -> None:
+    repl.messages.clear()
+    repl.say("conversation cleared")
+
+
+def _save(repl: Repl, arg: str) -> None:
+    name = _need_name(arg, "/save NAME")
+    overrides = repl.model.defaults.model_dump(exclude_defaults=True)
+    session = Session(
+        model=repl.model.name, system=repl.system, messages=repl.messages, params=overrides
+    )
+    path = save_session(repl.settings.sessions_dir, name, session)
+    repl.say(f"saved {len(repl.messages)} message(s) to {path}")
+
+
+def _load(repl: Repl, arg: str) -> None:
+    name = _need_name(arg, "/load NAME")
+    session = load_session(repl.settings.sessions_dir, name)
+    repl.system = session.system
+    repl.messages = list(session.messages)
+    repl.model.defaults = repl.model.params(**session.params)
+    note = "" if session.model == repl.model.name else f" (saved with {session.model})"
+    repl.say(f"loaded {len(repl.messages)} message(s) from '{name}'{note}")
+
+
+def _show(repl: Repl, arg: str) -> None:
+    m = repl.model.manifest
+    repl.say(f"model: {m.name} ({m.architecture}, {m.quantization}, {m.format})")
+    repl.say(f"context: {repl.model.n_ctx} tokens, template: {repl.model.template.name}")
+    repl.say(f"system: {repl.system or '(none)'}")
+    for key, value in repl.model.defaults.model_dump().items():
+        repl.say(f"  {key} = {value!r}")
+
+
+def _help(repl: Repl, arg: str) -> None:
+    for cmd in SLASH_COMMANDS.values():
+        repl.say(f"{cmd.usage:<24} {cmd.help}")
+    repl.say('"""                       begin/end a multi-line message')
+
+
+def _bye(repl: Repl, arg: str) -> None:
+    repl.running = False
+
+
+def _need_name(arg: str, usage: str) -> str:
+    name = arg.strip()
+    if not name:
+        raise InvalidRequest(f"usage: {usage}")
+    return name
+
+
+SLASH_COMMANDS: dict[str, SlashCommand] = {
+    "set": SlashCommand("/set <param> <value>", "change a sampling parameter", _set),
+    "system": SlashCommand("/system <text>", "set the system prompt", _system),
+    "clear": SlashCommand("/clear", "forget the conversation", _clear),
+    "save": SlashCommand("/save NAME", "save this chat", _save),
+    "load": SlashCommand("/load NAME", "continue a saved chat", _load),
+    "show": SlashCommand("/show", "model, context and parameters", _show),
+    "help": SlashCommand("/help, /?", "this list", _help),
+    "bye": SlashCommand("/bye", "leave (or Ctrl-D)", _bye),
+}
+ALIASES = {"?": "help", "exit": "bye", "quit": "bye"}
+
+
+def run_slash(repl: Repl, text: str) -> None:
+    """Dispatch `/name args`; an unknown name lists the known ones."""
+    name, _, arg = text[1:].partition(" ")
+    command = SLASH_COMMANDS.get(ALIASES.get(name, name))
+    if command is None:
+        raise InvalidRequest(f"unknown command '/{name}'", hint="/? lists the commands")
+    command.run(repl, arg)

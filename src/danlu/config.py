@@ -1,0 +1,67 @@
+"""Settings shared by every part of danlu: where data lives and engine defaults.
+
+One pydantic-settings class; each field is read from a `DANLU_<FIELD>` environment
+variable (e.g. `DANLU_HOME`) and can be overridden by the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def physical_cores() -> int:
+    """Physical core count (hyper-threads share a core's FPU, so llama.cpp wants these)."""
+    try:
+        pairs = set()
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            phys = core = None
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    phys = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                    pairs.add((phys, core))
+        if pairs:
+            return len(pairs)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class Settings(BaseSettings):
+    """Where danlu keeps its data and how it runs models by default."""
+
+    model_config = SettingsConfigDict(env_prefix="DANLU_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".danlu",
+        description="Data directory: models/, kb/, runs/, sessions/ (env DANLU_HOME).",
+    )
+    default_model: str = Field(
+        "smollm2", description="Model used when a command names none (env DANLU_DEFAULT_MODEL)."
+    )
+    n_ctx: int = Field(
+        4096, ge=16, description="Default context length in tokens, capped by the model's own."
+    )
+    threads: int = Field(
+        default_factory=physical_cores,
+        ge=1,
+        description="CPU threads for generation; defaults to the physical core count.",
+    )
+    gpu_layers: int = Field(
+        0, ge=-1, description="Layers to offload to a GPU build of llama.cpp (-1: all)."
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.home / "sessions"

@@ -1,0 +1,150 @@
+"""The Engine protocol every inference backend implements, and the events it yields.
+
+A backend streams `Chunk`s for a list of prompt tokens; everything above it
+(chat templates, context trimming, the CLI and server) is backend-agnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from danlu.engine.sampling import SamplingParams
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts for one request. cached_tokens were reused from the KV cache."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock split of one request: prompt processing, then generation."""
+
+    prompt_seconds: float
+    generation_seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def prompt_tps(self) -> float:
+        return self.prompt_tokens / self.prompt_seconds if self.prompt_seconds > 0 else 0.0
+
+    @property
+    def generation_tps(self) -> float:
+        tokens = self.completion_tokens
+        return tokens / self.generation_seconds if self.generation_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One streamed piece of output.
+
+    `text` is new text since the previous chunk (may be empty while a possible stop
+    sequence is held back); the last chunk has finish_reason, usage and timing set.
+    """
+
+    text: str
+    token_ids: tuple[int, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    timing: Timing | None = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A whole generation: the non-streaming view of a chunk stream."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    finish_reason: FinishReason
+    usage: Usage
+    timing: Timing
+    notices: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def collect(cls, chunks: Iterable[Chunk]) -> Completion:
+        """Drain a chunk stream into one Completion."""
+        texts: list[str] = []
+        tokens: list[int] = []
+        notices: list[str] = []
+        last = None
+        for chunk in chunks:
+            texts.append(chunk.text)
+            tokens.extend(chunk.token_ids)
+            notices.extend(chunk.notices)
+            last = chunk
+        if last is None or last.finish_reason is None or last.usage is None:
+            raise RuntimeError("engine stream ended without a final chunk")
+        assert last.timing is not None
+        text = "".join(texts)
+        return cls(text, tuple(tokens), last.finish_reason, last.usage, last.timing, tuple(notices))
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    """Log-probability of a continuation given a context (for evaluation)."""
+
+    logprob: float
+    is_greedy: bool
+    token_logprobs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model file into a backend."""
+
+    n_ctx: int = 4096
+    threads: int = 2
+    gpu_layers: int = 0
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What a backend must do. Token lists are plain `list[int]`."""
+
+    @property
+    def n_ctx(self) -> int:
+        """Context window in tokens for one sequence."""
+        ...
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Model metadata (GGUF key/values or the HF config), as strings."""
+        ...
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]: ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def special_tokens(self) -> tuple[str, str]:
+        """(BOS text, EOS text), as chat templates refer to them."""
+        ...
+
+    def stream(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[Chunk]:
+        """Generate after `prompt`, yielding chunks; the last carries the finish reason."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalised vector per text; raises InvalidRequest if unsupported."""
+        ...
+
+    def loglikelihood(
+        self, context: Sequence[int], continuation: Sequence[int]
+    ) -> LogLikelihood: ...
+
+    def close(self) -> None: ...

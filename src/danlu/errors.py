@@ -1,0 +1,87 @@
+"""Typed exceptions raised by the danlu library.
+
+Every error a user can cause is one of these. The edges (CLI, server) turn them
+into a one-line message or an OpenAI-style JSON body; the library never prints.
+Each class carries the HTTP status the server answers with, so that mapping
+lives in one place.
+"""
+
+from __future__ import annotations
+
+
+class DanluError(Exception):
+    """Base of every error danlu raises on purpose.
+
+    `hint` says what to do about it; the CLI prints it after the message.
+    """
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and the hint, on one line, for a terminal."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InvalidRequest(DanluError):
+    """A parameter or input the caller gave is not acceptable."""
+
+    status = 400
+    code = "invalid_request_error"
+
+
+class InvalidParameter(InvalidRequest):
+    """A sampling or load parameter is out of range or of the wrong type."""
+
+
+class ContextOverflow(InvalidRequest):
+    """The prompt does not fit in the context window even after trimming."""
+
+    code = "context_length_exceeded"
+
+
+class ModelNotFound(DanluError):
+    """No model of that name is in the local store."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class ModelExists(DanluError):
+    """A model of that name is already in the store."""
+
+    status = 409
+    code = "model_exists"
+
+
+class CorruptModel(DanluError):
+    """A model file or manifest cannot be read."""
+
+    status = 422
+    code = "corrupt_model"
+
+
+class StoreError(DanluError):
+    """The model store cannot do what was asked (bad path, disk full, ...)."""
+
+    status = 400
+    code = "store_error"
+
+
+class OfflineError(DanluError):
+    """A download was needed but the hub cannot be reached."""
+
+    status = 503
+    code = "offline"
+
+
+class BackendError(DanluError):
+    """The inference backend failed (could not load, decode failed)."""
+
+    status = 500
+    code = "backend_error"

