@@ -50,7 +50,7 @@ def list_models(
     if as_json:
         print(json.dumps([m.model_dump() for m in listing.models], ensure_ascii=False, indent=2))
         return 0
-    table = Table(box=None, header_style="bold")
+    table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("NAME", "FORMAT", "PARAMS", "QUANT", "SIZE", "CTX"):
         table.add_column(column)
     for m in listing.models:
@@ -75,7 +75,7 @@ def show(
     """Show a model's metadata, chat template and files."""
     catalog = _catalog()
     manifest = catalog.get(name)
-    files = [str(p) for p in catalog.file_paths(name)]
+    files = [str(p) for p in manifest.file_paths(catalog.model_dir(name))]
     if as_json:
         print(json.dumps({**manifest.model_dump(), "paths": files}, ensure_ascii=False, indent=2))
     elif template:

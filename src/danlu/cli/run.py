@@ -32,6 +32,7 @@ def run(
     frequency_penalty: Annotated[float | None, Opt("--frequency-penalty")] = None,
     seed: Annotated[int | None, Opt("--seed", "-s")] = None,
     stop: Annotated[list[str] | None, Opt("--stop", help="Stop string (repeatable).")] = None,
+    ignore_eos: Annotated[bool, Opt("--ignore-eos", help="Generate past end-of-text.")] = False,
     threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
     gpu_layers: Annotated[int | None, Opt("--gpu-layers", "-ngl")] = None,
     keep: Annotated[int, Opt("--keep", help="Earliest turns never dropped.")] = 0,
@@ -56,6 +57,7 @@ def run(
         "frequency_penalty": frequency_penalty,
         "seed": seed,
         "stop": stop or None,
+        "ignore_eos": ignore_eos or None,
     }
     text = _read_prompt(prompt, file)
     name = model or settings.default_model

@@ -48,6 +48,15 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """A sampled token's log-probability and the most likely alternatives at that step."""
+
+    token: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One streamed piece of output.
 
@@ -61,6 +70,7 @@ class Chunk:
     usage: Usage | None = None
     timing: Timing | None = None
     notices: tuple[str, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class LoadOptions:
     n_ctx: int = 4096
     threads: int = 2
     gpu_layers: int = 0
-    seed: int | None = None
+    parallel: int = 1  # sequences decoded together (server slots); n_ctx is per sequence
     extra: dict[str, Any] = field(default_factory=dict)
 
 

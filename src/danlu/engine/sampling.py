@@ -40,6 +40,15 @@ class SamplingParams(BaseModel):
     ignore_eos: bool = Field(
         False, description="Keep going past end-of-generation tokens (benchmarks)."
     )
+    grammar: str | None = Field(
+        None, description="GBNF grammar the output must match (JSON mode, schemas)."
+    )
+    logit_bias: dict[int, float] | None = Field(
+        None, description="Added to the logits of these token ids before sampling."
+    )
+    logprobs: int | None = Field(
+        None, ge=0, le=20, description="Report each token's logprob and this many alternatives."
+    )
 
     @field_validator("stop", mode="before")
     @classmethod

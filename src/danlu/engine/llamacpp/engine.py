@@ -1,13 +1,14 @@
 """LlamaCppEngine: GGUF inference through llama.cpp's low-level batch API.
 
-One sequence (seq id 0) holds the running conversation; a new prompt reuses the
-KV cache for the prefix it shares with what is already there, so a multi-turn
-chat only processes the new turn.
+Generation goes through the `Scheduler`, which runs `parallel` sequences in one
+context and reuses each sequence's KV cache for the prefix a new prompt shares
+with it: a multi-turn chat only processes the new turn. In-process callers drive
+the scheduler themselves; the server starts its thread with `start_background()`.
 """
 
 from __future__ import annotations
 
-import time
+import queue
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -15,39 +16,35 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp import _internals as internals
 
-from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, Timing, Usage
+from danlu.engine.base import Chunk, LoadOptions, LogLikelihood
 from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp.scheduler import Scheduler
+from danlu.engine.llamacpp.slot import Emit, Job, Slot
 from danlu.engine.sampling import SamplingParams
-from danlu.engine.textstream import TextStream
-from danlu.errors import ContextOverflow, InvalidRequest
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+from danlu.errors import ContextOverflow, DanluError, InvalidRequest
 
 
 class LlamaCppEngine:
-    """The llama.cpp backend: one loaded GGUF model and its KV cache."""
+    """The llama.cpp backend: one loaded GGUF model, its KV cache and its slots."""
 
     formats = ("gguf",)
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
         self._model = native.load_model(path, options)
         self._threads = options.threads
-        n_ctx = options.n_ctx or self._model.n_ctx_train()
-        self._n_ctx = min(n_ctx, self._model.n_ctx_train())
-        self._ctx = native.new_context(self._model, n_ctx=self._n_ctx, threads=options.threads)
-        self._n_batch = self._ctx.params.n_batch
-        self._batch = internals.LlamaBatch(n_tokens=self._n_batch, embd=0, n_seq_max=1)
-        self._cached: list[int] = []  # tokens whose KV entries sit in sequence 0
+        train_ctx = self._model.n_ctx_train()
+        self._n_ctx = min(options.n_ctx or train_ctx, train_ctx)
+        n_seq = options.parallel + 1  # the extra sequence is for scoring
+        self._ctx = native.new_context(
+            self._model, n_ctx=self._n_ctx, threads=options.threads, n_seq=n_seq
+        )
+        self.scheduler = Scheduler(
+            self._model, self._ctx, n_slots=options.parallel, n_batch=self._ctx.params.n_batch
+        )
+        self._score_slot = Slot(options.parallel)
         self._embed_ctx: internals.LlamaContext | None = None
 
-    # -- facts about the model -------------------------------------------------------
+    # -- facts about the model ---------------------------------------------------------
 
     @property
     def n_ctx(self) -> int:
@@ -62,10 +59,10 @@ class LlamaCppEngine:
         return self._model.n_vocab()
 
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
-        want_bos = add_bos and self._model.add_bos_token()
         tokens = self._model.tokenize(text.encode("utf-8"), False, special)
         bos = self._model.token_bos()
-        if want_bos and bos >= 0 and (not tokens or tokens[0] != bos):
+        wanted = add_bos and self._model.add_bos_token() and bos >= 0
+        if wanted and (not tokens or tokens[0] != bos):
             tokens.insert(0, bos)
         return tokens
 
@@ -75,60 +72,57 @@ class LlamaCppEngine:
     def token_text(self, token: int) -> str:
         if token < 0:
             return ""
-        return (
-            self._model.token_to_piece(token, special=True).rstrip(b"\0").decode("utf-8", "replace")
-        )
+        piece = self._model.token_to_piece(token, special=True).rstrip(b"\0")
+        return piece.decode("utf-8", "replace")
 
     def special_tokens(self) -> tuple[str, str]:
-        """(BOS text, EOS text), as chat templates refer to them."""
         return self.token_text(self._model.token_bos()), self.token_text(self._model.token_eos())
 
-    def is_eog(self, token: int) -> bool:
-        return bool(llama_cpp.llama_vocab_is_eog(self._model.vocab, token))
-
-    # -- generation ---------------------------------------------------------------------
+    # -- generation ---------------------------------------------------------------------------
 
     def stream(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[Chunk]:
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        job = self.job(prompt, params, items.put)
+        self.scheduler.submit(job)
+        try:
+            while True:
+                item = self._next(items)
+                if isinstance(item, DanluError):
+                    raise item
+                yield item
+                if item.finish_reason:
+                    return
+        finally:
+            job.cancelled.set()  # a consumer that stops early frees its slot
+
+    def job(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
+        """A validated Job whose chunks (or error) go to `emit` on the decoding thread."""
         prompt = list(prompt)
         self._check_fits(prompt)
-        started = time.perf_counter()
-        reused = self._prefill(prompt)
-        prefilled = time.perf_counter()
         budget = self._n_ctx - len(prompt)
         if params.max_tokens is not None:
             budget = min(budget, params.max_tokens)
-        sampler = native.build_sampler(params, self._model)
-        text = TextStream(self._piece, params.stop)
-        produced = 0
-        finish = "length"
-        try:
-            while produced < budget:
-                token = sampler.sample(self._ctx, -1)
-                if self.is_eog(token) and not params.ignore_eos:
-                    finish = "stop"
-                    break
-                produced += 1
-                piece = text.push(token)
-                if text.stopped:
-                    finish = "stop"
-                    yield Chunk(piece, (token,))
-                    break
-                yield Chunk(piece, (token,))
-                if produced < budget:
-                    self._append([token])
-        finally:
-            sampler.close()
-        ended = time.perf_counter()
-        yield Chunk(
-            text.flush(),
-            finish_reason=finish,
-            usage=Usage(len(prompt), produced, reused),
-            timing=Timing(prefilled - started, ended - prefilled, len(prompt) - reused, produced),
-        )
+        return Job(prompt, params, emit, budget, self._piece)
+
+    def _next(self, items: queue.SimpleQueue) -> Chunk | DanluError:
+        if self.scheduler.threaded:
+            return items.get()
+        while items.empty():
+            self.scheduler.step()
+        return items.get_nowait()
+
+    def start_background(self) -> None:
+        """Decode on a thread of its own, so many callers can stream at once."""
+        self.scheduler.start()
 
     def reset(self) -> None:
-        """Forget the KV cache (the next prompt is processed from scratch)."""
-        self._truncate(0)
+        """Forget every cached prefix (the next prompt is processed from scratch)."""
+
+        def clear() -> None:
+            for slot in [*self.scheduler.slots, self._score_slot]:
+                self.scheduler.forget(slot, 0)
+
+        self.scheduler.call(clear)
 
     def _piece(self, token: int) -> bytes:
         return self._model.token_to_piece(token, special=False).rstrip(b"\0")
@@ -142,81 +136,64 @@ class LlamaCppEngine:
                 hint="shorten the input or raise the context length (-c / num_ctx)",
             )
 
-    def _prefill(self, prompt: list[int]) -> int:
-        """Make the KV cache hold exactly `prompt`; returns how many tokens were reused."""
-        # Always re-run at least the last prompt token: its logits are not cached.
-        keep = min(_common_prefix(self._cached, prompt), len(prompt) - 1)
-        self._truncate(keep)
-        self._append(prompt[keep:])
-        return keep
-
-    def _truncate(self, keep: int) -> None:
-        # Unconditional: after an interrupted decode the cache may hold untracked tokens.
-        llama_cpp.llama_memory_seq_rm(self._ctx.memory, 0, keep, -1)
-        del self._cached[keep:]
-
-    def _append(self, tokens: list[int], logits_from: int | None = None) -> None:
-        """Decode `tokens` after the cached ones, in chunks of at most n_batch."""
-        for start in range(0, len(tokens), self._n_batch):
-            self._decode_chunk(tokens[start : start + self._n_batch], logits_from)
-
-    def _decode_chunk(self, part: list[int], logits_from: int | None = None) -> int:
-        """Decode one batch after the cached tokens; returns the position of part[0]."""
-        base = len(self._cached)
-        self._batch.reset()
-        native.fill_batch(self._batch, part, base, 0, logits_from)
-        try:
-            native.decode(self._ctx, self._batch)
-        except Exception:
-            self._truncate(0)  # the cache state is unknown after a failed decode
-            raise
-        self._cached.extend(part)
-        return base
-
-    # -- scoring and embeddings -------------------------------------------------------------
+    # -- scoring and embeddings ---------------------------------------------------------------
 
     def loglikelihood(self, context: Sequence[int], continuation: Sequence[int]) -> LogLikelihood:
-        tokens = list(context) + list(continuation)
         if not context or not continuation:
             raise InvalidRequest("loglikelihood needs a non-empty context and continuation")
+        tokens = list(context) + list(continuation)
         self._check_fits(tokens)
+        return self.scheduler.call(lambda: self._score(tokens, len(context) - 1))
+
+    def _score(self, tokens: list[int], first: int) -> LogLikelihood:
+        """Decode tokens[:-1] on the scoring sequence; read logits from row `first` on."""
+        slot = self._score_slot
+        self.scheduler.forget(slot, min(slot.shared_prefix(tokens), first))
+        batch = internals.LlamaBatch(n_tokens=self._ctx.params.n_batch, embd=0, n_seq_max=1)
         scores: list[tuple[float, bool]] = []
-        first = len(context) - 1  # the row whose logits predict continuation[0]
-        self._truncate(min(_common_prefix(self._cached, tokens), first))
-        start_pos = len(self._cached)
-        todo = tokens[start_pos:-1] if len(tokens) - 1 > start_pos else []
-        for begin in range(0, len(todo), self._n_batch):
-            part = todo[begin : begin + self._n_batch]
-            base = self._decode_chunk(part, logits_from=0)
-            for row in range(len(part)):
-                pos = base + row
-                if pos >= first:
-                    target = tokens[pos + 1]
-                    scores.append(native.log_softmax_at(self._ctx, row, self.n_vocab, target))
+        try:
+            todo = tokens[len(slot.cached) : -1]
+            for begin in range(0, len(todo), self._ctx.params.n_batch):
+                part = todo[begin : begin + self._ctx.params.n_batch]
+                base = len(slot.cached)
+                batch.reset()
+                native.fill_batch(batch, part, base, slot.seq_id, logits_from=0)
+                native.decode(self._ctx, batch)
+                slot.cached.extend(part)
+                for row in range(len(part)):
+                    if base + row >= first:
+                        target = tokens[base + row + 1]
+                        scores.append(native.log_softmax_at(self._ctx, row, self.n_vocab, target))
+        except DanluError:
+            self.scheduler.forget(slot, 0)
+            raise
+        finally:
+            batch.close()
         logprobs = tuple(s for s, _ in scores)
         return LogLikelihood(sum(logprobs), all(g for _, g in scores), logprobs)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        ctx = self._embedding_context()
-        n_embd = self._model.n_embd()
-        batch = internals.LlamaBatch(n_tokens=self._n_ctx, embd=0, n_seq_max=1)
-        vectors = []
-        for text in texts:
-            tokens = self.tokenize(text, add_bos=True)
+        token_lists = [self.tokenize(t, add_bos=True) for t in texts]
+        for tokens in token_lists:
             if not tokens or len(tokens) > self._n_ctx:
                 raise InvalidRequest(
                     f"cannot embed a text of {len(tokens)} tokens (limit {self._n_ctx})"
                 )
+        return self.scheduler.call(lambda: [self._embed_one(t) for t in token_lists])
+
+    def _embed_one(self, tokens: list[int]) -> list[float]:
+        ctx = self._embedding_context()
+        batch = internals.LlamaBatch(n_tokens=len(tokens), embd=0, n_seq_max=1)
+        try:
             llama_cpp.llama_memory_clear(ctx.memory, True)
-            batch.reset()
-            native.fill_batch(batch, tokens, 0, 0, 0)
+            native.fill_batch(batch, tokens, 0, 0, logits_from=0)
             native.decode(ctx, batch)
             ptr = llama_cpp.llama_get_embeddings_seq(ctx.ctx, 0)
-            vec = [float(ptr[i]) for i in range(n_embd)]
-            norm = sum(v * v for v in vec) ** 0.5 or 1.0
-            vectors.append([v / norm for v in vec])
-        batch.close()
-        return vectors
+            vec = [float(ptr[i]) for i in range(self._model.n_embd())]
+        finally:
+            batch.close()
+        norm = sum(v * v for v in vec) ** 0.5 or 1.0
+        return [v / norm for v in vec]
 
     def _embedding_context(self) -> internals.LlamaContext:
         if self._embed_ctx is None:
@@ -226,7 +203,8 @@ class LlamaCppEngine:
         return self._embed_ctx
 
     def close(self) -> None:
-        for res in (self._embed_ctx, self._batch, self._ctx, self._model):
+        self.scheduler.close()
+        for res in (self._embed_ctx, self._ctx, self._model):
             if res is not None:
                 res.close()
         self._embed_ctx = None

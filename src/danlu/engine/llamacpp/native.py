@@ -14,9 +14,9 @@ from llama_cpp import _internals as internals
 from llama_cpp._logger import set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 
-from danlu.engine.base import LoadOptions
+from danlu.engine.base import LoadOptions, TokenLogprob
 from danlu.engine.sampling import SamplingParams
-from danlu.errors import BackendError, CorruptModel
+from danlu.errors import BackendError, CorruptModel, InvalidParameter
 
 ALL_LAYERS = 0x7FFFFFFF
 
@@ -52,11 +52,13 @@ def new_context(
     params.n_threads = threads
     params.n_threads_batch = threads
     params.embeddings = embeddings
+    # llama.cpp's "auto" turns flash attention on, which halves prompt speed on CPU here.
+    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
     if embeddings:
         params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
     try:
-        # llama.cpp warns on stderr when a generative model is given a pooling type.
-        with suppress_stdout_stderr(disable=not embeddings):
+        # llama.cpp logs context set-up notes on stderr; the CLI must stay clean.
+        with suppress_stdout_stderr(disable=False):
             return internals.LlamaContext(model=model, params=params, verbose=False)
     except ValueError:
         raise BackendError(
@@ -100,6 +102,10 @@ def decode(ctx: internals.LlamaContext, batch: internals.LlamaBatch) -> None:
 def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> internals.LlamaSampler:
     """The llama.cpp sampler chain for `params`, in llama.cpp's own default order."""
     chain = internals.LlamaSampler()
+    if params.logit_bias:
+        chain.add_logit_bias(model.n_vocab(), params.logit_bias)
+    if params.grammar:
+        add_grammar(chain, model, params.grammar)
     if params.repeat_penalty != 1.0 or params.presence_penalty or params.frequency_penalty:
         last_n = model.n_ctx_train() if params.repeat_last_n == -1 else params.repeat_last_n
         chain.add_penalties(
@@ -124,12 +130,37 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> intern
     return chain
 
 
-def log_softmax_at(ctx: internals.LlamaContext, index: int, n_vocab: int, token: int):
-    """(log p(token), whether token is the argmax) from the logits of batch row `index`."""
+def add_grammar(chain: internals.LlamaSampler, model: internals.LlamaModel, gbnf: str) -> None:
+    """Constrain sampling to a GBNF grammar whose start rule is `root`."""
+    sampler = llama_cpp.llama_sampler_init_grammar(model.vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        raise InvalidParameter("the grammar does not parse", hint="check the GBNF or schema")
+    llama_cpp.llama_sampler_chain_add(chain.sampler, sampler)
+
+
+def _log_probs(ctx: internals.LlamaContext, row: int, n_vocab: int):
+    """Log-softmax of the logits at batch row `row`, as float64 numpy."""
     import numpy as np
 
-    ptr = llama_cpp.llama_get_logits_ith(ctx.ctx, index)
+    ptr = llama_cpp.llama_get_logits_ith(ctx.ctx, row)
     logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
     top = float(logits.max())
-    logz = top + math.log(float(np.exp(logits - top).sum()))
-    return float(logits[token]) - logz, int(logits.argmax()) == token
+    return logits - (top + math.log(float(np.exp(logits - top).sum())))
+
+
+def log_softmax_at(ctx: internals.LlamaContext, row: int, n_vocab: int, token: int):
+    """(log p(token), whether token is the argmax) from the logits of batch row `row`."""
+    logp = _log_probs(ctx, row, n_vocab)
+    return float(logp[token]), int(logp.argmax()) == token
+
+
+def token_logprobs(
+    ctx: internals.LlamaContext, row: int, model: internals.LlamaModel, token: int, top: int
+) -> TokenLogprob:
+    """The sampled token's logprob and the `top` most likely tokens at this row."""
+    import numpy as np
+
+    logp = _log_probs(ctx, row, model.n_vocab())
+    best = np.argpartition(-logp, top)[:top] if top else []
+    ranked = sorted(((int(t), float(logp[t])) for t in best), key=lambda x: -x[1])
+    return TokenLogprob(token, float(logp[token]), tuple(ranked))

@@ -1,0 +1,233 @@
+"""Continuous batching: N slots share one llama.cpp context, one sequence id each.
+
+Each `step()` admits waiting jobs into free slots (the slot whose cached tokens
+share the longest prefix with the new prompt wins, so its KV cache is reused),
+packs one batch with every generating slot's last token plus as much pending
+prompt as fits, decodes it once, and samples each slot with its own sampler.
+Jobs join and leave between steps. The same code serves one in-process stream
+(the caller drives `step()`) and the server (a thread drives it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import llama_cpp
+from llama_cpp import _internals as internals
+
+from danlu.engine.base import Chunk, Timing, Usage
+from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp.slot import Job, Slot
+from danlu.errors import BackendError, DanluError
+
+
+class Scheduler:
+    """Owns the context's sequences; all decoding happens in `step()`."""
+
+    def __init__(
+        self,
+        model: internals.LlamaModel,
+        ctx: internals.LlamaContext,
+        *,
+        n_slots: int,
+        n_batch: int,
+    ) -> None:
+        self._model = model
+        self._ctx = ctx
+        self._n_batch = n_batch
+        self._batch = internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=n_slots)
+        self.slots = [Slot(i) for i in range(n_slots)]
+        self._waiting: deque[Job] = deque()
+        self._calls: deque[tuple[Callable[[], Any], Future]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    # -- submitting work ---------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            self._waiting.append(job)
+            self._cond.notify()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the decoding thread between steps (directly when there is none)."""
+        if self._thread is None:
+            return fn()
+        future: Future = Future()
+        with self._cond:
+            self._calls.append((fn, future))
+            self._cond.notify()
+        return future.result()
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for s in self.slots if s.job is not None)
+
+    # -- the background loop (server) -------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="danlu-decode", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._running = False
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._running and not self._has_work():
+                    self._cond.wait()
+                if not self._running:
+                    return
+            self.step()
+
+    def _has_work(self) -> bool:
+        return bool(self._waiting or self._calls or self.active)
+
+    # -- one decode step -----------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Admit, batch, decode and sample once."""
+        self._run_calls()
+        self._drop_cancelled()
+        self._admit()
+        rows = self._fill_batch()
+        if not rows:
+            return
+        try:
+            native.decode(self._ctx, self._batch)
+        except BackendError as exc:
+            self._fail(rows, exc)
+            return
+        for slot, row in rows:
+            slot.cached.extend(slot.in_flight)
+            slot.in_flight = []
+            if row is not None:
+                self._sample(slot, row)
+
+    def _run_calls(self) -> None:
+        while self._calls:
+            fn, future = self._calls.popleft()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                future.set_exception(exc)
+
+    def _drop_cancelled(self) -> None:
+        with self._cond:
+            self._waiting = deque(j for j in self._waiting if not j.cancelled.is_set())
+        for slot in self.slots:
+            if slot.job is not None and slot.job.cancelled.is_set():
+                slot.release()
+
+    def _admit(self) -> None:
+        while True:
+            free = [s for s in self.slots if s.job is None]
+            with self._cond:
+                if not free or not self._waiting:
+                    return
+                job = self._waiting.popleft()
+            slot = max(free, key=lambda s: (s.shared_prefix(job.prompt), -s.last_used))
+            keep = min(slot.shared_prefix(job.prompt), len(job.prompt) - 1)
+            self.forget(slot, keep)
+            slot.assign(job, keep, native.build_sampler(job.params, self._model))
+
+    def forget(self, slot: Slot, keep: int) -> None:
+        """Cut `slot`'s KV cache back to its first `keep` tokens."""
+        llama_cpp.llama_memory_seq_rm(self._ctx.memory, slot.seq_id, keep, -1)
+        del slot.cached[keep:]
+
+    def _fill_batch(self) -> list[tuple[Slot, int | None]]:
+        """Pack generating slots first (one token each), then pending prompt chunks."""
+        self._batch.reset()
+        rows: list[tuple[Slot, int | None]] = []
+        room = self._n_batch
+        busy = [s for s in self.slots if s.job is not None]
+        for slot in sorted(busy, key=lambda s: bool(s.pending)):
+            if room == 0:
+                break
+            part = [slot.next_token] if not slot.pending else slot.pending[:room]
+            if slot.pending:
+                del slot.pending[: len(part)]
+            done_prompt = not slot.pending
+            native.fill_batch(self._batch, part, len(slot.cached), slot.seq_id)
+            if not done_prompt:  # a middle chunk of the prompt: no logits wanted
+                self._batch.batch.logits[self._batch.batch.n_tokens - 1] = False
+            slot.in_flight = part
+            rows.append((slot, self._batch.batch.n_tokens - 1 if done_prompt else None))
+            room -= len(part)
+        return rows
+
+    def _sample(self, slot: Slot, row: int) -> None:
+        job = slot.job
+        assert job is not None and slot.sampler is not None
+        if slot.prefilled is None:
+            slot.prefilled = time.perf_counter()
+        token = slot.sampler.sample(self._ctx, row)
+        logprobs = ()
+        if job.params.logprobs is not None:
+            logprobs = (
+                native.token_logprobs(self._ctx, row, self._model, token, job.params.logprobs),
+            )
+        if llama_cpp.llama_vocab_is_eog(self._model.vocab, token) and not job.params.ignore_eos:
+            self._finish(slot, "stop")
+            return
+        slot.produced += 1
+        piece = slot.text.push(token)
+        job.emit(Chunk(piece, (token,), logprobs=logprobs))
+        if slot.text.stopped:
+            self._finish(slot, "stop")
+        elif slot.produced >= slot.budget:
+            self._finish(slot, "length")
+        else:
+            slot.next_token = token
+
+    def _finish(self, slot: Slot, reason: str) -> None:
+        job = slot.job
+        assert job is not None and slot.prefilled is not None
+        now = time.perf_counter()
+        prompt = len(job.prompt)
+        timing = Timing(
+            slot.prefilled - slot.started, now - slot.prefilled, prompt - slot.reused, slot.produced
+        )
+        usage = Usage(prompt, slot.produced, slot.reused)
+        tail = slot.text.flush()
+        slot.release()
+        job.emit(Chunk(tail, finish_reason=reason, usage=usage, timing=timing))
+
+    def _fail(self, rows: list[tuple[Slot, int | None]], exc: DanluError) -> None:
+        for slot, _ in rows:
+            job = slot.job
+            self.forget(slot, 0)
+            slot.in_flight = []
+            slot.release()
+            if job is not None:
+                job.emit(exc)
+
+    def close(self) -> None:
+        self.stop()
+        for slot in self.slots:
+            slot.release()
+        self._batch.close()

@@ -1,0 +1,111 @@
+"""Crash-safe file operations: atomic writes, atomic copies, hard links and hashing.
+
+Every write goes to a temporary name in the destination folder, is flushed and
+fsynced, then renamed over the target, so a reader sees the old file or the new
+one and never half of either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20  # 1 MiB: large enough to stream at disk speed, small enough for progress
+
+Progress = Callable[[int, int], None]
+"""Progress callback: (bytes_done, bytes_total)."""
+
+
+def fsync_dir(path: Path) -> None:
+    """Persist a rename in `path` (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_sibling(path: Path) -> Path:
+    """A hidden, unique name next to `path`, on the same filesystem."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """Yield a temp path; on success rename it over `path`, on failure delete it."""
+    tmp = temp_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with _replacing(Path(path)) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
+    write_bytes_atomic(path, text.encode(encoding))
+
+
+def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> None:
+    """Copy `src` to `dst` in 1 MiB chunks under a temp name, then rename into place."""
+    total = Path(src).stat().st_size
+    done = 0
+    with _replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        while chunk := fin.read(CHUNK):
+            fout.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        fout.flush()
+        os.fsync(fout.fileno())
+
+
+def place_file(src: Path, dst: Path) -> bool:
+    """Put `src` at `dst`: a hard link when the filesystem allows, else an atomic copy.
+
+    Symlinks (as in the Hugging Face cache) are resolved first, so the link points at
+    the real blob. Returns True when hard-linked.
+    """
+    real = Path(src).resolve(strict=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(real, dst)
+        return True
+    except (FileExistsError, FileNotFoundError):
+        raise
+    except OSError:  # cross-device, no hard-link support, link limit reached, ...
+        copy_file_atomic(real, dst)
+        return False
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    """Hex SHA-256 of a file, streamed in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    total = Path(path).stat().st_size
+    done = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    if progress and total == 0:
+        progress(0, 0)
+    return digest.hexdigest()

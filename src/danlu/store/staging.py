@@ -1,0 +1,163 @@
+"""Put a model into the store all-or-nothing.
+
+A model is assembled in a hidden `.staging-*` folder (files first, manifest last)
+and renamed to `models/<name>` in one step, so a crash or an error never leaves a
+half model; removal renames to a hidden `.trash-*` folder before deleting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from danlu.errors import ModelExists
+from danlu.store.atomic import Progress, fsync_dir, place_file, sha256_file
+from danlu.store.hf_info import model_files
+from danlu.store.manifest import (
+    BACKEND_FOR_FORMAT,
+    MANIFEST_NAME,
+    Manifest,
+    ModelInfo,
+    utc_now,
+    write_manifest,
+)
+
+HIDDEN_PREFIXES = (".staging-", ".trash-")
+
+
+def exists_error(name: str) -> ModelExists:
+    return ModelExists(
+        f"a model named '{name}' already exists",
+        hint=f"pick another name with --name, or remove it first with `danlu rm {name}`",
+    )
+
+
+@contextlib.contextmanager
+def staged_model(models_dir: Path, name: str, *, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty hidden folder; on success it becomes `models_dir/name`.
+
+    `replace=True` discards an existing model of that name at the last moment.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    stage = models_dir / f".staging-{name}-{secrets.token_hex(4)}"
+    stage.mkdir()
+    try:
+        yield stage
+        if replace and (models_dir / name).exists():
+            discard_folder(models_dir / name)
+        _publish(stage, models_dir / name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _publish(stage: Path, final: Path) -> None:
+    try:
+        os.rename(stage, final)  # atomic; fails if `final` holds anything
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or final.exists():
+            raise exists_error(final.name) from None
+        raise
+    fsync_dir(final.parent)
+
+
+def discard_folder(folder: Path) -> None:
+    """Delete a model folder; it disappears from the catalog at the first (atomic) step."""
+    trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(4)}")
+    os.rename(folder, trash)
+    fsync_dir(folder.parent)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def build_manifest(
+    name: str,
+    info: ModelInfo,
+    files: list[str],
+    main: Path,
+    *,
+    size: int,
+    source: str,
+    progress: Progress | None = None,
+    builtin: bool = False,
+) -> Manifest:
+    """A manifest for files already in place; hashes the main file."""
+    return Manifest(
+        name=name,
+        format=info.format,
+        backend=BACKEND_FOR_FORMAT[info.format],
+        files=files,
+        architecture=info.architecture,
+        parameters=info.parameters,
+        quantization=info.quantization,
+        context_length=info.context_length,
+        chat_template=info.chat_template,
+        license=info.license,
+        size=size,
+        sha256=sha256_file(main, progress),
+        source=source,
+        created=utc_now(),
+        builtin=builtin,
+    )
+
+
+def stage_gguf(
+    stage: Path,
+    name: str,
+    src: Path,
+    info: ModelInfo,
+    *,
+    source: str,
+    progress: Progress | None = None,
+    reference: bool = False,
+    builtin: bool = False,
+) -> Manifest:
+    """Link/copy a GGUF file into `stage` (or reference it in place) and write the manifest."""
+    if reference:
+        main = Path(src).resolve(strict=True)
+        files = [str(main)]
+    else:
+        filename = src.name if src.name != MANIFEST_NAME else "model.gguf"
+        main = stage / filename
+        place_file(src, main)
+        files = [filename]
+    size = main.stat().st_size
+    manifest = build_manifest(
+        name, info, files, main, size=size, source=source, progress=progress, builtin=builtin
+    )
+    write_manifest(stage, manifest)
+    return manifest
+
+
+def stage_hf(
+    stage: Path,
+    name: str,
+    folder: Path,
+    info: ModelInfo,
+    *,
+    source: str,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Link/copy a Hugging Face folder's files into `stage` and write the manifest."""
+    files = model_files(folder)
+    for filename in files:
+        place_file(folder / filename, stage / filename)
+    size = sum((stage / f).stat().st_size for f in files)
+    main = stage / files[0]
+    manifest = build_manifest(name, info, files, main, size=size, source=source, progress=progress)
+    write_manifest(stage, manifest)
+    return manifest
+
+
+def stage_copy(stage: Path, name: str, manifest: Manifest, src_dir: Path) -> Manifest:
+    """A second name for a model: hard links to its own files, same absolute references."""
+    for entry in manifest.files:
+        if not Path(entry).is_absolute():
+            place_file(src_dir / entry, stage / entry)
+    copied = manifest.model_copy(update={"name": name, "builtin": False, "created": utc_now()})
+    write_manifest(stage, copied)
+    return copied

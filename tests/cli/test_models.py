@@ -1,0 +1,125 @@
+"""`danlu list | show | import | rm | cp | pull` in process, with bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import smollm2_path
+
+
+def one_line_error(result) -> str:
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def gguf_copy(tmp_path: Path) -> Path:
+    """The real model under another file name (a hard link: no 100 MB copy)."""
+    target = tmp_path / "incoming" / "My-Model.Q4_1.gguf"
+    target.parent.mkdir()
+    os.link(smollm2_path(), target)
+    return target
+
+
+def test_list_shows_the_builtin_model(danlu):
+    result = danlu("list")
+    assert result.code == 0
+    row = next(line for line in result.out.splitlines() if line.startswith("smollm2"))
+    assert row.split()[1:] == ["gguf", "134.5M", "Q4_1", "98.4", "MB", "8192"]
+
+
+def test_list_json(danlu):
+    models = json.loads(danlu("list", "--json").out)
+    (smol,) = [m for m in models if m["name"] == "smollm2"]
+    assert smol["architecture"] == "llama" and smol["builtin"] is True
+
+
+def test_show_text_json_and_template(danlu):
+    text = danlu("show", "smollm2").out
+    assert "architecture    llama" in text
+    assert "{% for message in messages %}" in text
+    data = json.loads(danlu("show", "smollm2", "--json").out)
+    assert Path(data["paths"][0]).is_file()
+    assert data["context_length"] == 8192
+    template = danlu("show", "smollm2", "--template").out
+    assert template.startswith("{% for message in messages %}")
+
+
+def test_import_then_run_then_copy_and_remove(danlu, gguf_copy):
+    assert danlu("import", str(gguf_copy), "--name", "mine").code == 0
+    assert any(line.startswith("mine ") for line in danlu("list").out.splitlines())
+    answer = json.loads(danlu("run", "mine", "Hi", "--json", "--temp", "0", "-n", "4").out)
+    assert answer["usage"]["completion_tokens"] == 4
+    assert danlu("cp", "mine", "mine2").code == 0
+    assert danlu("rm", "mine").code == 0
+    assert gguf_copy.exists()  # the user's own file is never touched
+    assert danlu("run", "mine2", "Hi", "--temp", "0", "-n", "2").code == 0
+    line = one_line_error(danlu("show", "mine"))
+    assert "mine2" in line  # the close name is suggested
+
+
+def test_import_default_name_comes_from_the_file(danlu, gguf_copy):
+    assert danlu("import", str(gguf_copy)).code == 0
+    assert "my-model.q4_1" in danlu("list").out
+
+
+def test_import_name_collision(danlu, gguf_copy):
+    danlu("import", str(gguf_copy), "--name", "twice")
+    line = one_line_error(danlu("import", str(gguf_copy), "--name", "twice"))
+    assert "twice" in line
+
+
+def test_import_missing_path(danlu, tmp_path):
+    line = one_line_error(danlu("import", str(tmp_path / "nope.gguf")))
+    assert "nope.gguf" in line
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a gguf at all" * 10, smollm2_path().read_bytes()[:4096]]
+)
+def test_import_corrupt_gguf_leaves_the_store_clean(danlu, tmp_path, danlu_home, content):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(content)
+    one_line_error(danlu("import", str(bad), "--name", "bad"))
+    assert not (danlu_home / "models" / "bad").exists()
+    assert danlu("list").code == 0
+
+
+def test_path_tricks_in_names_are_refused(danlu, gguf_copy, danlu_home):
+    for name in ("../evil", "a/b", ".."):
+        one_line_error(danlu("import", str(gguf_copy), "--name", name))
+    assert not (danlu_home / "evil").exists()
+    one_line_error(danlu("cp", "smollm2", "../evil"))
+
+
+def test_unreadable_manifest_is_skipped_by_list(danlu, danlu_home):
+    danlu("list")
+    broken = danlu_home / "models" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+    result = danlu("list")
+    assert result.code == 0
+    assert "smollm2" in result.out
+    assert "broken" in result.err
+    one_line_error(danlu("show", "broken"))
+    one_line_error(danlu("run", "broken", "hi"))
+
+
+def test_rm_unknown_and_builtin(danlu):
+    one_line_error(danlu("rm", "nothing-here"))
+    one_line_error(danlu("rm", "smollm2"))
+
+
+def test_pull_offline_is_a_clear_error(danlu, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    line = one_line_error(danlu("pull", "someone/some-model-GGUF/model.Q4_0.gguf"))
+    assert "offline" in line.lower() or "connection" in line.lower()
