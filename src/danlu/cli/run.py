@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from danlu.engine.base import Completion, Timing
-from danlu.errors import InvalidRequest, ModelNotFound
+from danlu.errors import InvalidRequest
 
 Opt = typer.Option
 
@@ -45,6 +45,11 @@ def run(
     from danlu.config import Settings
 
     settings = Settings()
+    if model and prompt is None and " " in model:
+        raise InvalidRequest(
+            f"'{model}' is not a model name",
+            hint=f"name the model first: danlu run {settings.default_model} '...'",
+        )
     sampling = {
         "max_tokens": max_tokens,
         "temperature": temp,
@@ -60,22 +65,14 @@ def run(
         "ignore_eos": ignore_eos or None,
     }
     text = _read_prompt(prompt, file)
-    name = model or settings.default_model
-    try:
-        loaded = load(
-            name,
-            settings=settings,
-            n_ctx=ctx_size,
-            threads=threads,
-            gpu_layers=gpu_layers,
-            template=template,
-            verbose=verbose,
-        )
-    except ModelNotFound as exc:
-        if model and prompt is None and " " in model:
-            default = settings.default_model
-            exc.hint = f"to give a prompt, name the model first: danlu run {default} '...'"
-        raise
+    loaded = load(
+        model or settings.default_model,
+        settings=settings,
+        n_ctx=ctx_size,
+        threads=threads,
+        gpu_layers=gpu_layers,
+        template=template,
+    )
     with loaded:
         loaded.defaults = loaded.params(**sampling)
         if text is None:

@@ -5,6 +5,7 @@ Kept apart from the engine logic so the batching scheduler can reuse them.
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,9 +22,17 @@ from danlu.errors import BackendError, CorruptModel, InvalidParameter
 ALL_LAYERS = 0x7FFFFFFF
 
 
+@llama_cpp.llama_log_callback
+def _drop_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    """llama.cpp's log sink when not verbose: its notes would break the CLI's clean output."""
+
+
 def load_model(path: Path, options: LoadOptions) -> internals.LlamaModel:
     """Load a GGUF file; a file llama.cpp cannot read raises CorruptModel."""
-    set_verbose(bool(options.extra.get("verbose", False)))
+    verbose = bool(options.extra.get("verbose", False))
+    set_verbose(verbose)
+    if not verbose:
+        llama_cpp.llama_log_set(_drop_log, ctypes.c_void_p(0))
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = ALL_LAYERS if options.gpu_layers < 0 else options.gpu_layers
     try:

@@ -128,7 +128,7 @@ class Scheduler:
                 self._sample(slot, row)
 
     def _run_calls(self) -> None:
-        while self._calls:
+        while self._calls:  # deque.popleft is atomic; no lock needed
             fn, future = self._calls.popleft()
             try:
                 future.set_result(fn())
@@ -136,14 +136,15 @@ class Scheduler:
                 future.set_exception(exc)
 
     def _drop_cancelled(self) -> None:
-        with self._cond:
-            self._waiting = deque(j for j in self._waiting if not j.cancelled.is_set())
+        if self._waiting:
+            with self._cond:
+                self._waiting = deque(j for j in self._waiting if not j.cancelled.is_set())
         for slot in self.slots:
             if slot.job is not None and slot.job.cancelled.is_set():
                 slot.release()
 
     def _admit(self) -> None:
-        while True:
+        while self._waiting:
             free = [s for s in self.slots if s.job is None]
             with self._cond:
                 if not free or not self._waiting:
