@@ -12,8 +12,7 @@ from danlu.engine.sampling import SamplingParams
 from tests.conftest import smollm2_path
 
 PROMPTS = [
-    f"<|im_start|>user\nWrite one sentence about the number {i}.<|im_end|>\n"
-    "<|im_start|>assistant\n"
+    f"<|im_start|>user\nWrite one sentence about the number {i}.<|im_end|>\n<|im_start|>assistant\n"
     for i in range(6)
 ]
 GREEDY = SamplingParams(temperature=0, max_tokens=32)
