@@ -85,3 +85,35 @@ class BackendError(DanluError):
 
     status = 500
     code = "backend_error"
+
+
+class Unauthorized(DanluError):
+    """The request carries no API key, or a wrong one."""
+
+    status = 401
+    code = "invalid_api_key"
+
+
+class PayloadTooLarge(DanluError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+    code = "request_too_large"
+
+
+class Overloaded(DanluError):
+    """Every slot is busy and the queue is full; retry after `retry_after` seconds."""
+
+    status = 503
+    code = "server_busy"
+
+    def __init__(self, message: str, hint: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(DanluError):
+    """The request ran longer than the server's per-request limit."""
+
+    status = 504
+    code = "timeout"

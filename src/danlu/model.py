@@ -7,8 +7,8 @@ over `stream_chat()` and `stream_generate()`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,19 @@ from danlu.chat.context import answer_reserve, fit_messages
 from danlu.chat.messages import Message, as_messages
 from danlu.chat.template import ChatTemplate, resolve_template
 from danlu.config import Settings
-from danlu.engine.base import Chunk, Completion, Engine, LoadOptions, LogLikelihood
+from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions, LogLikelihood
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
 from danlu.store import Catalog, Manifest
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Prompt tokens ready for the engine, the validated params, and notes for the user."""
+
+    tokens: list[int]
+    params: SamplingParams
+    notices: tuple[str, ...] = ()
 
 
 class Model:
@@ -51,11 +60,22 @@ class Model:
 
     # -- raw completion ------------------------------------------------------------------
 
+    def prepare_text(self, prompt: str, **params: Any) -> Prompt:
+        """A plain-text prompt (no chat template), validated, ready to run."""
+        return Prompt(self.engine.tokenize(prompt, add_bos=True), self.params(**params))
+
+    def stream(self, prompt: Prompt) -> Iterator[Chunk]:
+        """Run a prepared prompt, streaming chunks; the last carries the notices."""
+        for chunk in self.engine.stream(prompt.tokens, prompt.params):
+            yield replace(chunk, notices=prompt.notices) if chunk.finish_reason else chunk
+
+    def submit(self, prompt: Prompt, emit: Callable[[Any], None]) -> JobHandle:
+        """Queue a prepared prompt; chunks go to `emit` from the decoding thread."""
+        return self.engine.submit(prompt.tokens, prompt.params, emit)
+
     def stream_generate(self, prompt: str, **params: Any) -> Iterator[Chunk]:
         """Continue `prompt` as plain text, streaming chunks."""
-        sampling = self.params(**params)
-        tokens = self.engine.tokenize(prompt, add_bos=True)
-        yield from self.engine.stream(tokens, sampling)
+        yield from self.stream(self.prepare_text(prompt, **params))
 
     def generate(self, prompt: str, **params: Any) -> Completion:
         return Completion.collect(self.stream_generate(prompt, **params))
@@ -66,25 +86,36 @@ class Model:
         """The exact prompt text the model sees for `messages`."""
         return self.template.render(as_messages(list(messages)))
 
-    def stream_chat(
-        self, messages: Sequence[Message | dict[str, Any]], *, keep: int = 0, **params: Any
-    ) -> Iterator[Chunk]:
-        """Answer the conversation, dropping the oldest turns if it outgrows the context."""
+    def prepare_chat(
+        self,
+        messages: Sequence[Message | dict[str, Any]],
+        *,
+        keep: int = 0,
+        tools: list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> Prompt:
+        """Render and fit a conversation, dropping the oldest turns if it outgrows the context."""
         sampling = self.params(**params)
         sampling = sampling.model_copy(update={"stop": sampling.stop + self.template.stop})
         budget = self.n_ctx - answer_reserve(self.n_ctx, sampling.max_tokens)
-        fitted = fit_messages(as_messages(list(messages)), self._encode, budget, keep)
-        notices = (fitted.notice,) if fitted.notice else ()
-        for chunk in self.engine.stream(fitted.tokens, sampling):
-            yield replace(chunk, notices=notices) if chunk.finish_reason else chunk
+
+        def encode(kept: list[Message]) -> list[int]:
+            text = self.template.render(kept, tools=tools)
+            return self.engine.tokenize(text, add_bos=True)
+
+        fitted = fit_messages(as_messages(list(messages)), encode, budget, keep)
+        return Prompt(fitted.tokens, sampling, (fitted.notice,) if fitted.notice else ())
+
+    def stream_chat(
+        self, messages: Sequence[Message | dict[str, Any]], *, keep: int = 0, **params: Any
+    ) -> Iterator[Chunk]:
+        """Answer the conversation, streaming chunks."""
+        yield from self.stream(self.prepare_chat(messages, keep=keep, **params))
 
     def chat(
         self, messages: Sequence[Message | dict[str, Any]], *, keep: int = 0, **params: Any
     ) -> Completion:
         return Completion.collect(self.stream_chat(messages, keep=keep, **params))
-
-    def _encode(self, messages: list[Message]) -> list[int]:
-        return self.engine.tokenize(self.template.render(messages), add_bos=True)
 
     # -- tokens, vectors, scores ------------------------------------------------------------
 
@@ -122,6 +153,7 @@ def load(
     threads: int | None = None,
     gpu_layers: int | None = None,
     template: str | None = None,
+    parallel: int = 1,
     verbose: bool = False,
 ) -> Model:
     """Load a model from the local store by name (default: the settings' default model)."""
@@ -134,6 +166,7 @@ def load(
         n_ctx=min(n_ctx or settings.n_ctx, limit),
         threads=threads or settings.threads,
         gpu_layers=settings.gpu_layers if gpu_layers is None else gpu_layers,
+        parallel=parallel,
         extra={"verbose": verbose},
     )
     engine = open_engine(manifest.backend, path, options)

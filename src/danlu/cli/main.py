@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from danlu.cli import models, run
+from danlu.cli import models, run, serve
 from danlu.cli.edge import run_guarded
 
 COMMANDS = {
@@ -17,6 +17,7 @@ COMMANDS = {
     "rm": models.remove,
     "cp": models.copy,
     "run": run.run,
+    "serve": serve.serve,
 }
 
 

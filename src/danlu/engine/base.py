@@ -6,7 +6,7 @@ A backend streams `Chunk`s for a list of prompt tokens; everything above it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -83,6 +83,7 @@ class Completion:
     usage: Usage
     timing: Timing
     notices: tuple[str, ...] = field(default=())
+    logprobs: tuple[TokenLogprob, ...] = field(default=())
 
     @classmethod
     def collect(cls, chunks: Iterable[Chunk]) -> Completion:
@@ -90,17 +91,21 @@ class Completion:
         texts: list[str] = []
         tokens: list[int] = []
         notices: list[str] = []
+        logprobs: list[TokenLogprob] = []
         last = None
         for chunk in chunks:
             texts.append(chunk.text)
             tokens.extend(chunk.token_ids)
             notices.extend(chunk.notices)
+            logprobs.extend(chunk.logprobs)
             last = chunk
         if last is None or last.finish_reason is None or last.usage is None:
             raise RuntimeError("engine stream ended without a final chunk")
         assert last.timing is not None
-        text = "".join(texts)
-        return cls(text, tuple(tokens), last.finish_reason, last.usage, last.timing, tuple(notices))
+        return cls(
+            "".join(texts), tuple(tokens), last.finish_reason, last.usage, last.timing,
+            tuple(notices), tuple(logprobs),
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class LogLikelihood:
     logprob: float
     is_greedy: bool
     token_logprobs: tuple[float, ...]
+    top: tuple[tuple[int, float], ...] = ()  # the most likely token at each position
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,12 @@ class LoadOptions:
     gpu_layers: int = 0
     parallel: int = 1  # sequences decoded together (server slots); n_ctx is per sequence
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobHandle(Protocol):
+    """A queued generation that can be cancelled (its slot is freed within one step)."""
+
+    def cancel(self) -> None: ...
 
 
 @runtime_checkable
@@ -141,12 +153,27 @@ class Engine(Protocol):
 
     def detokenize(self, tokens: Sequence[int]) -> str: ...
 
+    @property
+    def n_vocab(self) -> int:
+        """Number of token ids."""
+        ...
+
+    def piece(self, token: int) -> bytes:
+        """The raw bytes one token adds to the output text."""
+        ...
+
     def special_tokens(self) -> tuple[str, str]:
         """(BOS text, EOS text), as chat templates refer to them."""
         ...
 
     def stream(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[Chunk]:
         """Generate after `prompt`, yielding chunks; the last carries the finish reason."""
+        ...
+
+    def submit(
+        self, prompt: Sequence[int], params: SamplingParams, emit: Callable[[Any], None]
+    ) -> JobHandle:
+        """Queue a generation; `emit` gets each Chunk (or the error) on the decoding thread."""
         ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

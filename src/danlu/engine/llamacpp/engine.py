@@ -95,6 +95,11 @@ class LlamaCppEngine:
         finally:
             job.cancelled.set()  # a consumer that stops early frees its slot
 
+    def submit(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
+        job = self.job(prompt, params, emit)
+        self.scheduler.submit(job)
+        return job
+
     def job(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
         """A validated Job whose chunks (or error) go to `emit` on the decoding thread."""
         prompt = list(prompt)
@@ -102,7 +107,7 @@ class LlamaCppEngine:
         budget = self._n_ctx - len(prompt)
         if params.max_tokens is not None:
             budget = min(budget, params.max_tokens)
-        return Job(prompt, params, emit, budget, self._piece)
+        return Job(prompt, params, emit, budget, self.piece)
 
     def _next(self, items: queue.SimpleQueue) -> Chunk | DanluError:
         if self.scheduler.threaded:
@@ -124,7 +129,7 @@ class LlamaCppEngine:
 
         self.scheduler.call(clear)
 
-    def _piece(self, token: int) -> bytes:
+    def piece(self, token: int) -> bytes:
         return self._model.token_to_piece(token, special=False).rstrip(b"\0")
 
     def _check_fits(self, prompt: list[int]) -> None:
@@ -150,7 +155,7 @@ class LlamaCppEngine:
         slot = self._score_slot
         self.scheduler.forget(slot, min(slot.shared_prefix(tokens), first))
         batch = internals.LlamaBatch(n_tokens=self._ctx.params.n_batch, embd=0, n_seq_max=1)
-        scores: list[tuple[float, bool]] = []
+        scores: list[tuple[float, tuple[int, float]]] = []
         try:
             todo = tokens[len(slot.cached) : -1]
             for begin in range(0, len(todo), self._ctx.params.n_batch):
@@ -170,7 +175,9 @@ class LlamaCppEngine:
         finally:
             batch.close()
         logprobs = tuple(s for s, _ in scores)
-        return LogLikelihood(sum(logprobs), all(g for _, g in scores), logprobs)
+        top = tuple(best for _, best in scores)
+        greedy = all(best[0] == t for (_, best), t in zip(scores, tokens[first + 1 :], strict=True))
+        return LogLikelihood(sum(logprobs), greedy, logprobs, top)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         token_lists = [self.tokenize(t, add_bos=True) for t in texts]

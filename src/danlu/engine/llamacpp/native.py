@@ -158,9 +158,10 @@ def _log_probs(ctx: internals.LlamaContext, row: int, n_vocab: int):
 
 
 def log_softmax_at(ctx: internals.LlamaContext, row: int, n_vocab: int, token: int):
-    """(log p(token), whether token is the argmax) from the logits of batch row `row`."""
+    """(log p(token), (argmax token, its log p)) from the logits of batch row `row`."""
     logp = _log_probs(ctx, row, n_vocab)
-    return float(logp[token]), int(logp.argmax()) == token
+    best = int(logp.argmax())
+    return float(logp[token]), (best, float(logp[best]))
 
 
 def token_logprobs(

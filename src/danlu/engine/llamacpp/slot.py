@@ -32,6 +32,9 @@ class Job:
     piece: Callable[[int], bytes]
     cancelled: threading.Event = field(default_factory=threading.Event)
 
+    def cancel(self) -> None:
+        self.cancelled.set()
+
 
 class Slot:
     """One sequence of the shared context: the tokens cached in it and the job it runs."""

@@ -1,0 +1,58 @@
+"""`danlu serve`: the OpenAI- and Ollama-compatible HTTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def serve(
+    models: Annotated[list[str] | None, typer.Argument(help="Models to load at start.")] = None,
+    host: Annotated[str | None, Opt("--host", help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, Opt("--port", "-p", help="TCP port (default 8585).")] = None,
+    parallel: Annotated[int | None, Opt("--parallel", "-np", help="Slots per model.")] = None,
+    ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context per slot.")] = None,
+    threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
+    api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key.")] = None,
+    api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
+    cors: Annotated[list[str] | None, Opt("--cors", help="Allowed CORS origin.")] = None,
+    max_queue: Annotated[int | None, Opt("--max-queue", help="Waiting requests.")] = None,
+    timeout: Annotated[float | None, Opt("--timeout", help="Seconds per request.")] = None,
+    keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
+    max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,
+    config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
+) -> int:
+    """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
+    import uvicorn
+
+    from danlu.config import Settings
+    from danlu.server import ServerSettings, create_app
+    from danlu.store import Catalog
+
+    settings = ServerSettings.build(
+        config,
+        models=models,
+        host=host,
+        port=port,
+        parallel=parallel,
+        n_ctx=ctx_size,
+        threads=threads,
+        api_keys=api_key,
+        api_key_file=api_key_file,
+        cors_origins=cors,
+        max_queue=max_queue,
+        request_timeout=timeout,
+        keep_alive=keep_alive,
+        max_loaded=max_loaded,
+    )
+    catalog = Catalog(Settings())
+    for name in settings.models:  # fail fast, before binding, on a wrong name
+        catalog.get(name)
+    app = create_app(settings)
+    print(f"danlu serving on http://{settings.host}:{settings.port} (OpenAI /v1, Ollama /api)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0

@@ -1,0 +1,114 @@
+"""The FastAPI app factory: routes are thin translations onto the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from danlu.config import Settings
+from danlu.server.errors import error_response, install_error_handlers
+from danlu.server.guard import BodyTooLarge, Guard
+from danlu.server.metrics import Metrics
+from danlu.server.pool import ModelPool
+from danlu.server.settings import ServerSettings
+
+EXPIRY_SECONDS = 1.0
+
+
+@dataclass
+class ServerState:
+    """What every route needs: settings, the model pool and the metrics."""
+
+    settings: Settings
+    server: ServerSettings
+    pool: ModelPool
+    metrics: Metrics
+    ready: bool = False
+
+    def default_model(self) -> str:
+        loaded = self.pool.loaded()
+        return (
+            loaded[0].model.name
+            if loaded
+            else (self.server.models or [self.settings.default_model])[0]
+        )
+
+
+def state(request: Request) -> ServerState:
+    return request.app.state.danlu
+
+
+def _queue_depth(pool: ModelPool) -> float:
+    return float(sum(e.model.engine.scheduler.queue_depth for e in pool.loaded()))
+
+
+def _active(pool: ModelPool) -> float:
+    return float(sum(e.model.engine.scheduler.active for e in pool.loaded()))
+
+
+def create_app(server: ServerSettings | None = None, settings: Settings | None = None) -> FastAPI:
+    """A new app with its own model pool; nothing is loaded until startup."""
+    server = server or ServerSettings()
+    settings = settings or Settings()
+    pool = ModelPool(settings, server)
+    metrics = Metrics(lambda: _queue_depth(pool), lambda: _active(pool))
+    ctx = ServerState(settings, server, pool, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        expiry = asyncio.create_task(_expire_forever(pool))
+        try:
+            for name in server.models:
+                await pool.get(name)
+            ctx.ready = True
+            yield
+        finally:
+            expiry.cancel()
+            await pool.close()
+
+    app = FastAPI(title="danlu", version="0.1.0", lifespan=lifespan)
+    app.state.danlu = ctx
+    install_error_handlers(app)
+    _add_ops_routes(app)
+    _include_api_routers(app)
+    if server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(Guard, keys=server.keys(), max_body=server.max_body_bytes, metrics=metrics)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        limit = server.max_body_bytes
+        return error_response(request, 413, f"request body over {limit} bytes", "too_large")
+
+    return app
+
+
+async def _expire_forever(pool: ModelPool) -> None:
+    while True:
+        await asyncio.sleep(EXPIRY_SECONDS)
+        await pool.expire()
+
+
+def _include_api_routers(app: FastAPI) -> None:
+    from danlu.server.ollama.routes import router as ollama
+    from danlu.server.openai.routes import router as openai
+
+    app.include_router(openai)
+    app.include_router(ollama)
+
+
+def _add_ops_routes(app: FastAPI) -> None:
+    from danlu.server.ops import router
+
+    app.include_router(router)

@@ -1,0 +1,70 @@
+"""From the decoding thread to asyncio: a job's chunks as an async iterator.
+
+The iterator also watches the client: when it disconnects (streaming or not),
+or the request runs past its time limit, the job is cancelled and its slot is
+freed at the next decode step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+
+from danlu.engine.base import Chunk
+from danlu.errors import DanluError, RequestTimeout
+from danlu.model import Model, Prompt
+
+POLL_SECONDS = 0.25
+
+
+class JobStream:
+    """Chunks of one submitted prompt, delivered on the event loop."""
+
+    def __init__(self, model: Model, prompt: Prompt, request: Request, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Chunk | DanluError] = asyncio.Queue()
+        self._request = request
+        self._deadline = time.monotonic() + timeout
+        self._timeout = timeout
+        self.first_token_at: float | None = None
+        self.started = time.monotonic()
+
+        def emit(item: Chunk | DanluError) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+        self._job = model.submit(prompt, emit)
+
+    def cancel(self) -> None:
+        self._job.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Chunk]:
+        try:
+            while True:
+                item = await self._next()
+                if item is None:  # client went away
+                    return
+                if isinstance(item, DanluError):
+                    raise item
+                if self.first_token_at is None and item.token_ids:
+                    self.first_token_at = time.monotonic()
+                yield item
+                if item.finish_reason:
+                    return
+        finally:
+            self.cancel()
+
+    async def _next(self) -> Chunk | DanluError | None:
+        while True:
+            try:
+                return await asyncio.wait_for(self._queue.get(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                if await self._request.is_disconnected():
+                    return None
+                if time.monotonic() > self._deadline:
+                    raise RequestTimeout(
+                        f"the request took longer than {self._timeout:g} s",
+                        hint="ask for fewer tokens",
+                    ) from None

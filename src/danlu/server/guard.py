@@ -1,0 +1,105 @@
+"""ASGI middleware in front of every route: API keys, body size limit, request metrics.
+
+Pure ASGI rather than BaseHTTPMiddleware, so streaming and disconnect detection pass
+through untouched.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from danlu.server.metrics import Metrics
+
+OPEN_PATHS = {"/health"}
+KNOWN_PREFIXES = ("/v1/", "/api/")
+
+
+def _route_label(path: str) -> str:
+    return path if path.startswith(KNOWN_PREFIXES) or path.count("/") == 1 else "other"
+
+
+class Guard:
+    def __init__(self, app, *, keys: set[str], max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.keys = keys
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        status = {"code": 500}
+
+        async def counting_send(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope)
+            if refusal:
+                await _reply(counting_send, path, *refusal)
+                return
+            await self.app(scope, self._limited(receive), counting_send)
+        finally:
+            self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
+
+    def _refusal(self, scope) -> tuple[int, str, str] | None:
+        if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
+            return None
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if self.keys and not self._authorised(headers):
+            return 401, "missing or wrong API key", "invalid_api_key"
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            return 413, f"request body over {self.max_body} bytes", "request_too_large"
+        return None
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        given = headers.get("authorization", "")
+        token = given[7:].strip() if given.lower().startswith("bearer ") else ""
+        token = token or headers.get("x-api-key", "")
+        return any(hmac.compare_digest(token, key) for key in self.keys)
+
+    def _limited(self, receive):
+        seen = {"bytes": 0}
+
+        async def limited_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > self.max_body:
+                    raise BodyTooLarge()
+            return message
+
+        return limited_receive
+
+
+class BodyTooLarge(Exception):
+    """A chunked body grew past the limit (no Content-Length to refuse it early)."""
+
+
+async def _reply(send, path: str, status: int, message: str, code: str) -> None:
+    if path.startswith("/api/"):
+        body = {"error": message}
+    else:
+        body = {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": code,
+            }
+        }
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

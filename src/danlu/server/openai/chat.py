@@ -1,0 +1,205 @@
+"""POST /v1/chat/completions: streamed (SSE) and not, n > 1, logprobs, JSON modes, tools."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from danlu.engine.base import Chunk, Completion
+from danlu.model import Model, Prompt
+from danlu.server.app import ServerState, state
+from danlu.server.openai.format import (
+    completion_id,
+    logprobs_content,
+    sse,
+    sse_done,
+    sse_error,
+    usage_json,
+)
+from danlu.server.openai.schemas import ChatCompletionRequest
+from danlu.server.runner import collect_many, merge_streams
+from danlu.server.timefmt import keep_alive_seconds
+
+
+def _grammar(body: ChatCompletionRequest) -> str | None:
+    fmt = body.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    from danlu.chat.tools.grammar import json_grammar
+
+    if fmt.type == "json_object":
+        return json_grammar(None)
+    schema = fmt.json_schema.schema_ if fmt.json_schema else None
+    return json_grammar(schema or None)
+
+
+class ChatPlan:
+    """Everything decided before generating: prompts (one per choice) and tool handling."""
+
+    def __init__(self, body: ChatCompletionRequest, model: Model) -> None:
+        params = body.sampling(body.max_completion_tokens or body.max_tokens or None)
+        if body.logprobs:
+            params["logprobs"] = body.top_logprobs or 0
+        grammar = _grammar(body)
+        messages = [m.as_message() for m in body.messages]
+        self.tools = None
+        render_tools = None
+        if body.tools and body.tool_choice != "none":
+            from danlu.chat.tools import parse_tool_choice, prepare_tools, tool_specs
+
+            specs = tool_specs(body.tools)
+            choice = parse_tool_choice(body.tool_choice, specs)
+            prepared = prepare_tools(model.template, messages, specs, choice)
+            messages, render_tools = prepared.messages, prepared.template_tools
+            grammar = prepared.grammar or grammar
+            self.tools = prepared.format
+        params["grammar"] = grammar
+        self.prompts: list[Prompt] = []
+        for i in range(body.n):
+            seed = None if body.seed is None else body.seed + i
+            self.prompts.append(
+                model.prepare_chat(messages, tools=render_tools, **{**params, "seed": seed})
+            )
+
+
+def _message(plan: ChatPlan, result: Completion) -> tuple[dict[str, Any], str]:
+    text, reason = result.text, result.finish_reason
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if plan.tools is not None:
+        parsed = plan.tools.parse(text)
+        if parsed.calls:
+            message["content"] = parsed.content or None
+            message["tool_calls"] = [c.as_openai() for c in parsed.calls]
+            reason = "tool_calls"
+    return message, reason
+
+
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    ctx = state(request)
+    stack = AsyncExitStack()
+    keep = keep_alive_seconds(body.keep_alive)
+    model = await stack.enter_async_context(ctx.pool.use(body.model, keep))
+    try:
+        plan = ChatPlan(body, model)
+    except BaseException:
+        await stack.aclose()
+        raise
+    if body.stream:
+        return StreamingResponse(
+            _stream(ctx, model, plan, body, request, stack), media_type="text/event-stream"
+        )
+    async with stack:
+        results = await collect_many(ctx, model, plan.prompts, request)
+    return _response(model, plan, body, results)
+
+
+def _response(model: Model, plan: ChatPlan, body, results: list[Completion | None]) -> dict:
+    choices, usage = [], None
+    for i, result in enumerate(results):
+        if result is None:
+            continue
+        message, reason = _message(plan, result)
+        logprobs = None
+        if body.logprobs:
+            logprobs = {"content": logprobs_content(model, result.logprobs)}
+        choices.append(
+            {"index": i, "message": message, "logprobs": logprobs, "finish_reason": reason}
+        )
+        usage = result.usage if usage is None else _add(usage, result.usage)
+    return {
+        "id": completion_id("chatcmpl"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model.name,
+        "system_fingerprint": "danlu",
+        "choices": choices,
+        "usage": usage_json(usage),
+    }
+
+
+def _add(a, b):
+    from danlu.engine.base import Usage
+
+    # n > 1: the prompt is counted once, as OpenAI does
+    return Usage(a.prompt_tokens, a.completion_tokens + b.completion_tokens, a.cached_tokens)
+
+
+async def _stream(
+    ctx: ServerState, model: Model, plan: ChatPlan, body, request: Request, stack: AsyncExitStack
+) -> AsyncIterator[bytes]:
+    cid, created = completion_id("chatcmpl"), int(time.time())
+
+    def chunk_json(index: int, delta: dict, reason: str | None = None, logprobs=None) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": reason}
+        return sse(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model.name,
+                "system_fingerprint": "danlu",
+                "choices": [choice],
+            }
+        )
+
+    filters = [_tool_filter(plan) for _ in plan.prompts]
+    usage = None
+    async with stack:
+        try:
+            for i in range(len(plan.prompts)):
+                yield chunk_json(i, {"role": "assistant", "content": ""})
+            async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
+                for piece in _deltas(model, body, filters[i], chunk):
+                    yield chunk_json(i, *piece)
+                if chunk.finish_reason and chunk.usage:
+                    usage = chunk.usage if usage is None else _add(usage, chunk.usage)
+        except Exception as exc:  # headers are sent: report in-band, as OpenAI does
+            yield sse_error(exc)
+            return
+    if body.stream_options and body.stream_options.include_usage:
+        yield sse(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model.name,
+                "choices": [],
+                "usage": usage_json(usage),
+            }
+        )
+    yield sse_done()
+
+
+def _tool_filter(plan: ChatPlan):
+    if plan.tools is None:
+        return None
+    from danlu.chat.tools import ToolStreamFilter
+
+    return ToolStreamFilter(plan.tools)
+
+
+def _deltas(model: Model, body, tools, chunk: Chunk):
+    """(delta, finish_reason, logprobs) triples for one engine chunk."""
+    logprobs = None
+    if body.logprobs and chunk.logprobs:
+        logprobs = {"content": logprobs_content(model, chunk.logprobs)}
+    text = tools.feed(chunk.text) if tools else chunk.text
+    if text or logprobs:
+        yield {"content": text}, None, logprobs
+    if not chunk.finish_reason:
+        return
+    reason = chunk.finish_reason
+    if tools is not None:
+        parsed = tools.finish()
+        if parsed.content:
+            yield {"content": parsed.content}, None, None
+        if parsed.calls:
+            calls = [{"index": k, **c.as_openai()} for k, c in enumerate(parsed.calls)]
+            yield {"tool_calls": calls}, None, None
+            reason = "tool_calls"
+    yield {}, reason, None

@@ -1,0 +1,186 @@
+"""POST /v1/completions: raw text completion, with echo + logprobs for evaluation harnesses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from danlu.engine.base import Completion
+from danlu.model import Model, Prompt
+from danlu.server.app import ServerState, state
+from danlu.server.openai.format import completion_id, sse, sse_done, sse_error, usage_json
+from danlu.server.openai.schemas import CompletionRequest
+from danlu.server.runner import collect_many, merge_streams
+from danlu.server.timefmt import keep_alive_seconds
+
+DEFAULT_MAX_TOKENS = 16  # OpenAI's default for this endpoint
+
+
+def _token_lists(model: Model, prompt: Any) -> list[list[int]]:
+    if isinstance(prompt, str):
+        return [model.engine.tokenize(prompt, add_bos=True)]
+    if prompt and all(isinstance(p, int) for p in prompt):
+        return [list(prompt)]
+    return [p if isinstance(p, list) else model.engine.tokenize(p, add_bos=True) for p in prompt]
+
+
+class CompletionPlan:
+    def __init__(self, body: CompletionRequest, model: Model) -> None:
+        max_tokens = DEFAULT_MAX_TOKENS if body.max_tokens is None else body.max_tokens
+        params = body.sampling(max_tokens or None)
+        if body.logprobs is not None:
+            params["logprobs"] = body.logprobs
+        self.echo_only = max_tokens == 0
+        self.sources = _token_lists(model, body.prompt)
+        base = model.params(**params)
+        self.prompts: list[Prompt] = []
+        for tokens in self.sources:
+            for i in range(body.n):
+                seed = None if base.seed is None else base.seed + i
+                self.prompts.append(Prompt(tokens, base.model_copy(update={"seed": seed})))
+
+
+def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, list]:
+    """Legacy-format logprobs of the prompt itself (the first token has none)."""
+    pieces = [model.engine.piece(t).decode("utf-8", "replace") for t in tokens]
+    lps: list[float | None] = [None]
+    tops: list[dict[str, float] | None] = [None]
+    if len(tokens) > 1:
+        scored = model.engine.loglikelihood(tokens[:1], tokens[1:])
+        lps += list(scored.token_logprobs)
+        for best, lp in scored.top:
+            tops.append({model.engine.piece(best).decode("utf-8", "replace"): lp} if top else {})
+    offsets, pos = [], 0
+    for piece in pieces:
+        offsets.append(pos)
+        pos += len(piece)
+    return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
+
+
+def _gen_logprobs(model: Model, result: Completion, start: int) -> dict[str, list]:
+    pieces, lps, tops, offsets, pos = [], [], [], [], start
+    for item in result.logprobs:
+        piece = model.engine.piece(item.token).decode("utf-8", "replace")
+        pieces.append(piece)
+        lps.append(item.logprob)
+        tops.append({model.engine.piece(t).decode("utf-8", "replace"): lp for t, lp in item.top})
+        offsets.append(pos)
+        pos += len(piece)
+    return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
+
+
+def _choice(
+    model: Model, body: CompletionRequest, index: int, tokens: list[int], result: Completion | None
+) -> dict[str, Any]:
+    prefix = model.engine.detokenize(tokens) if body.echo else ""
+    logprobs = None
+    if body.logprobs is not None:
+        logprobs = (
+            _prompt_logprobs(model, tokens, body.logprobs)
+            if body.echo
+            else {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+        )
+        if result is not None:
+            extra = _gen_logprobs(model, result, len(prefix))
+            for key in logprobs:
+                logprobs[key] += extra[key]
+    text = prefix + (result.text if result else "")
+    reason = result.finish_reason if result else "length"
+    return {"index": index, "text": text, "logprobs": logprobs, "finish_reason": reason}
+
+
+async def completions(body: CompletionRequest, request: Request):
+    ctx = state(request)
+    stack = AsyncExitStack()
+    model = await stack.enter_async_context(
+        ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
+    )
+    try:
+        plan = CompletionPlan(body, model)
+    except BaseException:
+        await stack.aclose()
+        raise
+    if body.stream and not plan.echo_only:
+        return StreamingResponse(
+            _stream(ctx, model, plan, body, request, stack), media_type="text/event-stream"
+        )
+    async with stack:
+        if plan.echo_only:
+            results: list[Completion | None] = [None] * len(plan.prompts)
+        else:
+            results = await collect_many(ctx, model, plan.prompts, request)
+        pairs = list(enumerate(zip(plan.prompts, results, strict=True)))
+        # scoring the echoed prompt waits on the decoding thread: keep the event loop free
+        choices = await asyncio.to_thread(
+            lambda: [_choice(model, body, i, p.tokens, r) for i, (p, r) in pairs]
+        )
+    prompt_tokens = sum(len(t) for t in plan.sources)
+    completion_tokens = sum(r.usage.completion_tokens for r in results if r is not None)
+    return {
+        "id": completion_id("cmpl"),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model.name,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+async def _stream(
+    ctx: ServerState,
+    model: Model,
+    plan: CompletionPlan,
+    body,
+    request: Request,
+    stack: AsyncExitStack,
+) -> AsyncIterator[bytes]:
+    cid, created = completion_id("cmpl"), int(time.time())
+    usage = None
+    async with stack:
+        try:
+            if body.echo:
+                for i, p in enumerate(plan.prompts):
+                    text = model.engine.detokenize(p.tokens)
+                    yield sse(_frame(cid, created, model, i, text, None))
+            async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
+                if chunk.text:
+                    yield sse(_frame(cid, created, model, i, chunk.text, None))
+                if chunk.finish_reason:
+                    yield sse(_frame(cid, created, model, i, "", chunk.finish_reason))
+                    usage = chunk.usage
+        except Exception as exc:
+            yield sse_error(exc)
+            return
+    if body.stream_options and body.stream_options.include_usage:
+        yield sse(
+            {
+                "id": cid,
+                "object": "text_completion",
+                "created": created,
+                "model": model.name,
+                "choices": [],
+                "usage": usage_json(usage),
+            }
+        )
+    yield sse_done()
+
+
+def _frame(cid: str, created: int, model: Model, index: int, text: str, reason) -> dict:
+    choice = {"index": index, "text": text, "logprobs": None, "finish_reason": reason}
+    return {
+        "id": cid,
+        "object": "text_completion",
+        "created": created,
+        "model": model.name,
+        "choices": [choice],
+    }

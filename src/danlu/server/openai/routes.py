@@ -1,0 +1,81 @@
+"""The /v1 router: models, chat and text completions, embeddings."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+
+from fastapi import APIRouter, Request
+
+from danlu.errors import InvalidRequest
+from danlu.server.app import state
+from danlu.server.openai.chat import chat_completions
+from danlu.server.openai.completions import completions
+from danlu.server.openai.schemas import EmbeddingRequest
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+router.post("/chat/completions")(chat_completions)
+router.post("/completions")(completions)
+
+
+def _model_entry(name: str, created: str | None) -> dict:
+    stamp = int(time.time())
+    if created:
+        from datetime import datetime
+
+        stamp = int(datetime.fromisoformat(created).timestamp())
+    return {"id": name, "object": "model", "created": stamp, "owned_by": "danlu"}
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict:
+    listing = state(request).pool.catalog.list()
+    return {"object": "list", "data": [_model_entry(m.name, m.created) for m in listing.models]}
+
+
+@router.get("/models/{name}")
+async def get_model(name: str, request: Request) -> dict:
+    manifest = state(request).pool.catalog.get(name)
+    return _model_entry(manifest.name, manifest.created)
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
+    ctx = state(request)
+    async with ctx.pool.use(body.model) as model:
+        texts = _texts(model, body.input)
+        if not texts:
+            raise InvalidRequest("input must not be empty")
+        vectors = await _embed(model, texts)
+        used = sum(len(model.engine.tokenize(t, add_bos=True)) for t in texts)
+    data = [
+        {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
+        for i, v in enumerate(vectors)
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "model": model.name,
+        "usage": {"prompt_tokens": used, "total_tokens": used},
+    }
+
+
+async def _embed(model, texts: list[str]) -> list[list[float]]:
+    import asyncio
+
+    return await asyncio.to_thread(model.embed, texts)
+
+
+def _texts(model, value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if value and all(isinstance(v, int) for v in value):
+        return [model.engine.detokenize(value)]
+    return [v if isinstance(v, str) else model.engine.detokenize(v) for v in value]
+
+
+def _encode(vector: list[float], encoding: str):
+    if encoding == "float":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

@@ -1,0 +1,143 @@
+"""The models a server holds: loaded on demand, kept alive, unloaded least-recently-used first."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from danlu.config import Settings
+from danlu.errors import ModelNotFound, Overloaded
+from danlu.model import Model, load
+from danlu.server.settings import ServerSettings
+from danlu.store import Catalog
+
+
+@dataclass
+class Loaded:
+    """A model in memory, how long it may idle, and how many requests are using it."""
+
+    model: Model
+    size: int
+    keep_alive: float
+    last_used: float = field(default_factory=time.monotonic)
+    active: int = 0
+
+    @property
+    def expires_at(self) -> float | None:
+        """Monotonic time after which an idle model is unloaded; None: never."""
+        return None if self.keep_alive < 0 else self.last_used + self.keep_alive
+
+
+class ModelPool:
+    """Name → loaded model, with on-demand loading, keep_alive and LRU eviction."""
+
+    def __init__(self, settings: Settings, server: ServerSettings) -> None:
+        self.settings = settings
+        self.server = server
+        self.catalog = Catalog(settings)
+        self._loaded: dict[str, Loaded] = {}
+        self._lock = asyncio.Lock()
+        self.loading = 0
+
+    def resolve(self, name: str) -> str:
+        """The store name for `name`; Ollama-style ':latest' tags are accepted."""
+        try:
+            return self.catalog.get(name).name
+        except ModelNotFound:
+            if name.endswith(":latest"):
+                return self.catalog.get(name.removesuffix(":latest")).name
+            raise
+
+    @asynccontextmanager
+    async def use(self, name: str, keep_alive: float | None = None) -> AsyncIterator[Model]:
+        """Hold `name` loaded for one request; refuse with 503 when its queue is full."""
+        entry = await self.get(name)
+        if entry.active >= self.server.parallel + self.server.max_queue:
+            raise Overloaded(
+                f"model '{entry.model.name}' is busy: {entry.active} requests in flight",
+                hint="retry shortly",
+            )
+        entry.active += 1
+        if keep_alive is not None:
+            entry.keep_alive = keep_alive
+        try:
+            yield entry.model
+        finally:
+            entry.active -= 1
+            entry.last_used = time.monotonic()
+            if entry.keep_alive == 0 and entry.active == 0:
+                await self.unload(entry.model.name)
+
+    async def get(self, name: str) -> Loaded:
+        resolved = self.resolve(name)
+        async with self._lock:
+            entry = self._loaded.get(resolved)
+            if entry is None:
+                entry = await self._load(resolved)
+            entry.last_used = time.monotonic()
+            return entry
+
+    async def _load(self, name: str) -> Loaded:
+        size = self.catalog.get(name).size
+        await self._make_room(size)
+        self.loading += 1
+        try:
+            model = await asyncio.to_thread(self._load_sync, name)
+        finally:
+            self.loading -= 1
+        entry = Loaded(model, size, self.server.keep_alive)
+        self._loaded[name] = entry
+        return entry
+
+    def _load_sync(self, name: str) -> Model:
+        s = self.server
+        model = load(
+            name, settings=self.settings, n_ctx=s.n_ctx, threads=s.threads, parallel=s.parallel
+        )
+        model.engine.start_background()
+        return model
+
+    async def _make_room(self, incoming: int) -> None:
+        """Unload idle models, oldest use first, until the newcomer fits the limits."""
+        budget = self.server.memory_budget_mb * 1_000_000
+        while self._loaded:
+            count_ok = len(self._loaded) < self.server.max_loaded
+            size_ok = not budget or self.total_size + incoming <= budget
+            if count_ok and size_ok:
+                return
+            idle = [e for e in self._loaded.values() if e.active == 0]
+            if not idle:
+                return  # everything is busy: load anyway rather than fail the request
+            victim = min(idle, key=lambda e: e.last_used)
+            await self._unload_locked(victim.model.name)
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self._loaded.values())
+
+    def loaded(self) -> list[Loaded]:
+        return sorted(self._loaded.values(), key=lambda e: -e.last_used)
+
+    async def unload(self, name: str) -> None:
+        async with self._lock:
+            await self._unload_locked(name)
+
+    async def _unload_locked(self, name: str) -> None:
+        entry = self._loaded.pop(name, None)
+        if entry is not None:
+            await asyncio.to_thread(entry.model.close)
+
+    async def expire(self) -> None:
+        """Unload models idle past their keep_alive (called periodically)."""
+        now = time.monotonic()
+        for entry in list(self._loaded.values()):
+            deadline = entry.expires_at
+            if entry.active == 0 and deadline is not None and deadline <= now:
+                await self.unload(entry.model.name)
+
+    async def close(self) -> None:
+        for name in list(self._loaded):
+            await self.unload(name)

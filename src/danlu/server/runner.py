@@ -1,0 +1,80 @@
+"""Running prepared prompts for a route: streaming, collecting, n > 1, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+
+from danlu.engine.base import Chunk, Completion
+from danlu.model import Model, Prompt
+from danlu.server.app import ServerState
+from danlu.server.bridge import JobStream
+
+
+async def stream_prompt(
+    ctx: ServerState, model: Model, prompt: Prompt, request: Request
+) -> AsyncIterator[Chunk]:
+    """Chunks of one prompt; usage and latency go to the metrics when it finishes."""
+    job = JobStream(model, prompt, request, ctx.server.request_timeout)
+    finished = False
+    async for chunk in job:
+        if chunk.finish_reason and chunk.usage is not None:
+            finished = True
+            ttft = None if job.first_token_at is None else job.first_token_at - job.started
+            ctx.metrics.record_usage(chunk.usage, ttft, time.monotonic() - job.started)
+        yield chunk
+    if not finished:
+        ctx.metrics.cancelled.inc()
+
+
+async def collect_prompt(
+    ctx: ServerState, model: Model, prompt: Prompt, request: Request
+) -> Completion | None:
+    """The whole answer, or None when the client went away first."""
+    chunks = [c async for c in stream_prompt(ctx, model, prompt, request)]
+    if not chunks or chunks[-1].finish_reason is None:
+        return None
+    return Completion.collect(chunks)
+
+
+async def collect_many(
+    ctx: ServerState, model: Model, prompts: list[Prompt], request: Request
+) -> list[Completion | None]:
+    """Several prompts at once (n > 1 or a batch of prompts): they share the slots."""
+    return list(await asyncio.gather(*(collect_prompt(ctx, model, p, request) for p in prompts)))
+
+
+async def merge_streams(
+    ctx: ServerState, model: Model, prompts: list[Prompt], request: Request
+) -> AsyncIterator[tuple[int, Chunk]]:
+    """(index, chunk) pairs from several prompts streaming side by side."""
+    if len(prompts) == 1:
+        async for chunk in stream_prompt(ctx, model, prompts[0], request):
+            yield 0, chunk
+        return
+    queue: asyncio.Queue[tuple[int, Chunk] | None] = asyncio.Queue()
+
+    async def pump(index: int, prompt: Prompt) -> None:
+        try:
+            async for chunk in stream_prompt(ctx, model, prompt, request):
+                await queue.put((index, chunk))
+        finally:
+            await queue.put(None)
+
+    tasks = [asyncio.create_task(pump(i, p)) for i, p in enumerate(prompts)]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            item = await queue.get()
+            if item is None:
+                remaining -= 1
+                continue
+            yield item
+        for task in tasks:
+            task.result()  # surface an error from any of them
+    finally:
+        for task in tasks:
+            task.cancel()

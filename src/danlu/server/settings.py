@@ -1,0 +1,70 @@
+"""ServerSettings: one object fed by CLI flags, DANLU_* environment variables and a config file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from danlu.engine.sampling import describe_validation_error
+from danlu.errors import InvalidParameter
+
+
+class ServerSettings(BaseSettings):
+    """How `danlu serve` listens, whom it lets in, and how it runs models."""
+
+    model_config = SettingsConfigDict(env_prefix="DANLU_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless opened.")
+    port: int = Field(8585, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    models: list[str] = Field(
+        default_factory=list, description="Models to load at start; others load on demand."
+    )
+    parallel: int = Field(4, ge=1, le=64, description="Requests decoded together per model.")
+    n_ctx: int = Field(4096, ge=64, description="Context length per request slot.")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: physical cores).")
+    max_queue: int = Field(
+        64, ge=0, description="Requests waiting for a slot before new ones get 503."
+    )
+    request_timeout: float = Field(600.0, gt=0, description="Seconds one request may take.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body.")
+    api_keys: list[str] = Field(
+        default_factory=list, description="Accepted bearer keys; empty means no auth."
+    )
+    api_key_file: Path | None = Field(None, description="File with one API key per line.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS ('*' for any); none by default."
+    )
+    keep_alive: float = Field(
+        300.0, description="Seconds an idle model stays loaded (negative: forever)."
+    )
+    max_loaded: int = Field(2, ge=1, description="Models kept loaded at once (LRU unloads).")
+    memory_budget_mb: int = Field(
+        0, ge=0, description="Unload least-recently-used models above this size (0: no limit)."
+    )
+
+    def keys(self) -> set[str]:
+        """Every accepted API key, from the settings and the key file."""
+        keys = set(self.api_keys)
+        if self.api_key_file is not None:
+            lines = self.api_key_file.read_text(encoding="utf-8").splitlines()
+            keys |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+        return keys
+
+    @classmethod
+    def build(cls, config_file: Path | None = None, **overrides: Any) -> ServerSettings:
+        """Settings: flags win over the JSON config file, which wins over env vars and defaults."""
+        data: dict[str, Any] = {}
+        if config_file is not None:
+            try:
+                data = json.loads(config_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InvalidParameter(f"cannot read config file '{config_file}': {exc}") from None
+        data.update({k: v for k, v in overrides.items() if v is not None and v != []})
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            raise InvalidParameter(describe_validation_error(exc)) from None

@@ -1,0 +1,72 @@
+"""A live danlu server on an ephemeral loopback port, shared by the server tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from danlu.config import Settings
+from danlu.server import ServerSettings, create_app
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def v1(self) -> str:
+        return f"{self.url}/v1"
+
+
+def start_server(server_settings: ServerSettings, home) -> LiveServer:
+    """Bind 127.0.0.1:0, serve in a daemon thread, wait for /health to say ok."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(server_settings, Settings(home=home, threads=2))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return LiveServer(url, app, server, thread)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not become healthy")
+
+
+def stop_server(live: LiveServer) -> None:
+    live.server.should_exit = True
+    live.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """smollm2 preloaded, 4 slots of 2048 tokens, models never expire."""
+    home = tmp_path_factory.mktemp("server-home")
+    settings = ServerSettings(
+        models=["smollm2"],
+        parallel=4,
+        n_ctx=2048,
+        threads=2,
+        keep_alive=-1,
+        max_loaded=2,
+        max_queue=16,
+    )
+    server = start_server(settings, home)
+    yield server
+    stop_server(server)

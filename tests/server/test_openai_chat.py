@@ -1,0 +1,267 @@
+"""The official `openai` client against a live danlu server: chat completions."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import jsonschema
+import openai
+import pytest
+
+HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
+
+
+@pytest.fixture(scope="module")
+def client(live) -> openai.OpenAI:
+    return openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
+
+
+def test_models_list_and_retrieve(client):
+    ids = [m.id for m in client.models.list()]
+    assert "smollm2" in ids
+    assert client.models.retrieve("smollm2").id == "smollm2"
+
+
+def test_greedy_chat_is_deterministic_and_counts_add_up(client):
+    a = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=24
+    )
+    b = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=24
+    )
+    assert a.choices[0].message.content == b.choices[0].message.content
+    assert a.choices[0].message.role == "assistant"
+    assert a.choices[0].finish_reason == "length"
+    assert a.usage.completion_tokens == 24
+    assert a.usage.total_tokens == a.usage.prompt_tokens + 24
+    assert a.object == "chat.completion" and a.model == "smollm2"
+
+
+def test_max_completion_tokens_and_stop(client):
+    r = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_completion_tokens=5
+    )
+    assert r.usage.completion_tokens == 5
+    full = (
+        client.chat.completions.create(
+            model="smollm2", messages=HELLO, temperature=0, max_tokens=30
+        )
+        .choices[0]
+        .message.content
+    )
+    word = full.split()[2]
+    cut = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=30, stop=[word]
+    )
+    assert cut.choices[0].finish_reason == "stop"
+    assert word not in cut.choices[0].message.content
+
+
+def test_streaming_matches_non_streaming_and_reports_usage(client):
+    whole = (
+        client.chat.completions.create(
+            model="smollm2", messages=HELLO, temperature=0, max_tokens=20
+        )
+        .choices[0]
+        .message.content
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="smollm2",
+            messages=HELLO,
+            temperature=0,
+            max_tokens=20,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole
+    reasons = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert reasons[-1] == "length" and set(reasons[:-1]) == {None}
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20
+
+
+def test_n_choices_with_seed_are_reproducible(client):
+    kwargs = {
+        "model": "smollm2",
+        "messages": HELLO,
+        "temperature": 1.0,
+        "max_tokens": 12,
+        "n": 3,
+        "seed": 42,
+    }
+    a = client.chat.completions.create(**kwargs)
+    b = client.chat.completions.create(**kwargs)
+    assert [c.index for c in a.choices] == [0, 1, 2]
+    assert [c.message.content for c in a.choices] == [c.message.content for c in b.choices]
+    assert len({c.message.content for c in a.choices}) > 1
+    assert a.usage.completion_tokens == 36
+
+
+def test_logprobs_and_top_logprobs(client):
+    r = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=6, logprobs=True, top_logprobs=3
+    )
+    content = r.choices[0].logprobs.content
+    assert len(content) == 6
+    for entry in content:
+        assert entry.logprob <= 0
+        assert len(entry.top_logprobs) == 3
+        assert entry.top_logprobs[0].token == entry.token  # greedy picks the top token
+    assert "".join(e.token for e in content) == r.choices[0].message.content
+
+
+def test_logit_bias_bans_the_greedy_first_token(client, live):
+    first = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=1, logprobs=True
+    )
+    token_text = first.choices[0].logprobs.content[0].token
+    ids = httpx.post(f"{live.url}/tokenize", json={"content": token_text}).json()["tokens"]
+    banned = client.chat.completions.create(
+        model="smollm2",
+        messages=HELLO,
+        temperature=0,
+        max_tokens=1,
+        logit_bias={str(ids[0]): -100},
+    )
+    assert banned.choices[0].message.content != token_text
+
+
+def test_danlu_extensions_in_the_body(client):
+    r = client.chat.completions.create(
+        model="smollm2",
+        messages=HELLO,
+        max_tokens=8,
+        seed=1,
+        extra_body={"top_k": 1, "min_p": 0.1, "repeat_penalty": 1.1},
+    )
+    greedy = client.chat.completions.create(
+        model="smollm2",
+        messages=HELLO,
+        max_tokens=8,
+        temperature=0,
+        extra_body={"repeat_penalty": 1.1},
+    )
+    assert r.choices[0].message.content == greedy.choices[0].message.content  # top_k=1 is greedy
+
+
+def test_json_object_mode_returns_json(client):
+    r = client.chat.completions.create(
+        model="smollm2",
+        temperature=0,
+        max_tokens=120,
+        messages=[{"role": "user", "content": "Give me a JSON object describing a cat."}],
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(r.choices[0].message.content), dict)
+
+
+def test_json_schema_mode_validates(client):
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
+    r = client.chat.completions.create(
+        model="smollm2",
+        temperature=0,
+        max_tokens=120,
+        messages=[{"role": "user", "content": "Invent a person."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "schema": schema, "strict": True},
+        },
+    )
+    jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def test_required_tool_choice_returns_a_parsed_tool_call(client):
+    r = client.chat.completions.create(
+        model="smollm2",
+        temperature=0,
+        max_tokens=100,
+        tools=[WEATHER],
+        tool_choice="required",
+        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+    )
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "get_weather"
+    jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
+
+
+def test_named_tool_choice_streams_tool_call_deltas(client):
+    stream = client.chat.completions.create(
+        model="smollm2",
+        temperature=0,
+        max_tokens=100,
+        tools=[WEATHER],
+        stream=True,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        messages=[{"role": "user", "content": "Weather in Rome?"}],
+    )
+    calls, reasons = [], []
+    for chunk in stream:
+        delta = chunk.choices[0].delta
+        calls += delta.tool_calls or []
+        reasons.append(chunk.choices[0].finish_reason)
+    assert reasons[-1] == "tool_calls"
+    assert calls and calls[0].function.name == "get_weather"
+    assert "city" in json.loads(calls[0].function.arguments)
+
+
+def test_tool_results_can_be_sent_back(client):
+    messages = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
+    ]
+    r = client.chat.completions.create(
+        model="smollm2", messages=messages, tools=[WEATHER], temperature=0, max_tokens=30
+    )
+    assert r.choices[0].message.content or r.choices[0].message.tool_calls
+
+
+def test_second_turn_reuses_the_prefix_cache(client):
+    first = client.chat.completions.create(
+        model="smollm2", messages=HELLO, temperature=0, max_tokens=16
+    )
+    turn2 = [
+        *HELLO,
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "Now make it shorter."},
+    ]
+    second = client.chat.completions.create(
+        model="smollm2", messages=turn2, temperature=0, max_tokens=8
+    )
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert cached >= first.usage.prompt_tokens - 1

@@ -1,0 +1,112 @@
+"""The `openai` client on /v1/completions and /v1/embeddings; tokenize and metrics."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+import openai
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(live) -> openai.OpenAI:
+    return openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
+
+
+def test_text_completion_and_stream_agree(client):
+    r = client.completions.create(
+        model="smollm2", prompt="1, 2, 3, 4,", temperature=0, max_tokens=6
+    )
+    assert r.object == "text_completion"
+    assert r.choices[0].text.startswith(" 5")
+    assert r.usage.completion_tokens == 6
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(
+            model="smollm2", prompt="1, 2, 3, 4,", temperature=0, max_tokens=6, stream=True
+        )
+        if c.choices
+    )
+    assert streamed == r.choices[0].text
+
+
+def test_echo_with_logprobs_scores_the_prompt(client):
+    """What lm-eval's openai-completions backend sends: echo, logprobs, max_tokens=0."""
+    r = client.completions.create(
+        model="smollm2",
+        prompt="The sky is blue",
+        echo=True,
+        logprobs=1,
+        max_tokens=0,
+        temperature=0,
+    )
+    choice = r.choices[0]
+    assert choice.text == "The sky is blue"
+    lp = choice.logprobs
+    assert lp.token_logprobs[0] is None
+    assert all(x <= 0 for x in lp.token_logprobs[1:])
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset)
+    assert "".join(lp.tokens) == choice.text
+    assert r.usage.completion_tokens == 0
+
+
+def test_generation_logprobs_legacy_format(client):
+    r = client.completions.create(
+        model="smollm2", prompt="1, 2, 3,", temperature=0, max_tokens=3, logprobs=2
+    )
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == 3 and all(len(t) == 2 for t in lp.top_logprobs)
+    assert "".join(lp.tokens) == r.choices[0].text
+
+
+def test_batch_of_prompts(client):
+    r = client.completions.create(
+        model="smollm2", prompt=["a, b, c,", "1, 2, 3,"], temperature=0, max_tokens=2
+    )
+    assert [c.index for c in r.choices] == [0, 1]
+
+
+def test_embeddings_single_and_batch(client):
+    one = client.embeddings.create(model="smollm2", input="hello world")
+    vec = one.data[0].embedding
+    assert len(vec) == 576 and math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-3)
+    many = client.embeddings.create(model="smollm2", input=["hello world", "tax law"])
+    assert [d.index for d in many.data] == [0, 1]
+    assert many.data[0].embedding == pytest.approx(vec, abs=1e-5)
+    assert many.usage.prompt_tokens > one.usage.prompt_tokens
+
+
+def test_embeddings_base64(live):
+    body = {"model": "smollm2", "input": "hi", "encoding_format": "base64"}
+    data = httpx.post(f"{live.v1}/embeddings", json=body).json()["data"][0]["embedding"]
+    assert isinstance(data, str) and len(data) > 100
+
+
+def test_tokenize_detokenize_round_trip(live):
+    tokens = httpx.post(f"{live.url}/tokenize", json={"content": "Hello danlu"}).json()["tokens"]
+    assert tokens and all(isinstance(t, int) for t in tokens)
+    text = httpx.post(f"{live.url}/detokenize", json={"tokens": tokens}).json()["content"]
+    assert text == "Hello danlu"
+
+
+def test_metrics_expose_counters(client, live):
+    client.chat.completions.create(
+        model="smollm2", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
+    )
+    text = httpx.get(f"{live.url}/metrics").text
+    for name in (
+        "danlu_requests_total",
+        "danlu_generated_tokens_total",
+        "danlu_queue_depth",
+        "danlu_active_slots",
+        "danlu_time_to_first_token_seconds_bucket",
+        "danlu_prefix_cache_hits_total",
+        "danlu_inter_token_latency_seconds_count",
+    ):
+        assert name in text
+
+
+def test_health_and_openapi(live):
+    assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
+    assert "/v1/chat/completions" in httpx.get(f"{live.url}/openapi.json").json()["paths"]

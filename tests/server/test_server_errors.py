@@ -1,0 +1,87 @@
+"""Bad input gets the right status and an OpenAI-style error body; the server stays up."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+
+def post(live, path: str, **kwargs) -> httpx.Response:
+    return httpx.post(f"{live.url}{path}", timeout=60, **kwargs)
+
+
+def error_of(response: httpx.Response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"message", "type", "param", "code"} <= set(body["error"])
+    return body["error"]
+
+
+CHAT = "/v1/chat/completions"
+OK = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+
+
+def test_malformed_json(live):
+    r = post(live, CHAT, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert "JSON" in error_of(r)["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"max_tokens": "many"}, "max_tokens"),
+        ({"temperature": -1}, "temperature"),
+        ({"messages": "hi"}, "messages"),
+        ({"messages": []}, "messages"),
+        ({"n": 0}, "n"),
+    ],
+)
+def test_wrong_types_and_ranges(live, change, needle):
+    r = post(live, CHAT, json={**OK, **change})
+    assert r.status_code == 400
+    assert needle in error_of(r)["message"]
+
+
+@pytest.mark.parametrize("field", ["functions", "audio", "modalities", "prediction"])
+def test_unsupported_parameters_are_rejected_by_name(live, field):
+    r = post(live, CHAT, json={**OK, field: [] if field != "audio" else {}})
+    assert r.status_code == 400
+    assert f"unsupported parameter '{field}'" in error_of(r)["message"]
+
+
+def test_unknown_model_is_404(live):
+    client = openai.OpenAI(base_url=live.v1, api_key="x", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert "nope" in str(info.value)
+
+
+def test_image_parts_are_refused(live):
+    msg = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
+    r = post(live, CHAT, json={**OK, "messages": [msg]})
+    assert r.status_code == 400
+    assert "image_url" in error_of(r)["message"]
+
+
+def test_suffix_on_completions_is_refused(live):
+    r = post(live, "/v1/completions", json={"model": "smollm2", "prompt": "a", "suffix": "b"})
+    assert r.status_code == 400
+
+
+def test_prompt_longer_than_the_context_is_400(live):
+    r = post(live, CHAT, json={**OK, "messages": [{"role": "user", "content": "word " * 3000}]})
+    assert r.status_code == 400
+    assert error_of(r)["code"] == "context_length_exceeded"
+
+
+def test_oversized_body_is_413(live):
+    r = post(live, CHAT, json={**OK, "messages": [{"role": "user", "content": "x" * 9_000_000}]})
+    assert r.status_code == 413
+
+
+def test_the_server_is_still_up_after_all_that(live):
+    r = post(live, CHAT, json=OK)
+    assert r.status_code == 200
+    assert httpx.get(f"{live.url}/health").status_code == 200

@@ -1,0 +1,114 @@
+"""Servers with other settings: API keys, CORS, a tiny queue, disconnects, concurrency."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import time
+
+import httpx
+import openai
+import pytest
+
+from danlu.server import ServerSettings
+from tests.server.conftest import start_server, stop_server
+
+ASK = {"model": "smollm2", "messages": [{"role": "user", "content": "Tell me a story."}]}
+
+
+@pytest.fixture
+def server_with(tmp_path):
+    started = []
+
+    def start(**settings):
+        defaults = {"models": ["smollm2"], "n_ctx": 1024, "threads": 2, "parallel": 2}
+        live = start_server(ServerSettings(**{**defaults, **settings}), tmp_path / "home")
+        started.append(live)
+        return live
+
+    yield start
+    for live in started:
+        stop_server(live)
+
+
+def test_api_keys_guard_every_route_but_health(server_with, tmp_path):
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text("# team keys\nfile-key\n", encoding="utf-8")
+    live = server_with(api_keys=["sekret"], api_key_file=key_file)
+    assert httpx.get(f"{live.url}/health").status_code == 200
+    assert httpx.get(f"{live.v1}/models").status_code == 401
+    assert httpx.get(f"{live.url}/api/tags").status_code == 401
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=live.v1, api_key="wrong", max_retries=0).models.list()
+    for key in ("sekret", "file-key"):
+        models = openai.OpenAI(base_url=live.v1, api_key=key, max_retries=0).models.list()
+        assert "smollm2" in [m.id for m in models]
+
+
+def test_cors_is_closed_by_default_and_opens_when_asked(live, server_with):
+    origin = {"Origin": "http://app.example"}
+    closed = httpx.get(f"{live.v1}/models", headers=origin)
+    assert "access-control-allow-origin" not in closed.headers
+    opened = server_with(cors_origins=["http://app.example"])
+    r = httpx.get(f"{opened.v1}/models", headers=origin)
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
+
+
+def test_full_queue_answers_503_with_retry_after_and_keeps_serving(server_with):
+    live = server_with(parallel=1, max_queue=0)
+    body = {**ASK, "max_tokens": 200, "ignore_eos": True}
+
+    def call(_):
+        return httpx.post(f"{live.v1}/chat/completions", json=body, timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(call, range(4)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) >= 1 and 503 in codes
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1"
+    assert busy.json()["error"]["code"] == "server_busy"
+    ok = httpx.post(f"{live.v1}/chat/completions", json={**ASK, "max_tokens": 2}, timeout=60)
+    assert ok.status_code == 200
+
+
+def metric(live, name: str) -> float:
+    text = httpx.get(f"{live.url}/metrics").text
+    match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_a_client_that_disconnects_mid_stream_frees_its_slot(server_with):
+    live = server_with(parallel=1)
+    body = {**ASK, "max_tokens": 2000, "ignore_eos": True, "stream": True}
+    with httpx.stream("POST", f"{live.v1}/chat/completions", json=body, timeout=60) as r:
+        lines = r.iter_lines()
+        for _ in range(5):
+            next(lines)
+        assert metric(live, "danlu_active_slots") == 1
+    deadline = time.monotonic() + 10
+    while metric(live, "danlu_active_slots") != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric(live, "danlu_active_slots") == 0
+    assert metric(live, "danlu_cancelled_requests_total") >= 1
+    ok = httpx.post(f"{live.v1}/chat/completions", json={**ASK, "max_tokens": 2}, timeout=60)
+    assert ok.status_code == 200  # the single slot is free again
+
+
+def test_eight_simultaneous_greedy_requests_match_their_solo_answers(live):
+    client = openai.OpenAI(base_url=live.v1, api_key="x", max_retries=0, timeout=300)
+    prompts = [f"Write one sentence about the number {i}." for i in range(8)]
+
+    def ask(prompt: str) -> str:
+        r = client.chat.completions.create(
+            model="smollm2",
+            temperature=0,
+            max_tokens=24,
+            messages=[{"role": "user", "content": prompt}],
+        )
+        return r.choices[0].message.content
+
+    solo = [ask(p) for p in prompts]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(ask, prompts))
+    assert together == solo
