@@ -19,6 +19,7 @@ from danlu.config import Settings
 from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions, LogLikelihood
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
+from danlu.errors import ContextOverflow, InvalidParameter
 from danlu.store import Catalog, Manifest
 
 
@@ -60,9 +61,37 @@ class Model:
 
     # -- raw completion ------------------------------------------------------------------
 
-    def prepare_text(self, prompt: str, **params: Any) -> Prompt:
+    def prepare_text(
+        self, prompt: str, *, context_length: int | None = None, **params: Any
+    ) -> Prompt:
         """A plain-text prompt (no chat template), validated, ready to run."""
-        return Prompt(self.engine.tokenize(prompt, add_bos=True), self.params(**params))
+        window = self._window(context_length)
+        tokens = self.engine.tokenize(prompt, add_bos=True)
+        if len(tokens) >= window:
+            raise ContextOverflow(
+                f"the prompt has {len(tokens)} tokens but the context holds {window}",
+                hint="shorten the input or raise the context length",
+            )
+        return Prompt(tokens, self._capped(self.params(**params), window, len(tokens)))
+
+    def _window(self, context_length: int | None) -> int:
+        """The context a request may use: its own limit, within the loaded one."""
+        if context_length is None:
+            return self.n_ctx
+        if context_length > self.n_ctx:
+            raise InvalidParameter(
+                f"context length {context_length} is larger than the {self.n_ctx} tokens "
+                "this model was loaded with",
+                hint="ask for less, or load the model with a larger context (-c)",
+            )
+        return context_length
+
+    @staticmethod
+    def _capped(params: SamplingParams, window: int, used: int) -> SamplingParams:
+        room = window - used
+        if params.max_tokens is not None and params.max_tokens <= room:
+            return params
+        return params.model_copy(update={"max_tokens": room})
 
     def stream(self, prompt: Prompt) -> Iterator[Chunk]:
         """Run a prepared prompt, streaming chunks; the last carries the notices."""
@@ -92,18 +121,24 @@ class Model:
         *,
         keep: int = 0,
         tools: list[dict[str, Any]] | None = None,
+        context_length: int | None = None,
         **params: Any,
     ) -> Prompt:
-        """Render and fit a conversation, dropping the oldest turns if it outgrows the context."""
+        """Render and fit a conversation, dropping the oldest turns if it outgrows the context.
+
+        `context_length` (at most the loaded context) bounds prompt plus answer for this call.
+        """
+        window = self._window(context_length)
         sampling = self.params(**params)
         sampling = sampling.model_copy(update={"stop": sampling.stop + self.template.stop})
-        budget = self.n_ctx - answer_reserve(self.n_ctx, sampling.max_tokens)
+        budget = window - answer_reserve(window, sampling.max_tokens)
 
         def encode(kept: list[Message]) -> list[int]:
             text = self.template.render(kept, tools=tools)
             return self.engine.tokenize(text, add_bos=True)
 
         fitted = fit_messages(as_messages(list(messages)), encode, budget, keep)
+        sampling = self._capped(sampling, window, len(fitted.tokens))
         return Prompt(fitted.tokens, sampling, (fitted.notice,) if fitted.notice else ())
 
     def stream_chat(

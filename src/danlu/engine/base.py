@@ -103,8 +103,13 @@ class Completion:
             raise RuntimeError("engine stream ended without a final chunk")
         assert last.timing is not None
         return cls(
-            "".join(texts), tuple(tokens), last.finish_reason, last.usage, last.timing,
-            tuple(notices), tuple(logprobs),
+            "".join(texts),
+            tuple(tokens),
+            last.finish_reason,
+            last.usage,
+            last.timing,
+            tuple(notices),
+            tuple(logprobs),
         )
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 
 from danlu.engine.base import Chunk, Completion
+from danlu.errors import DanluError
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState
 from danlu.server.bridge import JobStream
@@ -19,15 +20,20 @@ async def stream_prompt(
 ) -> AsyncIterator[Chunk]:
     """Chunks of one prompt; usage and latency go to the metrics when it finishes."""
     job = JobStream(model, prompt, request, ctx.server.request_timeout)
-    finished = False
-    async for chunk in job:
-        if chunk.finish_reason and chunk.usage is not None:
-            finished = True
-            ttft = None if job.first_token_at is None else job.first_token_at - job.started
-            ctx.metrics.record_usage(chunk.usage, ttft, time.monotonic() - job.started)
-        yield chunk
-    if not finished:
-        ctx.metrics.cancelled.inc()
+    ended = False  # finished, or failed with an error the caller reports
+    try:
+        async for chunk in job:
+            if chunk.finish_reason and chunk.usage is not None:
+                ended = True
+                ttft = None if job.first_token_at is None else job.first_token_at - job.started
+                ctx.metrics.record_usage(chunk.usage, ttft, time.monotonic() - job.started)
+            yield chunk
+    except DanluError:
+        ended = True
+        raise
+    finally:
+        if not ended:  # the client went away (or the stream was dropped) first
+            ctx.metrics.cancelled.inc()
 
 
 async def collect_prompt(

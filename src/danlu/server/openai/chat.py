@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
+from danlu.chat.messages import as_messages
 from danlu.engine.base import Chunk, Completion
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
@@ -54,7 +56,7 @@ class ChatPlan:
 
             specs = tool_specs(body.tools)
             choice = parse_tool_choice(body.tool_choice, specs)
-            prepared = prepare_tools(model.template, messages, specs, choice)
+            prepared = prepare_tools(model.template, as_messages(messages), specs, choice)
             messages, render_tools = prepared.messages, prepared.template_tools
             grammar = prepared.grammar or grammar
             self.tools = prepared.format
@@ -63,7 +65,12 @@ class ChatPlan:
         for i in range(body.n):
             seed = None if body.seed is None else body.seed + i
             self.prompts.append(
-                model.prepare_chat(messages, tools=render_tools, **{**params, "seed": seed})
+                model.prepare_chat(
+                    messages,
+                    tools=render_tools,
+                    context_length=body.n_ctx,
+                    **{**params, "seed": seed},
+                )
             )
 
 
@@ -90,8 +97,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         await stack.aclose()
         raise
     if body.stream:
+        # background: release the model even if the client leaves before the stream starts
         return StreamingResponse(
-            _stream(ctx, model, plan, body, request, stack), media_type="text/event-stream"
+            _stream(ctx, model, plan, body, request, stack),
+            media_type="text/event-stream",
+            background=BackgroundTask(stack.aclose),
         )
     async with stack:
         results = await collect_many(ctx, model, plan.prompts, request)

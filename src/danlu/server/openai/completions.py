@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from danlu.engine.base import Completion
 from danlu.model import Model, Prompt
@@ -108,7 +109,9 @@ async def completions(body: CompletionRequest, request: Request):
         raise
     if body.stream and not plan.echo_only:
         return StreamingResponse(
-            _stream(ctx, model, plan, body, request, stack), media_type="text/event-stream"
+            _stream(ctx, model, plan, body, request, stack),
+            media_type="text/event-stream",
+            background=BackgroundTask(stack.aclose),
         )
     async with stack:
         if plan.echo_only:

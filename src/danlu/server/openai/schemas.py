@@ -86,6 +86,7 @@ class SamplingFields(Strict):
     repeat_last_n: int | None = Field(None, ge=-1)
     ignore_eos: bool | None = None
     keep_alive: float | str | None = None
+    n_ctx: int | None = Field(None, ge=16, description="Context length for this request.")
 
     @field_validator("stop")
     @classmethod

@@ -1,0 +1,117 @@
+"""POST /api/generate: one prompt, through the chat template or raw, with `context` replay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from danlu.errors import InvalidRequest
+from danlu.model import Model, Prompt
+from danlu.server.app import ServerState, state
+from danlu.server.ollama.chat import refuse_truncation
+from danlu.server.ollama.names import hold
+from danlu.server.ollama.options import fit_window, sampling_changes
+from danlu.server.ollama.respond import (
+    Clock,
+    Frame,
+    done_fields,
+    grammar_for,
+    load_or_unload,
+    logprobs_json,
+    merge_logprobs,
+    merge_text,
+    respond,
+    timestamp,
+)
+from danlu.server.ollama.schemas import GenerateRequest
+from danlu.server.runner import stream_prompt
+from danlu.server.timefmt import keep_alive_seconds
+
+
+def with_context(model: Model, prompt: Prompt, context: list[int] | None) -> Prompt:
+    """Continue an earlier exchange: its tokens (from a previous `context`) come first."""
+    if not context:
+        return prompt
+    if any(t < 0 or t >= model.engine.n_vocab for t in context):
+        raise InvalidRequest(f"context token ids must be in 0..{model.engine.n_vocab - 1}")
+    tokens = prompt.tokens
+    bos = model.engine.tokenize("", add_bos=True)
+    if bos and tokens[:1] == bos:  # the BOS belongs at the very start, not mid-sequence
+        tokens = tokens[1:]
+    return Prompt(list(context) + tokens, prompt.params, prompt.notices)
+
+
+class GeneratePlan:
+    """The prompt to run; `context` is returned afterwards unless the prompt was raw."""
+
+    def __init__(self, body: GenerateRequest, model: Model) -> None:
+        params = sampling_changes(body.options, model.n_ctx)
+        params["grammar"] = grammar_for(body.format)
+        if body.logprobs:
+            params["logprobs"] = body.top_logprobs
+        text = body.prompt or ""
+        if body.raw:
+            prompt = model.prepare_text(text, **params)
+        else:
+            system = [{"role": "system", "content": body.system}] if body.system else []
+            prompt = model.prepare_chat([*system, {"role": "user", "content": text}], **params)
+            refuse_truncation(prompt, body.truncate)
+            prompt = with_context(model, prompt, body.context)
+        self.prompt = fit_window(prompt, body.options, model.n_ctx)
+        self.return_context = not body.raw
+        self.top_logprobs = body.top_logprobs if body.logprobs else None
+
+
+async def generate(body: GenerateRequest, request: Request) -> Response:
+    ctx, clock = state(request), Clock()
+    body.refuse_unsupported()
+    keep = keep_alive_seconds(body.keep_alive)
+    if not body.prompt:
+        empty = {"response": ""}
+        return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
+    stack = AsyncExitStack()
+    model = await stack.enter_async_context(hold(ctx.pool, body.model, keep))
+    clock.mark_loaded()
+    try:
+        plan = GeneratePlan(body, model)
+    except BaseException:
+        await stack.aclose()
+        raise
+    frames = _frames(ctx, model, plan, body.model, clock, request)
+    return await respond(body.stream, frames, stack, merge_frames)
+
+
+def _frame(name: str, text: str, **extra: Any) -> Frame:
+    return {"model": name, "created_at": timestamp(), "response": text, "done": False, **extra}
+
+
+async def _frames(
+    ctx: ServerState, model: Model, plan: GeneratePlan, name: str, clock: Clock, request: Request
+) -> AsyncIterator[Frame]:
+    generated: list[int] = []
+    async for chunk in stream_prompt(ctx, model, plan.prompt, request):
+        generated.extend(chunk.token_ids)
+        extra = {}
+        if plan.top_logprobs is not None and chunk.logprobs:
+            extra["logprobs"] = logprobs_json(model, chunk.logprobs, plan.top_logprobs)
+        if chunk.text or extra:
+            yield _frame(name, chunk.text, **extra)
+        if chunk.finish_reason:
+            final = {**_frame(name, ""), **done_fields(chunk, clock)}
+            if plan.return_context:
+                final["context"] = plan.prompt.tokens + generated
+            yield final
+
+
+def merge_frames(frames: list[Frame]) -> Frame:
+    if not frames:
+        return {}
+    merged = {**frames[-1], "response": merge_text(frames, lambda f: f["response"])}
+    logprobs = merge_logprobs(frames)
+    if logprobs:
+        merged["logprobs"] = logprobs
+    return merged

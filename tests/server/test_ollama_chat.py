@@ -1,0 +1,235 @@
+"""The official `ollama` client against a live danlu server: /api/chat and /api/generate."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import jsonschema
+import ollama
+import pytest
+
+POEM = [{"role": "user", "content": "Write a short poem about rivers."}]
+GREEDY = {"temperature": 0, "num_predict": 16}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def client(live) -> ollama.Client:
+    return ollama.Client(host=live.url, timeout=120)
+
+
+def assert_timings(r) -> None:
+    assert r.done is True
+    assert r.total_duration >= r.eval_duration > 0
+    assert r.total_duration >= r.prompt_eval_duration > 0
+    assert r.load_duration >= 0
+    assert r.prompt_eval_count > 0 and r.eval_count > 0
+
+
+def test_chat_answers_with_truthful_counts(client):
+    r = client.chat(model="smollm2", messages=POEM, options=GREEDY)
+    assert r.model == "smollm2" and r.message.role == "assistant"
+    assert r.message.content and r.message.tool_calls is None
+    assert r.done_reason == "length" and r.eval_count == 16
+    assert_timings(r)
+
+
+def test_greedy_chat_is_deterministic_and_the_stream_agrees(client):
+    a = client.chat(model="smollm2", messages=POEM, options=GREEDY)
+    b = client.chat(model="smollm2", messages=POEM, options=GREEDY)
+    assert a.message.content == b.message.content
+    parts = list(client.chat(model="smollm2", messages=POEM, options=GREEDY, stream=True))
+    assert all(not p.done for p in parts[:-1]) and parts[-1].done
+    assert "".join(p.message.content for p in parts) == a.message.content
+    assert parts[-1].eval_count == a.eval_count and parts[-1].done_reason == "length"
+    assert parts[-1].prompt_eval_count == a.prompt_eval_count  # cached prefix still counted
+    assert_timings(parts[-1])
+
+
+def test_num_predict_stops_with_length(client):
+    r = client.chat(model="smollm2", messages=POEM, options={"temperature": 0, "num_predict": 5})
+    assert r.done_reason == "length" and r.eval_count == 5
+
+
+def test_stop_sequence_cuts_the_answer(client):
+    full = client.chat(model="smollm2", messages=POEM, options=GREEDY).message.content
+    words = full.split()
+    stop = " " + words[len(words) // 2]
+    r = client.chat(model="smollm2", messages=POEM, options={**GREEDY, "stop": [stop]})
+    assert r.done_reason == "stop"
+    assert r.message.content == full[: full.index(stop)]
+
+
+def test_smaller_num_ctx_is_honoured(client):
+    r = client.chat(model="smollm2", messages=POEM, options={"temperature": 0, "num_ctx": 48})
+    assert r.done_reason == "length"
+    assert r.prompt_eval_count + r.eval_count == 48
+
+
+def test_logprobs_come_per_token(client):
+    r = client.chat(
+        model="smollm2",
+        messages=POEM,
+        options={"temperature": 0, "num_predict": 4},
+        logprobs=True,
+        top_logprobs=2,
+    )
+    assert len(r.logprobs) == 4
+    assert all(lp.logprob <= 0 and len(lp.top_logprobs) == 2 for lp in r.logprobs)
+    assert "".join(lp.token for lp in r.logprobs) == r.message.content
+
+
+def test_generate_templated_with_system_returns_context(client):
+    plain = client.generate(model="smollm2", prompt="Name a colour.", options=GREEDY)
+    system = (
+        "You are a painter from Lyon. You answer every question in French, in one short "
+        "sentence, and you always name the colour you would mix for it on your palette."
+    )
+    told = client.generate(model="smollm2", prompt="Name a colour.", system=system, options=GREEDY)
+    assert plain.response and told.response
+    assert told.prompt_eval_count > plain.prompt_eval_count
+    assert_timings(told)
+    assert len(told.context) == told.prompt_eval_count + told.eval_count
+    follow = client.generate(
+        model="smollm2", prompt="And another?", context=told.context, options=GREEDY
+    )
+    assert follow.prompt_eval_count > len(told.context)
+
+
+def test_generate_raw_continues_the_text(client):
+    r = client.generate(
+        model="smollm2",
+        prompt="1, 2, 3, 4,",
+        raw=True,
+        options={"temperature": 0, "num_predict": 4},
+    )
+    assert r.response.startswith(" 5") and r.context is None
+    streamed = client.generate(
+        model="smollm2",
+        prompt="1, 2, 3, 4,",
+        raw=True,
+        options={"temperature": 0, "num_predict": 4},
+        stream=True,
+    )
+    assert "".join(p.response for p in streamed) == r.response
+
+
+def test_format_json_gives_a_json_object(client):
+    r = client.chat(
+        model="smollm2",
+        messages=[
+            {"role": "user", "content": "Describe a cat as JSON with two keys: name and age."}
+        ],
+        format="json",
+        options={"temperature": 0, "num_predict": 120},
+    )
+    assert isinstance(json.loads(r.message.content), dict)
+
+
+def test_format_schema_output_validates(client):
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
+    r = client.generate(
+        model="smollm2",
+        prompt="Invent a person.",
+        format=schema,
+        options={"temperature": 0, "num_predict": 120},
+    )
+    jsonschema.validate(json.loads(r.response), schema)
+
+
+def test_tools_answer_with_text_or_well_formed_calls(client):
+    messages = [
+        {"role": "system", "content": "Always answer by calling a tool."},
+        {"role": "user", "content": "What is the weather in Paris? Call get_weather."},
+    ]
+    r = client.chat(
+        model="smollm2",
+        messages=messages,
+        tools=[WEATHER],
+        options={"temperature": 0, "num_predict": 60},
+    )
+    assert r.done and (r.message.content or r.message.tool_calls)
+    for call in r.message.tool_calls or ():
+        assert call.function.name == "get_weather"
+        assert isinstance(call.function.arguments, dict)
+    parts = list(
+        client.chat(
+            model="smollm2",
+            messages=messages,
+            tools=[WEATHER],
+            options={"temperature": 0, "num_predict": 60},
+            stream=True,
+        )
+    )
+    streamed = [c for p in parts for c in p.message.tool_calls or ()]
+    assert len(streamed) == len(r.message.tool_calls or ())
+
+
+def test_tool_results_in_ollama_shape_are_accepted(client):
+    messages = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}],
+        },
+        {"role": "tool", "tool_name": "get_weather", "content": "Sunny, 21 degrees"},
+    ]
+    r = client.chat(model="smollm2", messages=messages, tools=[WEATHER], options=GREEDY)
+    assert r.done and (r.message.content or r.message.tool_calls)
+
+
+def test_stream_is_the_default_and_is_ndjson(live):
+    body = {"model": "smollm2", "messages": POEM, "options": {"num_predict": 3}}
+    r = httpx.post(f"{live.url}/api/chat", json=body, timeout=60)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert len(lines) >= 2 and lines[-1]["done"] is True
+    assert lines[-1]["eval_count"] == 3
+
+
+def test_errors_before_streaming_keep_their_status(live):
+    body = {"model": "smollm2", "prompt": "x " * 3000, "options": {"num_predict": 3}}
+    r = httpx.post(f"{live.url}/api/generate", json=body, timeout=60)
+    assert r.status_code == 400 and "context" in r.json()["error"]
+
+
+def test_unknown_format_is_a_400(live):
+    body = {"model": "smollm2", "messages": POEM, "format": "xml", "stream": False}
+    r = httpx.post(f"{live.url}/api/chat", json=body, timeout=60)
+    assert r.status_code == 400 and "format" in r.json()["error"]
+
+
+def test_held_back_calls_come_out_in_ollama_shape():
+    """The streaming and merged answers for a model that writes a Hermes call."""
+    from danlu.chat.tools import ToolStreamFilter, get_format
+    from danlu.server.ollama.chat import merge_frames, tool_frames
+
+    tools = ToolStreamFilter(get_format("hermes"))
+    text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    assert tools.feed(text) == ""  # nothing of a call is streamed as content
+    frames = tool_frames("smollm2", tools)
+    calls = frames[-1]["message"]["tool_calls"]
+    assert calls == [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
+    final = {**frames[-1], "message": {"role": "assistant", "content": ""}, "done": True}
+    merged = merge_frames([*frames, final])
+    assert merged["message"] == {"role": "assistant", "content": "", "tool_calls": calls}
+    assert merged["done"] is True

@@ -1,0 +1,57 @@
+"""Several models in one server: on-demand loading, keep_alive and LRU unloading."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from danlu.config import Settings
+from danlu.server import ServerSettings
+from danlu.store import Catalog
+from tests.server.conftest import start_server, stop_server
+
+
+def loaded(live) -> list[str]:
+    return [m["name"] for m in httpx.get(f"{live.url}/api/ps").json()["models"]]
+
+
+def chat(live, model: str, **extra) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    return httpx.post(f"{live.v1}/chat/completions", json={**body, **extra}, timeout=60)
+
+
+def test_models_load_on_demand_and_the_least_recent_is_unloaded(tmp_path):
+    home = tmp_path / "home"
+    Catalog(Settings(home=home)).copy("smollm2", "second")
+    live = start_server(
+        ServerSettings(models=[], n_ctx=512, threads=2, parallel=1, max_loaded=1, keep_alive=-1),
+        home,
+    )
+    try:
+        assert loaded(live) == []
+        assert chat(live, "smollm2").status_code == 200
+        assert loaded(live) == ["smollm2"]
+        assert chat(live, "second").status_code == 200
+        assert loaded(live) == ["second"]  # max_loaded=1: smollm2 made room
+        assert chat(live, "smollm2:latest").status_code == 200  # Ollama-style tag accepted
+        assert loaded(live) == ["smollm2"]
+    finally:
+        stop_server(live)
+
+
+def test_keep_alive_zero_unloads_after_the_request_and_expiry_unloads_idle(tmp_path):
+    live = start_server(
+        ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1, keep_alive=1.0),
+        tmp_path / "home",
+    )
+    try:
+        assert loaded(live) == ["smollm2"]
+        deadline = time.monotonic() + 10
+        while loaded(live) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert loaded(live) == []  # idle past keep_alive=1 s
+        assert chat(live, "smollm2", keep_alive=0).status_code == 200
+        assert loaded(live) == []  # keep_alive=0: unloaded right after answering
+    finally:
+        stop_server(live)

@@ -1,0 +1,41 @@
+"""Tool definitions shared by the tool-calling tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from danlu.chat.tools import ToolSpec, tool_specs
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
+        },
+    },
+}
+
+CLOCK = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Current time in a time zone",
+        "parameters": {
+            "type": "object",
+            "properties": {"timezone": {"type": "string"}},
+            "required": ["timezone"],
+        },
+    },
+}
+
+
+@pytest.fixture
+def tools() -> list[ToolSpec]:
+    return tool_specs([WEATHER, CLOCK])
