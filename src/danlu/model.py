@@ -65,14 +65,18 @@ class Model:
         self, prompt: str, *, context_length: int | None = None, **params: Any
     ) -> Prompt:
         """A plain-text prompt (no chat template), validated, ready to run."""
-        window = self._window(context_length)
         tokens = self.engine.tokenize(prompt, add_bos=True)
-        if len(tokens) >= window:
+        return self.within(Prompt(tokens, self.params(**params)), context_length)
+
+    def within(self, prompt: Prompt, context_length: int | None) -> Prompt:
+        """`prompt` with its answer capped so that prompt + answer fit `context_length`."""
+        window = self._window(context_length)
+        if len(prompt.tokens) >= window:
             raise ContextOverflow(
-                f"the prompt has {len(tokens)} tokens but the context holds {window}",
+                f"the prompt has {len(prompt.tokens)} tokens but the context holds {window}",
                 hint="shorten the input or raise the context length",
             )
-        return Prompt(tokens, self._capped(self.params(**params), window, len(tokens)))
+        return replace(prompt, params=self._capped(prompt.params, window, len(prompt.tokens)))
 
     def _window(self, context_length: int | None) -> int:
         """The context a request may use: its own limit, within the loaded one."""
@@ -138,8 +142,8 @@ class Model:
             return self.engine.tokenize(text, add_bos=True)
 
         fitted = fit_messages(as_messages(list(messages)), encode, budget, keep)
-        sampling = self._capped(sampling, window, len(fitted.tokens))
-        return Prompt(fitted.tokens, sampling, (fitted.notice,) if fitted.notice else ())
+        notices = (fitted.notice,) if fitted.notice else ()
+        return self.within(Prompt(fitted.tokens, sampling, notices), window)
 
     def stream_chat(
         self, messages: Sequence[Message | dict[str, Any]], *, keep: int = 0, **params: Any

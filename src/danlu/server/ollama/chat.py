@@ -64,7 +64,7 @@ class ChatPlan:
             self.tools = prepared.format
         prompt = model.prepare_chat(messages, tools=render_tools, grammar=grammar, **params)
         refuse_truncation(prompt, body.truncate)
-        self.prompt = fit_window(prompt, body.options, model.n_ctx)
+        self.prompt = fit_window(model, prompt, body.options)
         self.top_logprobs = body.top_logprobs if body.logprobs else None
 
 

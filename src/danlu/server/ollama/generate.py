@@ -61,7 +61,7 @@ class GeneratePlan:
             prompt = model.prepare_chat([*system, {"role": "user", "content": text}], **params)
             refuse_truncation(prompt, body.truncate)
             prompt = with_context(model, prompt, body.context)
-        self.prompt = fit_window(prompt, body.options, model.n_ctx)
+        self.prompt = fit_window(model, prompt, body.options)
         self.return_context = not body.raw
         self.top_logprobs = body.top_logprobs if body.logprobs else None
 

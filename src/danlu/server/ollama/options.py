@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from danlu.errors import ContextOverflow, InvalidParameter
-from danlu.model import Prompt
+from danlu.errors import InvalidParameter
+from danlu.model import Model, Prompt
 
 NEUTRAL: dict[str, float] = {"typical_p": 1.0, "tfs_z": 1.0, "mirostat": 0}
 """Options danlu does not implement, accepted only at the value that disables them."""
@@ -102,22 +102,10 @@ def sampling_changes(options: Options | None, n_ctx: int) -> dict[str, Any]:
     return options.sampling()
 
 
-def fit_window(prompt: Prompt, options: Options | None, n_ctx: int) -> Prompt:
+def fit_window(model: Model, prompt: Prompt, options: Options | None) -> Prompt:
     """Honour a num_ctx below the server's: prompt and answer together stay inside it.
 
     Chat history is trimmed to the server's context, not to num_ctx, so a conversation
     longer than num_ctx is refused (400) rather than cut.
     """
-    window = options.num_ctx if options is not None and options.num_ctx else n_ctx
-    if window >= n_ctx:
-        return prompt
-    size = len(prompt.tokens)
-    if size >= window:
-        raise ContextOverflow(
-            f"the prompt has {size} tokens but num_ctx is {window}",
-            hint="raise num_ctx or shorten the input",
-        )
-    room = window - size
-    limit = prompt.params.max_tokens
-    params = prompt.params.model_copy(update={"max_tokens": min(limit or room, room)})
-    return Prompt(prompt.tokens, params, prompt.notices)
+    return model.within(prompt, options.num_ctx if options is not None else None)

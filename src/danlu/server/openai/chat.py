@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from danlu.chat.messages import as_messages
+from danlu.chat.tools import ToolStreamFilter, parse_tool_choice, prepare_tools, tool_specs
+from danlu.chat.tools.grammar import json_grammar
 from danlu.engine.base import Chunk, Completion
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
@@ -32,8 +34,6 @@ def _grammar(body: ChatCompletionRequest) -> str | None:
     fmt = body.response_format
     if fmt is None or fmt.type == "text":
         return None
-    from danlu.chat.tools.grammar import json_grammar
-
     if fmt.type == "json_object":
         return json_grammar(None)
     schema = fmt.json_schema.schema_ if fmt.json_schema else None
@@ -52,8 +52,6 @@ class ChatPlan:
         self.tools = None
         render_tools = None
         if body.tools and body.tool_choice != "none":
-            from danlu.chat.tools import parse_tool_choice, prepare_tools, tool_specs
-
             specs = tool_specs(body.tools)
             choice = parse_tool_choice(body.tool_choice, specs)
             prepared = prepare_tools(model.template, as_messages(messages), specs, choice)
@@ -185,15 +183,11 @@ async def _stream(
     yield sse_done()
 
 
-def _tool_filter(plan: ChatPlan):
-    if plan.tools is None:
-        return None
-    from danlu.chat.tools import ToolStreamFilter
-
-    return ToolStreamFilter(plan.tools)
+def _tool_filter(plan: ChatPlan) -> ToolStreamFilter | None:
+    return ToolStreamFilter(plan.tools) if plan.tools is not None else None
 
 
-def _deltas(model: Model, body, tools, chunk: Chunk):
+def _deltas(model: Model, body, tools: ToolStreamFilter | None, chunk: Chunk):
     """(delta, finish_reason, logprobs) triples for one engine chunk."""
     logprobs = None
     if body.logprobs and chunk.logprobs:
