@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from danlu.store.atomic import write_text_atomic
-from danlu.store.names import validate_name
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from danlu.chat.messages import Message
 from danlu.errors import InvalidRequest, StoreError
+from danlu.store.atomic import write_text_atomic
+from danlu.store.names import validate_name
 
 
 class Session(BaseModel):

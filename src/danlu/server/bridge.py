@@ -29,6 +29,7 @@ class JobStream:
         self._request = request
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
+        self._next_check = time.monotonic() + POLL_SECONDS
         self.first_token_at: float | None = None
         self.started = time.monotonic()
 
@@ -57,14 +58,20 @@ class JobStream:
             self.cancel()
 
     async def _next(self) -> Chunk | DanluError | None:
+        """The next item; None once the client is gone. Checks the clock and the client
+        at least every POLL_SECONDS, even while tokens keep coming."""
         while True:
+            now = time.monotonic()
+            if now > self._deadline:
+                raise RequestTimeout(
+                    f"the request took longer than {self._timeout:g} s",
+                    hint="ask for fewer tokens",
+                )
+            if now >= self._next_check:
+                self._next_check = now + POLL_SECONDS
+                if await self._request.is_disconnected():
+                    return None
             try:
                 return await asyncio.wait_for(self._queue.get(), POLL_SECONDS)
             except asyncio.TimeoutError:
-                if await self._request.is_disconnected():
-                    return None
-                if time.monotonic() > self._deadline:
-                    raise RequestTimeout(
-                        f"the request took longer than {self._timeout:g} s",
-                        hint="ask for fewer tokens",
-                    ) from None
+                continue
