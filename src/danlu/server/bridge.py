@@ -71,6 +71,8 @@ class JobStream:
                 self._next_check = now + POLL_SECONDS
                 if await self._request.is_disconnected():
                     return None
+            if not self._queue.empty():  # the common case: no timer needed
+                return self._queue.get_nowait()
             try:
                 return await asyncio.wait_for(self._queue.get(), POLL_SECONDS)
             except asyncio.TimeoutError:

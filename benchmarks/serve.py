@@ -1,0 +1,296 @@
+"""Serving benchmark: `danlu serve` vs llama-cpp-python's own server, in one run.
+
+Both serve the same GGUF with the same threads and per-request context on loopback.
+K concurrent clients stream chat completions (temperature 0); we report output
+tokens/s over the whole phase, time to first token (TTFT) p50/p90 and inter-token
+latency (ITL) p50, errors, a multi-turn prefix-cache TTFT ratio, and danlu's
+in-process single-stream speed for reference. Tokens are counted as streamed
+content chunks (both servers send one token per chunk).
+
+    python benchmarks/serve.py --threads 2 --parallel 8 --clients 1,8 --requests 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+TOPICS = [
+    "a lighthouse",
+    "a dragon",
+    "a lost key",
+    "the sea",
+    "a robot",
+    "a forest",
+    "a storm",
+    "a market",
+    "a clock",
+    "a river",
+    "a train",
+    "a garden",
+]
+SYSTEM = "You are a careful assistant. " + " ".join(
+    f"Rule {i}: answer plainly, cite nothing, and keep the tone friendly." for i in range(60)
+)
+
+
+@dataclass
+class Sample:
+    ttft: float | None = None
+    gaps: list[float] = field(default_factory=list)
+    tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Phase:
+    server: str
+    clients: int
+    tok_s: float
+    ttft_p50: float
+    ttft_p90: float
+    itl_p50: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], url: str, env: dict[str, str], ready_path: str) -> subprocess.Popen:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
+            sys.exit(f"{cmd[0]} failed to start: {' | '.join(tail)}")
+        try:
+            if httpx.get(url + ready_path, timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    sys.exit(f"{cmd[0]} did not become ready in 120 s")
+
+
+def stream_chat(url: str, messages: list[dict], max_tokens: int) -> Sample:
+    body = {
+        "model": "smollm2",
+        "messages": messages,
+        "temperature": 0,
+        "max_tokens": max_tokens,
+        "stream": True,
+    }
+    sample, start_t, last = Sample(), time.perf_counter(), None
+    try:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=300) as r:
+            if r.status_code != 200:
+                return Sample(error=f"HTTP {r.status_code}")
+            for line in r.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                choices = json.loads(line[6:]).get("choices") or [{}]
+                if not choices[0].get("delta", {}).get("content"):
+                    continue
+                now = time.perf_counter()
+                if sample.ttft is None:
+                    sample.ttft = now - start_t
+                else:
+                    sample.gaps.append(now - last)
+                last = now
+                sample.tokens += 1
+    except httpx.HTTPError as exc:
+        sample.error = type(exc).__name__
+    return sample
+
+
+def phase(name: str, url: str, clients: int, requests: int, max_tokens: int) -> Phase:
+    samples: list[Sample] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        for r in range(requests):
+            topic = TOPICS[(k * requests + r) % len(TOPICS)]
+            ask = [{"role": "user", "content": f"Write a long story about {topic}."}]
+            s = stream_chat(url, ask, max_tokens)
+            with lock:
+                samples.append(s)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    ok = [s for s in samples if s.error is None and s.ttft is not None]
+    ttfts = sorted(s.ttft for s in ok) or [0.0]
+    gaps = [g for s in ok for g in s.gaps] or [0.0]
+    return Phase(
+        name,
+        clients,
+        sum(s.tokens for s in ok) / wall,
+        statistics.median(ttfts),
+        ttfts[math.ceil(0.9 * len(ttfts)) - 1],
+        statistics.median(gaps),
+        len(samples) - len(ok),
+    )
+
+
+def prefix_cache(url: str, max_tokens: int) -> tuple[float, float]:
+    """TTFT of a first turn with a long system prompt, then of the follow-up turn."""
+    first = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "Name three colours."},
+    ]
+    s1 = stream_chat(url, first, 24)
+    answer = "Red, green and blue."
+    second = [
+        *first,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "And three animals?"},
+    ]
+    s2 = stream_chat(url, second, 8)
+    return s1.ttft or 0.0, s2.ttft or 0.0
+
+
+def in_process(threads: int, max_tokens: int) -> float:
+    import danlu
+
+    with danlu.load("smollm2", threads=threads) as model:
+        ask = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+        model.chat(ask, temperature=0, max_tokens=8)  # warm up
+        result = model.chat(ask, temperature=0, max_tokens=max_tokens)
+        return result.timing.generation_tps
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--ctx-size", type=int, default=2048)
+    p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument("--clients", default="1,8")
+    p.add_argument("--requests", type=int, default=2)
+    p.add_argument("--skip-reference", action="store_true")
+    a = p.parse_args()
+    clients = [int(c) for c in a.clients.split(",")]
+    env = {**os.environ, "DANLU_HOME": os.environ.get("DANLU_HOME", tempfile.mkdtemp())}
+
+    from danlu.config import Settings
+    from danlu.store import Catalog
+
+    gguf = str(Catalog(Settings(home=Path(env["DANLU_HOME"]))).main_path("smollm2"))
+    bindir = Path(sys.executable).parent
+    servers: dict[str, tuple[list[str], str, str]] = {}
+    port = free_port()
+    servers["danlu"] = (
+        [
+            str(bindir / "danlu"),
+            "serve",
+            "smollm2",
+            "--port",
+            str(port),
+            "-t",
+            str(a.threads),
+            "-np",
+            str(a.parallel),
+            "-c",
+            str(a.ctx_size),
+        ],
+        f"http://127.0.0.1:{port}",
+        "/health",
+    )
+    if not a.skip_reference:
+        port = free_port()
+        servers["llama-cpp-python"] = (
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                gguf,
+                "--port",
+                str(port),
+                "--n_threads",
+                str(a.threads),
+                "--n_threads_batch",
+                str(a.threads),
+                "--n_ctx",
+                str(a.ctx_size),
+                "--verbose",
+                "False",
+            ],
+            f"http://127.0.0.1:{port}",
+            "/v1/models",
+        )
+    procs, phases, cache = [], [], {}
+    try:
+        for cmd, url, ready in servers.values():
+            procs.append(start(cmd, url, env, ready))
+        for name, (_, url, _) in servers.items():
+            stream_chat(url, [{"role": "user", "content": "hi"}], 4)  # warm up
+            for k in clients:
+                phases.append(phase(name, url, k, a.requests, a.max_tokens))
+            cache[name] = prefix_cache(url, a.max_tokens)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    report(a, phases, cache, in_process(a.threads, a.max_tokens))
+
+
+def report(a, phases: list[Phase], cache: dict, inproc: float) -> None:
+    print(
+        f"threads {a.threads}, danlu parallel {a.parallel}, ctx {a.ctx_size}, "
+        f"max_tokens {a.max_tokens}, {a.requests} requests per client"
+    )
+    print(
+        "| server | clients | output tok/s | TTFT p50 (s) | TTFT p90 (s) | ITL p50 (ms) | errors |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for ph in phases:
+        print(
+            f"| {ph.server} | {ph.clients} | {ph.tok_s:.1f} | {ph.ttft_p50:.3f} | "
+            f"{ph.ttft_p90:.3f} | {ph.itl_p50 * 1000:.1f} | {ph.errors} |"
+        )
+    by = {(ph.server, ph.clients): ph for ph in phases}
+    lo, hi = min(ph.clients for ph in phases), max(ph.clients for ph in phases)
+    d1, dn = by[("danlu", lo)], by[("danlu", hi)]
+    print(f"\nin-process engine, single stream: {inproc:.1f} tok/s")
+    print(
+        f"danlu {lo}-client server / in-process: {d1.tok_s / inproc:.3f} (phase tok/s), "
+        f"{1 / d1.itl_p50 / inproc:.3f} (from ITL p50)"
+    )
+    print(f"danlu {hi}-client / {lo}-client aggregate: {dn.tok_s / d1.tok_s:.2f}x")
+    ref = by.get(("llama-cpp-python", hi))
+    if ref:
+        print(f"danlu / llama-cpp-python at {hi} clients: {dn.tok_s / ref.tok_s:.2f}x")
+    for name, (t1, t2) in cache.items():
+        ratio = t2 / t1 if t1 else float("nan")
+        print(
+            f"{name} prefix cache: first-turn TTFT {t1:.3f} s, second-turn {t2:.3f} s, "
+            f"ratio {ratio:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
