@@ -73,7 +73,7 @@ def free_port() -> int:
 
 
 def start(cmd: list[str], url: str, env: dict[str, str], ready_path: str) -> subprocess.Popen:
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the server process
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
