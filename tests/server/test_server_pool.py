@@ -55,3 +55,26 @@ def test_keep_alive_zero_unloads_after_the_request_and_expiry_unloads_idle(tmp_p
         assert loaded(live) == []  # keep_alive=0: unloaded right after answering
     finally:
         stop_server(live)
+
+
+def test_memory_budget_unloads_the_least_recently_used(tmp_path):
+    home = tmp_path / "home"
+    Catalog(Settings(home=home)).copy("smollm2", "second")
+    live = start_server(
+        ServerSettings(
+            models=[],
+            n_ctx=512,
+            threads=2,
+            parallel=1,
+            max_loaded=4,
+            keep_alive=-1,
+            memory_budget_mb=150,
+        ),
+        home,
+    )
+    try:
+        assert chat(live, "smollm2").status_code == 200
+        assert chat(live, "second").status_code == 200
+        assert loaded(live) == ["second"]  # two 98 MB models do not fit in 150 MB
+    finally:
+        stop_server(live)

@@ -24,6 +24,7 @@ def serve(
     timeout: Annotated[float | None, Opt("--timeout", help="Seconds per request.")] = None,
     keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
     max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,
+    memory_budget: Annotated[int | None, Opt("--memory-budget", help="MB of models.")] = None,
     config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
@@ -48,6 +49,7 @@ def serve(
         request_timeout=timeout,
         keep_alive=keep_alive,
         max_loaded=max_loaded,
+        memory_budget_mb=memory_budget,
     )
     catalog = Catalog(Settings())
     for name in settings.models:  # fail fast, before binding, on a wrong name
