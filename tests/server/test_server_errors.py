@@ -85,3 +85,12 @@ def test_the_server_is_still_up_after_all_that(live):
     r = post(live, CHAT, json=OK)
     assert r.status_code == 200
     assert httpx.get(f"{live.url}/health").status_code == 200
+
+
+def test_bodies_without_a_json_content_type_are_read_as_json(live):
+    """`curl -d '{...}'` sends application/x-www-form-urlencoded; Ollama accepts it."""
+    body = b'{"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "stream": false}'
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = post(live, "/api/chat", content=body, headers=form)
+    assert r.status_code == 200
+    assert r.json()["done"] is True

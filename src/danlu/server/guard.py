@@ -43,7 +43,7 @@ class Guard:
             if refusal:
                 await _reply(counting_send, path, *refusal)
                 return
-            await self.app(scope, self._limited(receive), counting_send)
+            await self.app(_as_json(scope), self._limited(receive), counting_send)
         finally:
             self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
 
@@ -76,6 +76,16 @@ class Guard:
             return message
 
         return limited_receive
+
+
+def _as_json(scope):
+    """Read POST bodies as JSON whatever the client declared: `curl -d` sends a form
+    content type, and Ollama's own examples rely on the server not minding."""
+    given = [v for k, v in scope["headers"] if k.lower() == b"content-type"]
+    if scope["method"] != "POST" or (given and b"json" in given[0].lower()):
+        return scope
+    kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+    return {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
 
 
 class BodyTooLarge(Exception):
