@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -13,6 +15,25 @@ from danlu.errors import DanluError
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState
 from danlu.server.bridge import JobStream
+
+T = TypeVar("T")
+
+
+async def hold_and_plan(
+    holding: AbstractAsyncContextManager[Model], build: Callable[[Model], T]
+) -> tuple[AsyncExitStack, Model, T]:
+    """Hold a model and plan the request on it; the hold is released if planning fails.
+
+    The caller closes the returned stack when the response is done (streams outlive the
+    route function, so the hold cannot be a plain `async with` there).
+    """
+    stack = AsyncExitStack()
+    model = await stack.enter_async_context(holding)
+    try:
+        return stack, model, build(model)
+    except BaseException:
+        await stack.aclose()
+        raise
 
 
 async def stream_prompt(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request
@@ -30,7 +29,7 @@ from danlu.server.ollama.respond import (
     timestamp,
 )
 from danlu.server.ollama.schemas import ChatRequest
-from danlu.server.runner import stream_prompt
+from danlu.server.runner import hold_and_plan, stream_prompt
 from danlu.server.timefmt import keep_alive_seconds
 
 
@@ -75,14 +74,12 @@ async def chat(body: ChatRequest, request: Request) -> Response:
     if not body.messages:
         empty = {"message": {"role": "assistant", "content": ""}}
         return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
-    stack = AsyncExitStack()
-    model = await stack.enter_async_context(hold(ctx.pool, body.model, keep))
-    clock.mark_loaded()
-    try:
-        plan = ChatPlan(body, model)
-    except BaseException:
-        await stack.aclose()
-        raise
+
+    def build(model: Model) -> ChatPlan:
+        clock.mark_loaded()
+        return ChatPlan(body, model)
+
+    stack, model, plan = await hold_and_plan(hold(ctx.pool, body.model, keep), build)
     frames = _frames(ctx, model, plan, body.model, clock, request)
     return await respond(body.stream, frames, stack, merge_frames)
 

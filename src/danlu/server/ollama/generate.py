@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request
@@ -28,7 +27,7 @@ from danlu.server.ollama.respond import (
     timestamp,
 )
 from danlu.server.ollama.schemas import GenerateRequest
-from danlu.server.runner import stream_prompt
+from danlu.server.runner import hold_and_plan, stream_prompt
 from danlu.server.timefmt import keep_alive_seconds
 
 
@@ -73,14 +72,12 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
     if not body.prompt:
         empty = {"response": ""}
         return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
-    stack = AsyncExitStack()
-    model = await stack.enter_async_context(hold(ctx.pool, body.model, keep))
-    clock.mark_loaded()
-    try:
-        plan = GeneratePlan(body, model)
-    except BaseException:
-        await stack.aclose()
-        raise
+
+    def build(model: Model) -> GeneratePlan:
+        clock.mark_loaded()
+        return GeneratePlan(body, model)
+
+    stack, model, plan = await hold_and_plan(hold(ctx.pool, body.model, keep), build)
     frames = _frames(ctx, model, plan, body.model, clock, request)
     return await respond(body.stream, frames, stack, merge_frames)
 

@@ -26,7 +26,7 @@ from danlu.server.openai.format import (
     usage_json,
 )
 from danlu.server.openai.schemas import ChatCompletionRequest
-from danlu.server.runner import collect_many, merge_streams
+from danlu.server.runner import collect_many, hold_and_plan, merge_streams
 from danlu.server.timefmt import keep_alive_seconds
 
 
@@ -86,14 +86,8 @@ def _message(plan: ChatPlan, result: Completion) -> tuple[dict[str, Any], str]:
 
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     ctx = state(request)
-    stack = AsyncExitStack()
-    keep = keep_alive_seconds(body.keep_alive)
-    model = await stack.enter_async_context(ctx.pool.use(body.model, keep))
-    try:
-        plan = ChatPlan(body, model)
-    except BaseException:
-        await stack.aclose()
-        raise
+    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
+    stack, model, plan = await hold_and_plan(holding, lambda m: ChatPlan(body, m))
     if body.stream:
         # background: release the model even if the client leaves before the stream starts
         return StreamingResponse(

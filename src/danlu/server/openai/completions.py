@@ -17,7 +17,7 @@ from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
 from danlu.server.openai.format import completion_id, sse, sse_done, sse_error, usage_json
 from danlu.server.openai.schemas import CompletionRequest
-from danlu.server.runner import collect_many, merge_streams
+from danlu.server.runner import collect_many, hold_and_plan, merge_streams
 from danlu.server.timefmt import keep_alive_seconds
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's default for this endpoint
@@ -98,15 +98,8 @@ def _choice(
 
 async def completions(body: CompletionRequest, request: Request):
     ctx = state(request)
-    stack = AsyncExitStack()
-    model = await stack.enter_async_context(
-        ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
-    )
-    try:
-        plan = CompletionPlan(body, model)
-    except BaseException:
-        await stack.aclose()
-        raise
+    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
+    stack, model, plan = await hold_and_plan(holding, lambda m: CompletionPlan(body, m))
     if body.stream and not plan.echo_only:
         return StreamingResponse(
             _stream(ctx, model, plan, body, request, stack),
