@@ -110,3 +110,16 @@ def test_metrics_expose_counters(client, live):
 def test_health_and_openapi(live):
     assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
     assert "/v1/chat/completions" in httpx.get(f"{live.url}/openapi.json").json()["paths"]
+
+
+def test_per_request_context_length(live):
+    body = {"model": "smollm2", "prompt": "1, 2, 3,", "max_tokens": 50, "temperature": 0}
+    small = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 16}).json()
+    assert small["usage"]["prompt_tokens"] + small["usage"]["completion_tokens"] <= 16
+    assert small["choices"][0]["finish_reason"] == "length"
+    too_big = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 100_000})
+    assert too_big.status_code == 400
+    assert "context length 100000" in too_big.json()["error"]["message"]
+    chat = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "n_ctx": 64}
+    r = httpx.post(f"{live.v1}/chat/completions", json={**chat, "max_tokens": 100}).json()
+    assert r["usage"]["total_tokens"] <= 64

@@ -44,7 +44,8 @@ class CompletionPlan:
         for tokens in self.sources:
             for i in range(body.n):
                 seed = None if base.seed is None else base.seed + i
-                self.prompts.append(Prompt(tokens, base.model_copy(update={"seed": seed})))
+                prompt = Prompt(tokens, base.model_copy(update={"seed": seed}))
+                self.prompts.append(model.within(prompt, body.n_ctx))
 
 
 def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, list]:
