@@ -9,20 +9,10 @@ import jsonschema
 import ollama
 import pytest
 
+from tests.tools.specs import WEATHER
+
 POEM = [{"role": "user", "content": "Write a short poem about rivers."}]
 GREEDY = {"temperature": 0, "num_predict": 16}
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 @pytest.fixture(scope="module")

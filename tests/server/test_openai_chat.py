@@ -9,6 +9,8 @@ import jsonschema
 import openai
 import pytest
 
+from tests.tools.specs import WEATHER
+
 HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
 
 
@@ -178,20 +180,6 @@ def test_json_schema_mode_validates(client):
         },
     )
     jsonschema.validate(json.loads(r.choices[0].message.content), schema)
-
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def test_required_tool_choice_returns_a_parsed_tool_call(client):

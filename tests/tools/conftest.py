@@ -5,35 +5,7 @@ from __future__ import annotations
 import pytest
 
 from danlu.chat.tools import ToolSpec, tool_specs
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city"],
-        },
-    },
-}
-
-CLOCK = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "description": "Current time in a time zone",
-        "parameters": {
-            "type": "object",
-            "properties": {"timezone": {"type": "string"}},
-            "required": ["timezone"],
-        },
-    },
-}
+from tests.tools.specs import CLOCK, WEATHER
 
 
 @pytest.fixture

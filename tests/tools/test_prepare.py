@@ -16,8 +16,7 @@ from danlu.chat.tools import (
     parse_tool_choice,
     prepare_tools,
 )
-
-from .conftest import WEATHER
+from tests.tools.specs import WEATHER
 
 ASK = [Message(role="user", content="What's the weather like in Paris?")]
 

@@ -9,8 +9,7 @@ import pytest
 
 from danlu.chat.tools import ToolCall, ToolChoice, ToolSpec, parse_tool_choice, tool_specs
 from danlu.errors import InvalidRequest
-
-from .conftest import WEATHER
+from tests.tools.specs import WEATHER
 
 
 def test_tool_spec_reads_the_openai_shape():
