@@ -238,6 +238,9 @@ def main() -> None:
                 str(a.ctx_size),
                 "--verbose",
                 "False",
+                # queue requests rather than cut off the running one (its default)
+                "--interrupt_requests",
+                "False",
             ],
             f"http://127.0.0.1:{port}",
             "/v1/models",
