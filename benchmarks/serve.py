@@ -3,9 +3,12 @@
 Both serve the same GGUF with the same threads and per-request context on loopback.
 K concurrent clients stream chat completions (temperature 0); we report output
 tokens/s over the whole phase, time to first token (TTFT) p50/p90 and inter-token
-latency (ITL) p50, errors, a multi-turn prefix-cache TTFT ratio, and danlu's
-in-process single-stream speed for reference. Tokens are counted as streamed
-content chunks (both servers send one token per chunk).
+latency (ITL) p50, errors, and a multi-turn prefix-cache TTFT ratio. Tokens are
+counted as streamed content chunks (both servers send one token per chunk), read
+with the standard library's HTTP client so the load generator stays light.
+
+Last, one stream through danlu's server is compared with the same prompt run in
+process (no HTTP), alternating rep by rep: the decode rate from first to last token.
 
     python benchmarks/serve.py --threads 2 --parallel 8 --clients 1,8 --requests 2
 """
@@ -13,6 +16,7 @@ content chunks (both servers send one token per chunk).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
@@ -25,8 +29,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 TOPICS = [
     "a lighthouse",
@@ -49,10 +51,22 @@ SYSTEM = "You are a careful assistant. " + " ".join(
 
 @dataclass
 class Sample:
+    stamps: list[float] = field(default_factory=list)  # arrival time of each token
     ttft: float | None = None
-    gaps: list[float] = field(default_factory=list)
-    tokens: int = 0
     error: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return len(self.stamps)
+
+    @property
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in zip(self.stamps, self.stamps[1:], strict=False)]
+
+    @property
+    def decode_rate(self) -> float:
+        """Tokens per second from the first token to the last: generation alone."""
+        return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
 
 
 @dataclass
@@ -72,6 +86,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ready(url: str, path: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=2)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
 def start(cmd: list[str], url: str, env: dict[str, str], ready_path: str) -> subprocess.Popen:
     log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the server process
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
@@ -81,44 +107,51 @@ def start(cmd: list[str], url: str, env: dict[str, str], ready_path: str) -> sub
             log.seek(0)
             tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
             sys.exit(f"{cmd[0]} failed to start: {' | '.join(tail)}")
-        try:
-            if httpx.get(url + ready_path, timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
+        if ready(url, ready_path):
+            return proc
         time.sleep(0.2)
     proc.kill()
     sys.exit(f"{cmd[0]} did not become ready in 120 s")
 
 
-def stream_chat(url: str, messages: list[dict], max_tokens: int) -> Sample:
+def stream_chat(url: str, messages: list[dict], max_tokens: int, **extra) -> Sample:
+    """One streamed chat completion, read with the standard library's lean HTTP client so
+    that the load generator takes as little CPU from the server as it can."""
     body = {
         "model": "smollm2",
         "messages": messages,
         "temperature": 0,
         "max_tokens": max_tokens,
         "stream": True,
+        **extra,
     }
-    sample, start_t, last = Sample(), time.perf_counter(), None
+    host, port = url.removeprefix("http://").split(":")
+    sample, start_t = Sample(), time.perf_counter()
+    conn = http.client.HTTPConnection(host, int(port), timeout=300)
     try:
-        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=300) as r:
-            if r.status_code != 200:
-                return Sample(error=f"HTTP {r.status_code}")
-            for line in r.iter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                choices = json.loads(line[6:]).get("choices") or [{}]
-                if not choices[0].get("delta", {}).get("content"):
-                    continue
-                now = time.perf_counter()
-                if sample.ttft is None:
-                    sample.ttft = now - start_t
-                else:
-                    sample.gaps.append(now - last)
-                last = now
-                sample.tokens += 1
-    except httpx.HTTPError as exc:
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            json.dumps(body),
+            {"content-type": "application/json", "connection": "close"},
+        )
+        r = conn.getresponse()
+        if r.status != 200:
+            return Sample(error=f"HTTP {r.status}")
+        while line := r.fp.readline():
+            if line.startswith(b"data: [DONE]"):
+                break
+            if not line.startswith(b"data: {"):
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            if choices[0].get("delta", {}).get("content"):
+                sample.stamps.append(time.perf_counter())
+    except OSError as exc:
         sample.error = type(exc).__name__
+    finally:
+        conn.close()
+    if sample.stamps:
+        sample.ttft = sample.stamps[0] - start_t
     return sample
 
 
@@ -172,14 +205,52 @@ def prefix_cache(url: str, max_tokens: int) -> tuple[float, float]:
     return s1.ttft or 0.0, s2.ttft or 0.0
 
 
-def in_process(threads: int, max_tokens: int) -> float:
+def single_stream(url: str, threads: int, reps: int, max_tokens: int) -> tuple[float, float]:
+    """Median decode rate of one stream through the server and of the same prompt in
+    process (danlu.load, no HTTP), alternating rep by rep so that drift hits both."""
     import danlu
 
+    ask = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+    served, local = [], []
     with danlu.load("smollm2", threads=threads) as model:
-        ask = [{"role": "user", "content": "Write a long story about a lighthouse."}]
-        model.chat(ask, temperature=0, max_tokens=8)  # warm up
-        result = model.chat(ask, temperature=0, max_tokens=max_tokens)
-        return result.timing.generation_tps
+        prompt = model.prepare_chat(ask, temperature=0, max_tokens=max_tokens, ignore_eos=True)
+        for rep in range(reps + 1):  # the first rep warms both up and is not counted
+            sample = stream_chat(url, ask, max_tokens, ignore_eos=True)
+            stamps = [time.perf_counter() for c in model.stream(prompt) if c.token_ids]
+            if rep:
+                served.append(sample.decode_rate)
+                local.append(Sample(stamps=stamps).decode_rate)
+    return statistics.median(served), statistics.median(local)
+
+
+def commands(a, gguf: str) -> dict[str, tuple[list[str], str, str]]:
+    """name -> (command line, base URL, readiness path) of each server under test."""
+    port = free_port()
+    servers = {
+        "danlu": (
+            [
+                *[str(Path(sys.executable).parent / "danlu"), "serve", "smollm2"],
+                *["--port", str(port), "-t", str(a.threads), "-np", str(a.parallel)],
+                *["-c", str(a.ctx_size)],
+            ],
+            f"http://127.0.0.1:{port}",
+            "/health",
+        )
+    }
+    if not a.skip_reference:
+        port = free_port()
+        servers["llama-cpp-python"] = (
+            [
+                *[sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port)],
+                *["--n_threads", str(a.threads), "--n_threads_batch", str(a.threads)],
+                *["--n_ctx", str(a.ctx_size), "--verbose", "False"],
+                # queue requests rather than cut off the running one (its default)
+                *["--interrupt_requests", "False"],
+            ],
+            f"http://127.0.0.1:{port}",
+            "/v1/models",
+        )
+    return servers
 
 
 def main() -> None:
@@ -190,78 +261,36 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--clients", default="1,8")
     p.add_argument("--requests", type=int, default=2)
+    p.add_argument("--single-reps", type=int, default=5)
     p.add_argument("--skip-reference", action="store_true")
     a = p.parse_args()
     clients = [int(c) for c in a.clients.split(",")]
     env = {**os.environ, "DANLU_HOME": os.environ.get("DANLU_HOME", tempfile.mkdtemp())}
+    os.environ["DANLU_HOME"] = env["DANLU_HOME"]  # the in-process model uses the same store
 
     from danlu.config import Settings
     from danlu.store import Catalog
 
     gguf = str(Catalog(Settings(home=Path(env["DANLU_HOME"]))).main_path("smollm2"))
-    bindir = Path(sys.executable).parent
-    servers: dict[str, tuple[list[str], str, str]] = {}
-    port = free_port()
-    servers["danlu"] = (
-        [
-            str(bindir / "danlu"),
-            "serve",
-            "smollm2",
-            "--port",
-            str(port),
-            "-t",
-            str(a.threads),
-            "-np",
-            str(a.parallel),
-            "-c",
-            str(a.ctx_size),
-        ],
-        f"http://127.0.0.1:{port}",
-        "/health",
-    )
-    if not a.skip_reference:
-        port = free_port()
-        servers["llama-cpp-python"] = (
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                gguf,
-                "--port",
-                str(port),
-                "--n_threads",
-                str(a.threads),
-                "--n_threads_batch",
-                str(a.threads),
-                "--n_ctx",
-                str(a.ctx_size),
-                "--verbose",
-                "False",
-                # queue requests rather than cut off the running one (its default)
-                "--interrupt_requests",
-                "False",
-            ],
-            f"http://127.0.0.1:{port}",
-            "/v1/models",
-        )
+    servers = commands(a, gguf)
     procs, phases, cache = [], [], {}
     try:
-        for cmd, url, ready in servers.values():
-            procs.append(start(cmd, url, env, ready))
+        for cmd, url, ready_path in servers.values():
+            procs.append(start(cmd, url, env, ready_path))
         for name, (_, url, _) in servers.items():
             stream_chat(url, [{"role": "user", "content": "hi"}], 4)  # warm up
             for k in clients:
                 phases.append(phase(name, url, k, a.requests, a.max_tokens))
             cache[name] = prefix_cache(url, a.max_tokens)
+        single = single_stream(servers["danlu"][1], a.threads, a.single_reps, a.max_tokens)
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
-    report(a, phases, cache, in_process(a.threads, a.max_tokens))
+    report(a, phases, cache, single)
 
 
-def report(a, phases: list[Phase], cache: dict, inproc: float) -> None:
+def report(a, phases: list[Phase], cache: dict, single: tuple[float, float]) -> None:
     print(
         f"threads {a.threads}, danlu parallel {a.parallel}, ctx {a.ctx_size}, "
         f"max_tokens {a.max_tokens}, {a.requests} requests per client"
@@ -278,10 +307,10 @@ def report(a, phases: list[Phase], cache: dict, inproc: float) -> None:
     by = {(ph.server, ph.clients): ph for ph in phases}
     lo, hi = min(ph.clients for ph in phases), max(ph.clients for ph in phases)
     d1, dn = by[("danlu", lo)], by[("danlu", hi)]
-    print(f"\nin-process engine, single stream: {inproc:.1f} tok/s")
+    served, local = single
     print(
-        f"danlu {lo}-client server / in-process: {d1.tok_s / inproc:.3f} (phase tok/s), "
-        f"{1 / d1.itl_p50 / inproc:.3f} (from ITL p50)"
+        f"\nsingle stream, decode rate (median of {a.single_reps}, alternating): "
+        f"server {served:.1f} tok/s, in-process {local:.1f} tok/s, ratio {served / local:.3f}"
     )
     print(f"danlu {hi}-client / {lo}-client aggregate: {dn.tok_s / d1.tok_s:.2f}x")
     ref = by.get(("llama-cpp-python", hi))
