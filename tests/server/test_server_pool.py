@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -76,5 +77,30 @@ def test_memory_budget_unloads_the_least_recently_used(tmp_path):
         assert chat(live, "smollm2").status_code == 200
         assert chat(live, "second").status_code == 200
         assert loaded(live) == ["second"]  # two 98 MB models do not fit in 150 MB
+    finally:
+        stop_server(live)
+
+
+def test_health_says_loading_while_a_model_loads_on_demand(tmp_path):
+    # a large KV cache (4 slots x 8192 tokens) makes the load last long enough to watch
+    live = start_server(
+        ServerSettings(models=[], n_ctx=8192, threads=2, parallel=4, keep_alive=-1),
+        tmp_path / "home",
+    )
+    try:
+        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}  # nothing to load
+        answer: list[httpx.Response] = []
+        request = threading.Thread(target=lambda: answer.append(chat(live, "smollm2")))
+        request.start()
+        seen = []
+        with httpx.Client() as client:
+            while request.is_alive():
+                r = client.get(f"{live.url}/health")
+                seen.append((r.status_code, r.json()))
+        request.join()
+        assert (503, {"status": "loading"}) in seen
+        assert answer[0].status_code == 200
+        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
+        assert loaded(live) == ["smollm2"]
     finally:
         stop_server(live)

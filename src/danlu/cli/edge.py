@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
+import typer
 
 from danlu.errors import DanluError
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -18,18 +19,30 @@ def report(exc: DanluError) -> int:
     return EXIT_ERROR
 
 
+def usage_error(exc: typer.TyperException) -> int:
+    """`error: what was wrong (see 'danlu CMD --help')`, or the help text itself when the
+    command was given no arguments at all."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())
+        return EXIT_USAGE
+    where = ctx.command_path if ctx is not None else "danlu"
+    message = exc.format_message().rstrip(".")
+    print(f"error: {message} (see '{where} --help')", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def run_guarded(command: click.Command, args: list[str] | None) -> int:
     """Run a click/typer command in-process, turning every expected failure into an exit code."""
     try:
         result = command.main(args=args, prog_name="danlu", standalone_mode=False)
     except DanluError as exc:
         return report(exc)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.TyperException as exc:  # a usage error: unknown option, missing argument
+        return usage_error(exc)
+    except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
