@@ -32,8 +32,9 @@ def usage_error(exc: typer.TyperException) -> int:
     return EXIT_USAGE
 
 
-def run_guarded(command: click.Command, args: list[str] | None) -> int:
-    """Run a click/typer command in-process, turning every expected failure into an exit code."""
+def run_guarded(app: typer.Typer, args: list[str] | None) -> int:
+    """Run a typer app in-process, turning every expected failure into an exit code."""
+    command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="danlu", standalone_mode=False)
     except DanluError as exc:

@@ -37,7 +37,7 @@ def build_app() -> typer.Typer:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the console script and of in-process tests."""
-    code = run_guarded(typer.main.get_command(build_app()), args)
+    code = run_guarded(build_app(), args)
     if args is None:
         sys.exit(code)
     return code
