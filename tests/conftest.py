@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
 
 import danlu
 from danlu.config import Settings
+from danlu.store import Catalog
 
 
 def smollm2_path() -> Path:
@@ -38,3 +40,16 @@ def model(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def greedy() -> dict:
     return {"temperature": 0.0}
+
+
+@pytest.fixture
+def damaged_model(danlu_home: Path, tmp_path: Path) -> str:
+    """A model whose file was cut in half after a clean import (disk damage, a bad copy)."""
+    copy = tmp_path / "damaged.gguf"
+    shutil.copyfile(smollm2_path(), copy)
+    catalog = Catalog(Settings(home=danlu_home))
+    catalog.import_path(copy, "damaged")
+    stored = catalog.main_path("damaged")
+    with stored.open("r+b") as f:
+        f.truncate(stored.stat().st_size // 2)
+    return "damaged"

@@ -98,3 +98,11 @@ def test_unreadable_prompt_file(danlu, tmp_path):
     result = danlu("run", "smollm2", "-f", str(tmp_path / "missing.txt"))
     assert result.code == 1
     assert "cannot read prompt file" in result.err
+
+
+def test_run_on_a_damaged_model_file_is_one_clear_line(danlu, damaged_model):
+    result = danlu("run", damaged_model, "hi")
+    assert result.code == 1
+    assert result.err.startswith("error: llama.cpp could not load")
+    assert "re-import or re-pull it" in result.err
+    assert result.err.count("\n") == 1

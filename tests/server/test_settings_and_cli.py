@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -63,5 +64,51 @@ def test_a_request_over_the_time_limit_gets_504(tmp_path):
         assert r.json()["error"]["code"] == "timeout"
         quick = httpx.post(f"{live.v1}/chat/completions", json={**body, "max_tokens": 2})
         assert quick.status_code == 200  # the slot was freed
+    finally:
+        stop_server(live)
+
+
+def test_serve_on_a_busy_port_is_one_clear_line(capsys):
+    from danlu.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["serve", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert "choose another --port" in err
+    assert err.count("\n") == 1
+
+
+def test_serve_stops_with_one_line_when_a_model_fails_to_load(capsys, damaged_model):
+    from danlu.cli.main import main
+
+    code = main(["serve", damaged_model, "--port", "0"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"; loading {damaged_model}" in out  # it was listening before the load failed
+    assert err.startswith("error: llama.cpp could not load")
+    assert err.count("\n") == 1
+    assert "Traceback" not in out + err
+
+
+def test_a_damaged_model_requested_on_demand_is_422_and_the_server_keeps_serving(
+    tmp_path, danlu_home, damaged_model
+):
+    live = start_server(
+        ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1), danlu_home
+    )
+    try:
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        bad = httpx.post(f"{live.v1}/chat/completions", json={**body, "model": damaged_model})
+        assert bad.status_code == 422
+        assert bad.json()["error"]["code"] == "corrupt_model"
+        assert "could not load" in bad.json()["error"]["message"]
+        good = httpx.post(f"{live.v1}/chat/completions", json={**body, "model": "smollm2"})
+        assert good.status_code == 200
+        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
     finally:
         stop_server(live)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from danlu.errors import InvalidParameter
 
 Opt = typer.Option
 
@@ -54,7 +57,31 @@ def serve(
     catalog = Catalog(Settings())
     for name in settings.models:  # fail fast, before binding, on a wrong name
         catalog.get(name)
+    sock = listen(settings.host, settings.port)
     app = create_app(settings)
-    print(f"danlu serving on http://{settings.host}:{settings.port} (OpenAI /v1, Ollama /api)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    ctx = app.state.danlu
+    ctx.stop = lambda: setattr(server, "should_exit", True)
+    host, bound = sock.getsockname()[:2]
+    loading = f"; loading {', '.join(settings.models)}" if settings.models else ""
+    print(f"danlu serving on http://{host}:{bound} (OpenAI /v1, Ollama /api){loading}", flush=True)
+    server.run(sockets=[sock])
+    if ctx.failure is not None:
+        raise ctx.failure
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound socket, so that a busy port is a clear error before anything loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidParameter(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port or --host, or stop what is using it",
+        ) from None
+    return sock

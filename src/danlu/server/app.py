@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from danlu.config import Settings
+from danlu.errors import DanluError
 from danlu.server.errors import error_response, install_error_handlers
 from danlu.server.guard import BodyTooLarge, Guard
 from danlu.server.metrics import Metrics
@@ -29,7 +30,9 @@ class ServerState:
     server: ServerSettings
     pool: ModelPool
     metrics: Metrics
-    ready: bool = False
+    ready: bool = False  # the models named at start are loaded
+    failure: DanluError | None = None  # why they could not be; the server then stops
+    stop: Callable[[], None] = lambda: None  # set by whoever runs the server
 
     def default_model(self) -> str:
         loaded = self.pool.loaded()
@@ -62,14 +65,13 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        expiry = asyncio.create_task(_expire_forever(pool))
+        # bind first, load in the background: /health answers 503 until the models are in
+        tasks = [asyncio.create_task(_expire_forever(pool)), asyncio.create_task(_preload(ctx))]
         try:
-            for name in server.models:
-                await pool.get(name)
-            ctx.ready = True
             yield
         finally:
-            expiry.cancel()
+            for task in tasks:
+                task.cancel()
             await pool.close()
 
     app = FastAPI(title="danlu", version="0.1.0", lifespan=lifespan)
@@ -92,6 +94,18 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
         return error_response(request, 413, f"request body over {limit} bytes", "too_large")
 
     return app
+
+
+async def _preload(ctx: ServerState) -> None:
+    """Load the models named at start; on failure keep the reason and stop the server."""
+    try:
+        for name in ctx.server.models:
+            await ctx.pool.get(name)
+    except DanluError as exc:
+        ctx.failure = exc
+        ctx.stop()
+        return
+    ctx.ready = True
 
 
 async def _expire_forever(pool: ModelPool) -> None:

@@ -31,6 +31,8 @@ class DetokenizeRequest(BaseModel):
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
     ctx = state(request)
+    if ctx.failure is not None:
+        return JSONResponse({"status": "error", "error": ctx.failure.one_line()}, 503)
     if not ctx.ready or ctx.pool.loading:
         return JSONResponse({"status": "loading"}, status_code=503)
     return JSONResponse({"status": "ok"})
