@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import ollama
+import openai
 import pytest
 import uvicorn
 
@@ -70,3 +72,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(settings, home)
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def openai_client(live: LiveServer) -> openai.OpenAI:
+    """The official OpenAI SDK pointed at the shared live server."""
+    return openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def ollama_client(live: LiveServer) -> ollama.Client:
+    """The official Ollama client pointed at the shared live server."""
+    return ollama.Client(host=live.url, timeout=120)

@@ -6,18 +6,11 @@ import json
 
 import httpx
 import jsonschema
-import ollama
-import pytest
 
 from tests.tools.specs import WEATHER
 
 POEM = [{"role": "user", "content": "Write a short poem about rivers."}]
 GREEDY = {"temperature": 0, "num_predict": 16}
-
-
-@pytest.fixture(scope="module")
-def client(live) -> ollama.Client:
-    return ollama.Client(host=live.url, timeout=120)
 
 
 def assert_timings(r) -> None:
@@ -28,19 +21,19 @@ def assert_timings(r) -> None:
     assert r.prompt_eval_count > 0 and r.eval_count > 0
 
 
-def test_chat_answers_with_truthful_counts(client):
-    r = client.chat(model="smollm2", messages=POEM, options=GREEDY)
+def test_chat_answers_with_truthful_counts(ollama_client):
+    r = ollama_client.chat(model="smollm2", messages=POEM, options=GREEDY)
     assert r.model == "smollm2" and r.message.role == "assistant"
     assert r.message.content and r.message.tool_calls is None
     assert r.done_reason == "length" and r.eval_count == 16
     assert_timings(r)
 
 
-def test_greedy_chat_is_deterministic_and_the_stream_agrees(client):
-    a = client.chat(model="smollm2", messages=POEM, options=GREEDY)
-    b = client.chat(model="smollm2", messages=POEM, options=GREEDY)
+def test_greedy_chat_is_deterministic_and_the_stream_agrees(ollama_client):
+    a = ollama_client.chat(model="smollm2", messages=POEM, options=GREEDY)
+    b = ollama_client.chat(model="smollm2", messages=POEM, options=GREEDY)
     assert a.message.content == b.message.content
-    parts = list(client.chat(model="smollm2", messages=POEM, options=GREEDY, stream=True))
+    parts = list(ollama_client.chat(model="smollm2", messages=POEM, options=GREEDY, stream=True))
     assert all(not p.done for p in parts[:-1]) and parts[-1].done
     assert "".join(p.message.content for p in parts) == a.message.content
     assert parts[-1].eval_count == a.eval_count and parts[-1].done_reason == "length"
@@ -48,28 +41,32 @@ def test_greedy_chat_is_deterministic_and_the_stream_agrees(client):
     assert_timings(parts[-1])
 
 
-def test_num_predict_stops_with_length(client):
-    r = client.chat(model="smollm2", messages=POEM, options={"temperature": 0, "num_predict": 5})
+def test_num_predict_stops_with_length(ollama_client):
+    r = ollama_client.chat(
+        model="smollm2", messages=POEM, options={"temperature": 0, "num_predict": 5}
+    )
     assert r.done_reason == "length" and r.eval_count == 5
 
 
-def test_stop_sequence_cuts_the_answer(client):
-    full = client.chat(model="smollm2", messages=POEM, options=GREEDY).message.content
+def test_stop_sequence_cuts_the_answer(ollama_client):
+    full = ollama_client.chat(model="smollm2", messages=POEM, options=GREEDY).message.content
     words = full.split()
     stop = " " + words[len(words) // 2]
-    r = client.chat(model="smollm2", messages=POEM, options={**GREEDY, "stop": [stop]})
+    r = ollama_client.chat(model="smollm2", messages=POEM, options={**GREEDY, "stop": [stop]})
     assert r.done_reason == "stop"
     assert r.message.content == full[: full.index(stop)]
 
 
-def test_smaller_num_ctx_is_honoured(client):
-    r = client.chat(model="smollm2", messages=POEM, options={"temperature": 0, "num_ctx": 48})
+def test_smaller_num_ctx_is_honoured(ollama_client):
+    r = ollama_client.chat(
+        model="smollm2", messages=POEM, options={"temperature": 0, "num_ctx": 48}
+    )
     assert r.done_reason == "length"
     assert r.prompt_eval_count + r.eval_count == 48
 
 
-def test_logprobs_come_per_token(client):
-    r = client.chat(
+def test_logprobs_come_per_token(ollama_client):
+    r = ollama_client.chat(
         model="smollm2",
         messages=POEM,
         options={"temperature": 0, "num_predict": 4},
@@ -81,32 +78,34 @@ def test_logprobs_come_per_token(client):
     assert "".join(lp.token for lp in r.logprobs) == r.message.content
 
 
-def test_generate_templated_with_system_returns_context(client):
-    plain = client.generate(model="smollm2", prompt="Name a colour.", options=GREEDY)
+def test_generate_templated_with_system_returns_context(ollama_client):
+    plain = ollama_client.generate(model="smollm2", prompt="Name a colour.", options=GREEDY)
     system = (
         "You are a painter from Lyon. You answer every question in French, in one short "
         "sentence, and you always name the colour you would mix for it on your palette."
     )
-    told = client.generate(model="smollm2", prompt="Name a colour.", system=system, options=GREEDY)
+    told = ollama_client.generate(
+        model="smollm2", prompt="Name a colour.", system=system, options=GREEDY
+    )
     assert plain.response and told.response
     assert told.prompt_eval_count > plain.prompt_eval_count
     assert_timings(told)
     assert len(told.context) == told.prompt_eval_count + told.eval_count
-    follow = client.generate(
+    follow = ollama_client.generate(
         model="smollm2", prompt="And another?", context=told.context, options=GREEDY
     )
     assert follow.prompt_eval_count > len(told.context)
 
 
-def test_generate_raw_continues_the_text(client):
-    r = client.generate(
+def test_generate_raw_continues_the_text(ollama_client):
+    r = ollama_client.generate(
         model="smollm2",
         prompt="1, 2, 3, 4,",
         raw=True,
         options={"temperature": 0, "num_predict": 4},
     )
     assert r.response.startswith(" 5") and r.context is None
-    streamed = client.generate(
+    streamed = ollama_client.generate(
         model="smollm2",
         prompt="1, 2, 3, 4,",
         raw=True,
@@ -116,8 +115,8 @@ def test_generate_raw_continues_the_text(client):
     assert "".join(p.response for p in streamed) == r.response
 
 
-def test_format_json_gives_a_json_object(client):
-    r = client.chat(
+def test_format_json_gives_a_json_object(ollama_client):
+    r = ollama_client.chat(
         model="smollm2",
         messages=[
             {"role": "user", "content": "Describe a cat as JSON with two keys: name and age."}
@@ -128,14 +127,14 @@ def test_format_json_gives_a_json_object(client):
     assert isinstance(json.loads(r.message.content), dict)
 
 
-def test_format_schema_output_validates(client):
+def test_format_schema_output_validates(ollama_client):
     schema = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
         "required": ["name", "age"],
         "additionalProperties": False,
     }
-    r = client.generate(
+    r = ollama_client.generate(
         model="smollm2",
         prompt="Invent a person.",
         format=schema,
@@ -144,12 +143,12 @@ def test_format_schema_output_validates(client):
     jsonschema.validate(json.loads(r.response), schema)
 
 
-def test_tools_answer_with_text_or_well_formed_calls(client):
+def test_tools_answer_with_text_or_well_formed_calls(ollama_client):
     messages = [
         {"role": "system", "content": "Always answer by calling a tool."},
         {"role": "user", "content": "What is the weather in Paris? Call get_weather."},
     ]
-    r = client.chat(
+    r = ollama_client.chat(
         model="smollm2",
         messages=messages,
         tools=[WEATHER],
@@ -160,7 +159,7 @@ def test_tools_answer_with_text_or_well_formed_calls(client):
         assert call.function.name == "get_weather"
         assert isinstance(call.function.arguments, dict)
     parts = list(
-        client.chat(
+        ollama_client.chat(
             model="smollm2",
             messages=messages,
             tools=[WEATHER],
@@ -172,7 +171,7 @@ def test_tools_answer_with_text_or_well_formed_calls(client):
     assert len(streamed) == len(r.message.tool_calls or ())
 
 
-def test_tool_results_in_ollama_shape_are_accepted(client):
+def test_tool_results_in_ollama_shape_are_accepted(ollama_client):
     messages = [
         {"role": "user", "content": "Weather in Oslo?"},
         {
@@ -182,7 +181,7 @@ def test_tool_results_in_ollama_shape_are_accepted(client):
         },
         {"role": "tool", "tool_name": "get_weather", "content": "Sunny, 21 degrees"},
     ]
-    r = client.chat(model="smollm2", messages=messages, tools=[WEATHER], options=GREEDY)
+    r = ollama_client.chat(model="smollm2", messages=messages, tools=[WEATHER], options=GREEDY)
     assert r.done and (r.message.content or r.message.tool_calls)
 
 

@@ -14,42 +14,39 @@ SAY_HI = [{"role": "user", "content": "Hi"}]
 SHORT = {"temperature": 0, "num_predict": 2}
 
 
-@pytest.fixture(scope="module")
-def client(live) -> ollama.Client:
-    return ollama.Client(host=live.url, timeout=120)
-
-
 def norm(vector) -> float:
     return math.sqrt(sum(v * v for v in vector))
 
 
-def loaded(client: ollama.Client) -> list[str]:
-    return [m.name for m in client.ps().models]
+def loaded(ollama_client: ollama.Client) -> list[str]:
+    return [m.name for m in ollama_client.ps().models]
 
 
-def test_embed_returns_normalised_vectors(client):
-    r = client.embed(model="smollm2", input=["hello world", "rivers and lakes"])
+def test_embed_returns_normalised_vectors(ollama_client):
+    r = ollama_client.embed(model="smollm2", input=["hello world", "rivers and lakes"])
     assert len(r.embeddings) == 2
     assert all(len(v) == 576 and abs(norm(v) - 1) < 1e-4 for v in r.embeddings)
     assert r.prompt_eval_count > 2 and r.total_duration > 0
-    short = client.embed(model="smollm2", input="hello world", dimensions=64)
+    short = ollama_client.embed(model="smollm2", input="hello world", dimensions=64)
     assert len(short.embeddings[0]) == 64 and abs(norm(short.embeddings[0]) - 1) < 1e-4
-    legacy = client.embeddings(model="smollm2", prompt="hello world")
+    legacy = ollama_client.embeddings(model="smollm2", prompt="hello world")
     assert len(legacy.embedding) == 576 and abs(norm(legacy.embedding) - 1) < 1e-4
-    assert client.embed(model="smollm2", input="").embeddings == []
+    assert ollama_client.embed(model="smollm2", input="").embeddings == []
 
 
-def test_embed_truncates_unless_told_not_to(client):
+def test_embed_truncates_unless_told_not_to(ollama_client):
     long_text = "many words " * 100
-    r = client.embed(model="smollm2", input=long_text, options={"num_ctx": 32})
+    r = ollama_client.embed(model="smollm2", input=long_text, options={"num_ctx": 32})
     assert r.prompt_eval_count == 32
     with pytest.raises(ollama.ResponseError) as err:
-        client.embed(model="smollm2", input=long_text, truncate=False, options={"num_ctx": 32})
+        ollama_client.embed(
+            model="smollm2", input=long_text, truncate=False, options={"num_ctx": 32}
+        )
     assert err.value.status_code == 400
 
 
-def test_list_shows_the_store(client):
-    models = {m.model: m for m in client.list().models}
+def test_list_shows_the_store(ollama_client):
+    models = {m.model: m for m in ollama_client.list().models}
     smol = models["smollm2"]
     assert smol.size > 0 and len(smol.digest) == 64 and smol.modified_at is not None
     d = smol.details
@@ -57,8 +54,8 @@ def test_list_shows_the_store(client):
     assert d.parameter_size == "134.52M" and d.quantization_level == "Q4_1"
 
 
-def test_show_describes_the_model(client):
-    s = client.show("smollm2:latest")
+def test_show_describes_the_model(ollama_client):
+    s = ollama_client.show("smollm2:latest")
     assert "<|im_start|>" in s.template and s.modelfile.startswith("#")
     assert "completion" in s.capabilities
     assert s.modelinfo["general.architecture"] == "llama"
@@ -67,63 +64,66 @@ def test_show_describes_the_model(client):
     assert "temperature" in s.parameters and s.details.quantization_level == "Q4_1"
 
 
-def test_ps_and_version(client):
-    client.chat(model="smollm2", messages=SAY_HI, options=SHORT)
-    running = {m.name: m for m in client.ps().models}["smollm2"]
+def test_ps_and_version(ollama_client):
+    ollama_client.chat(model="smollm2", messages=SAY_HI, options=SHORT)
+    running = {m.name: m for m in ollama_client.ps().models}["smollm2"]
     assert running.size > 0 and running.size_vram == 0
     assert running.expires_at.year > 2200  # the test server keeps models forever
     assert running.context_length == 2048
-    assert client._client.get("/api/version").json() == {"version": danlu.__version__}
+    assert ollama_client._client.get("/api/version").json() == {"version": danlu.__version__}
 
 
-def test_copy_and_delete(client):
-    assert client.copy("smollm2", "smollm2-ollama-copy").status == "success"
-    assert "smollm2-ollama-copy" in [m.model for m in client.list().models]
-    assert client.show("smollm2-ollama-copy").details.family == "llama"
+def test_copy_and_delete(ollama_client):
+    assert ollama_client.copy("smollm2", "smollm2-ollama-copy").status == "success"
+    assert "smollm2-ollama-copy" in [m.model for m in ollama_client.list().models]
+    assert ollama_client.show("smollm2-ollama-copy").details.family == "llama"
     with pytest.raises(ollama.ResponseError) as err:
-        client.copy("smollm2", "smollm2-ollama-copy")
+        ollama_client.copy("smollm2", "smollm2-ollama-copy")
     assert err.value.status_code == 409
-    assert client.delete("smollm2-ollama-copy").status == "success"
-    assert "smollm2-ollama-copy" not in [m.model for m in client.list().models]
-    for call in (lambda: client.delete("smollm2-ollama-copy"), lambda: client.copy("nope", "x")):
+    assert ollama_client.delete("smollm2-ollama-copy").status == "success"
+    assert "smollm2-ollama-copy" not in [m.model for m in ollama_client.list().models]
+    for call in (
+        lambda: ollama_client.delete("smollm2-ollama-copy"),
+        lambda: ollama_client.copy("nope", "x"),
+    ):
         with pytest.raises(ollama.ResponseError) as err:
             call()
         assert err.value.status_code == 404 and "not found" in err.value.error
     with pytest.raises(ollama.ResponseError) as err:
-        client.delete("smollm2")
+        ollama_client.delete("smollm2")
     assert err.value.status_code == 400 and "built-in" in err.value.error
 
 
-def test_pull_explains_what_it_can_pull(client):
-    assert client.pull("smollm2").status == "success"  # already here: nothing to do
+def test_pull_explains_what_it_can_pull(ollama_client):
+    assert ollama_client.pull("smollm2").status == "success"  # already here: nothing to do
     with pytest.raises(ollama.ResponseError) as err:
-        client.pull("llama3")
+        ollama_client.pull("llama3")
     assert err.value.status_code == 400 and "Hugging Face" in err.value.error
 
 
-def test_pull_offline_fails_clearly(client, monkeypatch):
+def test_pull_offline_fails_clearly(ollama_client, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ref = "danlu-tests/no-such-model-GGUF:Q4_K_M"
     with pytest.raises(ollama.ResponseError) as err:
-        client.pull(ref)
+        ollama_client.pull(ref)
     assert err.value.status_code == 503 and "Hugging Face Hub" in err.value.error
     statuses = []
     with pytest.raises(ollama.ResponseError) as err:
-        for part in client.pull(ref, stream=True):
+        for part in ollama_client.pull(ref, stream=True):
             statuses.append(part.status)
     assert statuses == ["pulling manifest"] and "Hugging Face Hub" in err.value.error
 
 
-def test_keep_alive_zero_unloads_and_empty_requests_load(client):
-    r = client.chat(model="smollm2", messages=SAY_HI, options=SHORT, keep_alive=0)
+def test_keep_alive_zero_unloads_and_empty_requests_load(ollama_client):
+    r = ollama_client.chat(model="smollm2", messages=SAY_HI, options=SHORT, keep_alive=0)
     assert r.done
-    assert "smollm2" not in loaded(client)
-    assert client.generate(model="smollm2", prompt="").done_reason == "load"
-    assert "smollm2" in loaded(client)
-    assert client.generate(model="smollm2", keep_alive=0).done_reason == "unload"
-    assert "smollm2" not in loaded(client)
-    assert client.chat(model="smollm2", keep_alive=-1).done_reason == "load"
-    assert "smollm2" in loaded(client)
+    assert "smollm2" not in loaded(ollama_client)
+    assert ollama_client.generate(model="smollm2", prompt="").done_reason == "load"
+    assert "smollm2" in loaded(ollama_client)
+    assert ollama_client.generate(model="smollm2", keep_alive=0).done_reason == "unload"
+    assert "smollm2" not in loaded(ollama_client)
+    assert ollama_client.chat(model="smollm2", keep_alive=-1).done_reason == "load"
+    assert "smollm2" in loaded(ollama_client)
 
 
 @pytest.mark.parametrize(
@@ -138,10 +138,10 @@ def test_keep_alive_zero_unloads_and_empty_requests_load(client):
         ({"messages": [{"role": "user", "content": "hi", "images": ["aGk="]}]}, 400, "images"),
     ],
 )
-def test_bad_chat_requests(client, changes, status, words):
+def test_bad_chat_requests(ollama_client, changes, status, words):
     request = {"model": "smollm2", "messages": SAY_HI, "options": SHORT, **changes}
     with pytest.raises(ollama.ResponseError) as err:
-        client.chat(**request)
+        ollama_client.chat(**request)
     assert err.value.status_code == status and words in err.value.error
 
 
@@ -153,7 +153,7 @@ def test_bad_chat_requests(client, changes, status, words):
         ({"raw": True, "system": "be brief"}, "raw"),
     ],
 )
-def test_bad_generate_requests(client, changes, words):
+def test_bad_generate_requests(ollama_client, changes, words):
     with pytest.raises(ollama.ResponseError) as err:
-        client.generate(model="smollm2", prompt="Hi", options=SHORT, **changes)
+        ollama_client.generate(model="smollm2", prompt="Hi", options=SHORT, **changes)
     assert err.value.status_code == 400 and words in err.value.error

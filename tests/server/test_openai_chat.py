@@ -6,30 +6,23 @@ import json
 
 import httpx
 import jsonschema
-import openai
-import pytest
 
 from tests.tools.specs import WEATHER
 
 HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
 
 
-@pytest.fixture(scope="module")
-def client(live) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
-
-
-def test_models_list_and_retrieve(client):
-    ids = [m.id for m in client.models.list()]
+def test_models_list_and_retrieve(openai_client):
+    ids = [m.id for m in openai_client.models.list()]
     assert "smollm2" in ids
-    assert client.models.retrieve("smollm2").id == "smollm2"
+    assert openai_client.models.retrieve("smollm2").id == "smollm2"
 
 
-def test_greedy_chat_is_deterministic_and_counts_add_up(client):
-    a = client.chat.completions.create(
+def test_greedy_chat_is_deterministic_and_counts_add_up(openai_client):
+    a = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=24
     )
-    b = client.chat.completions.create(
+    b = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=24
     )
     assert a.choices[0].message.content == b.choices[0].message.content
@@ -40,36 +33,36 @@ def test_greedy_chat_is_deterministic_and_counts_add_up(client):
     assert a.object == "chat.completion" and a.model == "smollm2"
 
 
-def test_max_completion_tokens_and_stop(client):
-    r = client.chat.completions.create(
+def test_max_completion_tokens_and_stop(openai_client):
+    r = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_completion_tokens=5
     )
     assert r.usage.completion_tokens == 5
     full = (
-        client.chat.completions.create(
+        openai_client.chat.completions.create(
             model="smollm2", messages=HELLO, temperature=0, max_tokens=30
         )
         .choices[0]
         .message.content
     )
     word = full.split()[2]
-    cut = client.chat.completions.create(
+    cut = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=30, stop=[word]
     )
     assert cut.choices[0].finish_reason == "stop"
     assert word not in cut.choices[0].message.content
 
 
-def test_streaming_matches_non_streaming_and_reports_usage(client):
+def test_streaming_matches_non_streaming_and_reports_usage(openai_client):
     whole = (
-        client.chat.completions.create(
+        openai_client.chat.completions.create(
             model="smollm2", messages=HELLO, temperature=0, max_tokens=20
         )
         .choices[0]
         .message.content
     )
     chunks = list(
-        client.chat.completions.create(
+        openai_client.chat.completions.create(
             model="smollm2",
             messages=HELLO,
             temperature=0,
@@ -86,7 +79,7 @@ def test_streaming_matches_non_streaming_and_reports_usage(client):
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20
 
 
-def test_n_choices_with_seed_are_reproducible(client):
+def test_n_choices_with_seed_are_reproducible(openai_client):
     kwargs = {
         "model": "smollm2",
         "messages": HELLO,
@@ -95,16 +88,16 @@ def test_n_choices_with_seed_are_reproducible(client):
         "n": 3,
         "seed": 42,
     }
-    a = client.chat.completions.create(**kwargs)
-    b = client.chat.completions.create(**kwargs)
+    a = openai_client.chat.completions.create(**kwargs)
+    b = openai_client.chat.completions.create(**kwargs)
     assert [c.index for c in a.choices] == [0, 1, 2]
     assert [c.message.content for c in a.choices] == [c.message.content for c in b.choices]
     assert len({c.message.content for c in a.choices}) > 1
     assert a.usage.completion_tokens == 36
 
 
-def test_logprobs_and_top_logprobs(client):
-    r = client.chat.completions.create(
+def test_logprobs_and_top_logprobs(openai_client):
+    r = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=6, logprobs=True, top_logprobs=3
     )
     content = r.choices[0].logprobs.content
@@ -116,13 +109,13 @@ def test_logprobs_and_top_logprobs(client):
     assert "".join(e.token for e in content) == r.choices[0].message.content
 
 
-def test_logit_bias_bans_the_greedy_first_token(client, live):
-    first = client.chat.completions.create(
+def test_logit_bias_bans_the_greedy_first_token(openai_client, live):
+    first = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=1, logprobs=True
     )
     token_text = first.choices[0].logprobs.content[0].token
     ids = httpx.post(f"{live.url}/tokenize", json={"content": token_text}).json()["tokens"]
-    banned = client.chat.completions.create(
+    banned = openai_client.chat.completions.create(
         model="smollm2",
         messages=HELLO,
         temperature=0,
@@ -132,15 +125,15 @@ def test_logit_bias_bans_the_greedy_first_token(client, live):
     assert banned.choices[0].message.content != token_text
 
 
-def test_danlu_extensions_in_the_body(client):
-    r = client.chat.completions.create(
+def test_danlu_extensions_in_the_body(openai_client):
+    r = openai_client.chat.completions.create(
         model="smollm2",
         messages=HELLO,
         max_tokens=8,
         seed=1,
         extra_body={"top_k": 1, "min_p": 0.1, "repeat_penalty": 1.1},
     )
-    greedy = client.chat.completions.create(
+    greedy = openai_client.chat.completions.create(
         model="smollm2",
         messages=HELLO,
         max_tokens=8,
@@ -150,8 +143,8 @@ def test_danlu_extensions_in_the_body(client):
     assert r.choices[0].message.content == greedy.choices[0].message.content  # top_k=1 is greedy
 
 
-def test_json_object_mode_returns_json(client):
-    r = client.chat.completions.create(
+def test_json_object_mode_returns_json(openai_client):
+    r = openai_client.chat.completions.create(
         model="smollm2",
         temperature=0,
         max_tokens=200,
@@ -162,14 +155,14 @@ def test_json_object_mode_returns_json(client):
     assert isinstance(json.loads(r.choices[0].message.content), dict)
 
 
-def test_json_schema_mode_validates(client):
+def test_json_schema_mode_validates(openai_client):
     schema = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
         "required": ["name", "age"],
         "additionalProperties": False,
     }
-    r = client.chat.completions.create(
+    r = openai_client.chat.completions.create(
         model="smollm2",
         temperature=0,
         max_tokens=120,
@@ -182,8 +175,8 @@ def test_json_schema_mode_validates(client):
     jsonschema.validate(json.loads(r.choices[0].message.content), schema)
 
 
-def test_required_tool_choice_returns_a_parsed_tool_call(client):
-    r = client.chat.completions.create(
+def test_required_tool_choice_returns_a_parsed_tool_call(openai_client):
+    r = openai_client.chat.completions.create(
         model="smollm2",
         temperature=0,
         max_tokens=100,
@@ -198,8 +191,8 @@ def test_required_tool_choice_returns_a_parsed_tool_call(client):
     jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
 
 
-def test_named_tool_choice_streams_tool_call_deltas(client):
-    stream = client.chat.completions.create(
+def test_named_tool_choice_streams_tool_call_deltas(openai_client):
+    stream = openai_client.chat.completions.create(
         model="smollm2",
         temperature=0,
         max_tokens=100,
@@ -218,7 +211,7 @@ def test_named_tool_choice_streams_tool_call_deltas(client):
     assert "city" in json.loads(calls[0].function.arguments)
 
 
-def test_tool_results_can_be_sent_back(client):
+def test_tool_results_can_be_sent_back(openai_client):
     messages = [
         {"role": "user", "content": "Weather in Oslo?"},
         {
@@ -234,14 +227,14 @@ def test_tool_results_can_be_sent_back(client):
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
     ]
-    r = client.chat.completions.create(
+    r = openai_client.chat.completions.create(
         model="smollm2", messages=messages, tools=[WEATHER], temperature=0, max_tokens=30
     )
     assert r.choices[0].message.content or r.choices[0].message.tool_calls
 
 
-def test_second_turn_reuses_the_prefix_cache(client):
-    first = client.chat.completions.create(
+def test_second_turn_reuses_the_prefix_cache(openai_client):
+    first = openai_client.chat.completions.create(
         model="smollm2", messages=HELLO, temperature=0, max_tokens=16
     )
     turn2 = [
@@ -249,7 +242,7 @@ def test_second_turn_reuses_the_prefix_cache(client):
         {"role": "assistant", "content": first.choices[0].message.content},
         {"role": "user", "content": "Now make it shorter."},
     ]
-    second = client.chat.completions.create(
+    second = openai_client.chat.completions.create(
         model="smollm2", messages=turn2, temperature=0, max_tokens=8
     )
     cached = second.usage.prompt_tokens_details.cached_tokens

@@ -5,17 +5,11 @@ from __future__ import annotations
 import math
 
 import httpx
-import openai
 import pytest
 
 
-@pytest.fixture(scope="module")
-def client(live) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
-
-
-def test_text_completion_and_stream_agree(client):
-    r = client.completions.create(
+def test_text_completion_and_stream_agree(openai_client):
+    r = openai_client.completions.create(
         model="smollm2", prompt="1, 2, 3, 4,", temperature=0, max_tokens=6
     )
     assert r.object == "text_completion"
@@ -23,7 +17,7 @@ def test_text_completion_and_stream_agree(client):
     assert r.usage.completion_tokens == 6
     streamed = "".join(
         c.choices[0].text
-        for c in client.completions.create(
+        for c in openai_client.completions.create(
             model="smollm2", prompt="1, 2, 3, 4,", temperature=0, max_tokens=6, stream=True
         )
         if c.choices
@@ -31,9 +25,9 @@ def test_text_completion_and_stream_agree(client):
     assert streamed == r.choices[0].text
 
 
-def test_echo_with_logprobs_scores_the_prompt(client):
+def test_echo_with_logprobs_scores_the_prompt(openai_client):
     """What lm-eval's openai-completions backend sends: echo, logprobs, max_tokens=0."""
-    r = client.completions.create(
+    r = openai_client.completions.create(
         model="smollm2",
         prompt="The sky is blue",
         echo=True,
@@ -51,8 +45,8 @@ def test_echo_with_logprobs_scores_the_prompt(client):
     assert r.usage.completion_tokens == 0
 
 
-def test_generation_logprobs_legacy_format(client):
-    r = client.completions.create(
+def test_generation_logprobs_legacy_format(openai_client):
+    r = openai_client.completions.create(
         model="smollm2", prompt="1, 2, 3,", temperature=0, max_tokens=3, logprobs=2
     )
     lp = r.choices[0].logprobs
@@ -60,18 +54,38 @@ def test_generation_logprobs_legacy_format(client):
     assert "".join(lp.tokens) == r.choices[0].text
 
 
-def test_batch_of_prompts(client):
-    r = client.completions.create(
+def test_batch_of_prompts(openai_client):
+    r = openai_client.completions.create(
         model="smollm2", prompt=["a, b, c,", "1, 2, 3,"], temperature=0, max_tokens=2
     )
     assert [c.index for c in r.choices] == [0, 1]
 
 
-def test_embeddings_single_and_batch(client):
-    one = client.embeddings.create(model="smollm2", input="hello world")
+def test_streamed_usage_covers_every_prompt_and_matches_the_plain_answer(openai_client):
+    ask = {
+        "model": "smollm2",
+        "prompt": ["Alpha beta", "One two three four"],
+        "temperature": 0,
+        "max_tokens": 3,
+        "extra_body": {"ignore_eos": True},
+    }
+    plain = openai_client.completions.create(**ask).usage
+    chunks = list(
+        openai_client.completions.create(**ask, stream=True, stream_options={"include_usage": True})
+    )
+    streamed = chunks[-1].usage
+    assert chunks[-1].choices == []
+    assert all(c.usage is None for c in chunks[:-1])
+    assert streamed.completion_tokens == plain.completion_tokens == 6  # 3 per prompt
+    assert streamed.prompt_tokens == plain.prompt_tokens
+    assert streamed.total_tokens == plain.total_tokens
+
+
+def test_embeddings_single_and_batch(openai_client):
+    one = openai_client.embeddings.create(model="smollm2", input="hello world")
     vec = one.data[0].embedding
     assert len(vec) == 576 and math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-3)
-    many = client.embeddings.create(model="smollm2", input=["hello world", "tax law"])
+    many = openai_client.embeddings.create(model="smollm2", input=["hello world", "tax law"])
     assert [d.index for d in many.data] == [0, 1]
     assert many.data[0].embedding == pytest.approx(vec, abs=1e-5)
     assert many.usage.prompt_tokens > one.usage.prompt_tokens
@@ -90,8 +104,8 @@ def test_tokenize_detokenize_round_trip(live):
     assert text == "Hello danlu"
 
 
-def test_metrics_expose_counters(client, live):
-    client.chat.completions.create(
+def test_metrics_expose_counters(openai_client, live):
+    openai_client.chat.completions.create(
         model="smollm2", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
     )
     text = httpx.get(f"{live.url}/metrics").text

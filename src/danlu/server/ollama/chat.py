@@ -6,31 +6,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from danlu.chat.messages import as_messages
 from danlu.chat.tools import ToolStreamFilter, parse_tool_choice, prepare_tools, tool_specs
 from danlu.engine.base import Chunk
 from danlu.errors import ContextOverflow
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState, state
-from danlu.server.ollama.names import hold
+from danlu.server.app import ServerState
 from danlu.server.ollama.options import fit_window, sampling_changes
 from danlu.server.ollama.respond import (
     Clock,
+    Endpoint,
     Frame,
     done_fields,
     grammar_for,
-    load_or_unload,
     logprobs_json,
     merge_logprobs,
     merge_text,
-    respond,
     timestamp,
 )
 from danlu.server.ollama.schemas import ChatRequest
-from danlu.server.runner import hold_and_plan, stream_prompt
-from danlu.server.timefmt import keep_alive_seconds
+from danlu.server.runner import stream_prompt
 
 
 def refuse_truncation(prompt: Prompt, truncate: bool | None) -> None:
@@ -68,20 +65,8 @@ class ChatPlan:
 
 
 async def chat(body: ChatRequest, request: Request) -> Response:
-    ctx, clock = state(request), Clock()
-    body.refuse_unsupported()
-    keep = keep_alive_seconds(body.keep_alive)
-    if not body.messages:
-        empty = {"message": {"role": "assistant", "content": ""}}
-        return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
-
-    def build(model: Model) -> ChatPlan:
-        clock.mark_loaded()
-        return ChatPlan(body, model)
-
-    stack, model, plan = await hold_and_plan(hold(ctx.pool, body.model, keep), build)
-    frames = _frames(ctx, model, plan, body.model, clock, request)
-    return await respond(body.stream, frames, stack, merge_frames)
+    empty = None if body.messages else {"message": {"role": "assistant", "content": ""}}
+    return await ENDPOINT.answer(body, request, empty)
 
 
 def _frame(name: str, content: str, **extra: Any) -> Frame:
@@ -138,3 +123,6 @@ def merge_frames(frames: list[Frame]) -> Frame:
     if logprobs:
         merged["logprobs"] = logprobs
     return merged
+
+
+ENDPOINT = Endpoint(ChatPlan, _frames, merge_frames)

@@ -6,29 +6,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from danlu.errors import InvalidRequest
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState, state
+from danlu.server.app import ServerState
 from danlu.server.ollama.chat import refuse_truncation
-from danlu.server.ollama.names import hold
 from danlu.server.ollama.options import fit_window, sampling_changes
 from danlu.server.ollama.respond import (
     Clock,
+    Endpoint,
     Frame,
     done_fields,
     grammar_for,
-    load_or_unload,
     logprobs_json,
     merge_logprobs,
     merge_text,
-    respond,
     timestamp,
 )
 from danlu.server.ollama.schemas import GenerateRequest
-from danlu.server.runner import hold_and_plan, stream_prompt
-from danlu.server.timefmt import keep_alive_seconds
+from danlu.server.runner import stream_prompt
 
 
 def with_context(model: Model, prompt: Prompt, context: list[int] | None) -> Prompt:
@@ -66,20 +63,8 @@ class GeneratePlan:
 
 
 async def generate(body: GenerateRequest, request: Request) -> Response:
-    ctx, clock = state(request), Clock()
-    body.refuse_unsupported()
-    keep = keep_alive_seconds(body.keep_alive)
-    if not body.prompt:
-        empty = {"response": ""}
-        return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
-
-    def build(model: Model) -> GeneratePlan:
-        clock.mark_loaded()
-        return GeneratePlan(body, model)
-
-    stack, model, plan = await hold_and_plan(hold(ctx.pool, body.model, keep), build)
-    frames = _frames(ctx, model, plan, body.model, clock, request)
-    return await respond(body.stream, frames, stack, merge_frames)
+    empty = None if body.prompt else {"response": ""}
+    return await ENDPOINT.answer(body, request, empty)
 
 
 def _frame(name: str, text: str, **extra: Any) -> Frame:
@@ -112,3 +97,6 @@ def merge_frames(frames: list[Frame]) -> Frame:
     if logprobs:
         merged["logprobs"] = logprobs
     return merged
+
+
+ENDPOINT = Endpoint(GeneratePlan, _frames, merge_frames)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -23,8 +24,11 @@ from danlu.chat.tools.grammar import json_grammar
 from danlu.engine.base import Chunk, TokenLogprob
 from danlu.errors import DanluError, InvalidRequest
 from danlu.model import Model
+from danlu.server.app import state
 from danlu.server.ollama.names import hold, release, store_name
 from danlu.server.pool import ModelPool
+from danlu.server.runner import hold_and_plan
+from danlu.server.timefmt import keep_alive_seconds
 
 NDJSON = "application/x-ndjson"
 log = logging.getLogger("danlu.server")
@@ -183,3 +187,29 @@ async def load_or_unload(
         "done_reason": reason,
         **clock.durations(),
     }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What /api/chat and /api/generate each supply; `answer` is the flow they share."""
+
+    plan: Callable[[Any, Model], Any]  # (body, model) -> a plan holding the prompt
+    frames: Callable[..., AsyncIterator[Frame]]  # (ctx, model, plan, name, clock, request)
+    merge: Callable[[list[Frame]], Frame]  # the non-streaming answer from the frames
+
+    async def answer(self, body: Any, request: Request, empty: Frame | None) -> Response:
+        """Stream or merge the frames; `empty` is the reply when there is nothing to
+        generate, in which case the request only loads (or, keep_alive 0, unloads) the model."""
+        ctx, clock = state(request), Clock()
+        body.refuse_unsupported()
+        keep = keep_alive_seconds(body.keep_alive)
+        if empty is not None:
+            return JSONResponse(await load_or_unload(ctx.pool, body.model, keep, clock, empty))
+
+        def build(model: Model) -> Any:
+            clock.mark_loaded()
+            return self.plan(body, model)
+
+        stack, model, plan = await hold_and_plan(hold(ctx.pool, body.model, keep), build)
+        frames = self.frames(ctx, model, plan, body.model, clock, request)
+        return await respond(body.stream, frames, stack, self.merge)

@@ -21,8 +21,8 @@ from danlu.server.openai.format import (
     completion_id,
     logprobs_content,
     sse,
-    sse_done,
     sse_error,
+    sse_tail,
     usage_json,
 )
 from danlu.server.openai.schemas import ChatCompletionRequest
@@ -163,18 +163,11 @@ async def _stream(
         except Exception as exc:  # headers are sent: report in-band, as OpenAI does
             yield sse_error(exc)
             return
-    if body.stream_options and body.stream_options.include_usage:
-        yield sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model.name,
-                "choices": [],
-                "usage": usage_json(usage),
-            }
-        )
-    yield sse_done()
+    head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model.name}
+    for frame in sse_tail(
+        head, usage, bool(body.stream_options and body.stream_options.include_usage)
+    ):
+        yield frame
 
 
 def _tool_filter(plan: ChatPlan) -> ToolStreamFilter | None:

@@ -12,10 +12,10 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from danlu.engine.base import Completion
+from danlu.engine.base import Completion, Usage
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
-from danlu.server.openai.format import completion_id, sse, sse_done, sse_error, usage_json
+from danlu.server.openai.format import completion_id, sse, sse_error, sse_tail, usage_json
 from danlu.server.openai.schemas import CompletionRequest
 from danlu.server.runner import collect_many, hold_and_plan, merge_streams
 from danlu.server.timefmt import keep_alive_seconds
@@ -117,19 +117,19 @@ async def completions(body: CompletionRequest, request: Request):
         choices = await asyncio.to_thread(
             lambda: [_choice(model, body, i, p.tokens, r) for i, (p, r) in pairs]
         )
-    prompt_tokens = sum(len(t) for t in plan.sources)
-    completion_tokens = sum(r.usage.completion_tokens for r in results if r is not None)
+    done = [r.usage for r in results if r is not None]
+    usage = Usage(
+        sum(len(t) for t in plan.sources),
+        sum(u.completion_tokens for u in done),
+        sum(u.cached_tokens for u in done),
+    )
     return {
         "id": completion_id("cmpl"),
         "object": "text_completion",
         "created": int(time.time()),
         "model": model.name,
         "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "usage": usage_json(usage),
     }
 
 
@@ -142,7 +142,7 @@ async def _stream(
     stack: AsyncExitStack,
 ) -> AsyncIterator[bytes]:
     cid, created = completion_id("cmpl"), int(time.time())
-    usage = None
+    completion_tokens = cached = 0
     async with stack:
         try:
             if body.echo:
@@ -154,22 +154,18 @@ async def _stream(
                     yield sse(_frame(cid, created, model, i, chunk.text, None))
                 if chunk.finish_reason:
                     yield sse(_frame(cid, created, model, i, "", chunk.finish_reason))
-                    usage = chunk.usage
+                    if chunk.usage is not None:
+                        completion_tokens += chunk.usage.completion_tokens
+                        cached += chunk.usage.cached_tokens
         except Exception as exc:
             yield sse_error(exc)
             return
-    if body.stream_options and body.stream_options.include_usage:
-        yield sse(
-            {
-                "id": cid,
-                "object": "text_completion",
-                "created": created,
-                "model": model.name,
-                "choices": [],
-                "usage": usage_json(usage),
-            }
-        )
-    yield sse_done()
+    usage = Usage(sum(len(t) for t in plan.sources), completion_tokens, cached)
+    head = {"id": cid, "object": "text_completion", "created": created, "model": model.name}
+    for frame in sse_tail(
+        head, usage, bool(body.stream_options and body.stream_options.include_usage)
+    ):
+        yield frame
 
 
 def _frame(cid: str, created: int, model: Model, index: int, text: str, reason) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from danlu.engine.base import TokenLogprob, Usage
@@ -22,6 +22,14 @@ def sse(data: dict[str, Any]) -> bytes:
 
 def sse_done() -> bytes:
     return b"data: [DONE]\n\n"
+
+
+def sse_tail(head: dict[str, Any], usage: Usage | None, include_usage: bool) -> Iterator[bytes]:
+    """The end of a stream: the usage chunk (no choices) when the client asked for it
+    with stream_options.include_usage, then [DONE]. `head`: id, object, created, model."""
+    if include_usage:
+        yield sse({**head, "choices": [], "usage": usage_json(usage)})
+    yield sse_done()
 
 
 def sse_error(exc: Exception) -> bytes:
