@@ -1,4 +1,8 @@
-"""Shared fixtures: every test gets its own DANLU_HOME; the real model loads once."""
+"""Shared fixtures: every test gets its own DANLU_HOME; the real model loads once.
+
+huggingface_hub is imported here, before any test changes the environment: it reads
+HF_HUB_OFFLINE once, at import, as it does in a real process started with it set or not.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+import huggingface_hub.constants  # noqa: F401 -- see below
 import pytest
 
 import danlu

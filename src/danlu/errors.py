@@ -117,3 +117,10 @@ class RequestTimeout(DanluError):
 
     status = 504
     code = "timeout"
+
+
+class NotSupported(DanluError):
+    """A known API route or feature that danlu deliberately does not offer."""
+
+    status = 501
+    code = "not_supported"

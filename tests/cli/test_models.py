@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import smollm2_path
+from tests.store.hub_standin import hub_standin
+from tests.store.store_helpers import write_tiny_gguf
 
 
 def one_line_error(result) -> str:
@@ -123,3 +125,15 @@ def test_pull_offline_is_a_clear_error(danlu, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     line = one_line_error(danlu("pull", "someone/some-model-GGUF/model.Q4_0.gguf"))
     assert "offline" in line.lower() or "connection" in line.lower()
+
+
+def test_pull_downloads_from_the_hub_into_the_store(danlu, monkeypatch, tmp_path):
+    tiny = write_tiny_gguf(tmp_path / "src" / "tiny.gguf")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with hub_standin({"org/repo": {"Tiny.F16.gguf": tiny}}) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        result = danlu("pull", "org/repo:F16")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "pulled tiny.f16 (gguf, 512 B)"
+    assert "tiny.f16" in danlu("list").out

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import math
 
+import httpx
 import ollama
 import pytest
 
 import danlu
+from danlu.server import ServerSettings
+from tests.server.conftest import start_server, stop_server
+from tests.store.hub_standin import hub_standin
+from tests.store.store_helpers import write_tiny_gguf
 
 SAY_HI = [{"role": "user", "content": "Hi"}]
 SHORT = {"temperature": 0, "num_predict": 2}
@@ -157,3 +162,44 @@ def test_bad_generate_requests(ollama_client, changes, words):
     with pytest.raises(ollama.ResponseError) as err:
         ollama_client.generate(model="smollm2", prompt="Hi", options=SHORT, **changes)
     assert err.value.status_code == 400 and words in err.value.error
+
+
+def test_pull_streams_download_progress_from_the_hub(tmp_path, monkeypatch, danlu_home):
+    tiny = write_tiny_gguf(tmp_path / "src" / "tiny.gguf")
+    size = tiny.stat().st_size
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    live = start_server(ServerSettings(models=[], threads=2), danlu_home)
+    try:
+        client = ollama.Client(host=live.url, timeout=60)
+        with hub_standin({"org/repo": {"Tiny.F16.gguf": tiny}}) as endpoint:
+            monkeypatch.setenv("HF_ENDPOINT", endpoint)
+            parts = list(client.pull("org/repo:F16", stream=True))
+        statuses = [p.status for p in parts]
+        assert statuses[0] == "pulling manifest"
+        assert statuses[-2:] == ["writing manifest", "success"]
+        downloads = [p for p in parts if p.status == "pulling org/repo:F16"]
+        assert downloads and downloads[-1].completed == downloads[-1].total == size
+        assert downloads[-1].digest == "org/repo:F16"
+        verified = [p for p in parts if p.status == "verifying sha256 digest"]
+        assert verified[-1].completed == verified[-1].total == size
+        assert "tiny.f16" in [m.model for m in client.list().models]
+        assert client.pull("org/repo:F16").status == "success"  # pulled before: no network
+    finally:
+        stop_server(live)
+
+
+def test_root_says_running_as_ollama_does(live):
+    assert httpx.get(live.url).text == "Ollama is running"
+    assert httpx.head(live.url).status_code == 200
+
+
+def test_create_push_and_blobs_are_refused_with_501_and_a_way_forward(ollama_client, live):
+    with pytest.raises(ollama.ResponseError) as err:
+        ollama_client.create(model="mine", from_="smollm2", system="Be brief.")
+    assert err.value.status_code == 501 and "danlu import" in err.value.error
+    with pytest.raises(ollama.ResponseError) as err:
+        ollama_client.push("smollm2")
+    assert err.value.status_code == 501 and "no registry" in err.value.error
+    assert httpx.head(f"{live.url}/api/blobs/sha256:{'0' * 64}").status_code == 501
+    assert "smollm2" in [m.model for m in ollama_client.list().models]  # still serving

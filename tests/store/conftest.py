@@ -8,10 +8,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from store_helpers import SMOLLM_FILE, write_hf_folder
 
 from danlu.config import Settings
 from danlu.store import Catalog
+from tests.store.store_helpers import SMOLLM_FILE, write_hf_folder
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-from store_helpers import CHAT_TEMPLATE, link_or_symlink
 
 from danlu.config import Settings
 from danlu.errors import CorruptModel, InvalidRequest, ModelExists, ModelNotFound, StoreError
 from danlu.store import Catalog
 from danlu.store.builtin import BuiltinSpec
+from tests.store.store_helpers import CHAT_TEMPLATE, link_or_symlink
 
 
 def _store_entries(settings: Settings) -> list[str]:

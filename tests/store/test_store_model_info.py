@@ -8,11 +8,11 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from store_helpers import CHAT_TEMPLATE, write_safetensors, write_tiny_gguf
 
 from danlu.errors import CorruptModel, StoreError
 from danlu.store.gguf_info import read_gguf_header, read_gguf_info
 from danlu.store.hf_info import model_files, read_hf_info
+from tests.store.store_helpers import CHAT_TEMPLATE, write_safetensors, write_tiny_gguf
 
 
 def test_smollm2_gguf_metadata(smollm_gguf: Path) -> None:

@@ -8,13 +8,13 @@ import socket
 from pathlib import Path
 
 import pytest
-from hub_standin import hub_standin
 from huggingface_hub import constants as hf_constants
-from store_helpers import SMOLLM_FILE, write_hf_folder, write_hub_cache, write_tiny_gguf
 
 from danlu.errors import InvalidRequest, ModelExists, ModelNotFound, OfflineError, StoreError
 from danlu.store import Catalog
 from danlu.store.hub import HubRef, choose_gguf, parse_ref
+from tests.store.hub_standin import hub_standin
+from tests.store.store_helpers import SMOLLM_FILE, write_hf_folder, write_hub_cache, write_tiny_gguf
 
 REPO = "org/repo"
 
@@ -201,3 +201,31 @@ def test_pull_downloads_through_the_hub_api(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the stand-in is gone: the cache serves it
     again = catalog.pull(f"{REPO}/Tiny.F16.gguf", name="again", cache_dir=cache)
     assert again.sha256 == model.sha256
+
+
+@pytest.mark.usefixtures("online")
+def test_pull_reports_download_bytes_then_hashing(catalog: Catalog, tmp_path: Path) -> None:
+    tiny = write_tiny_gguf(tmp_path / "src" / "tiny.gguf")
+    size = tiny.stat().st_size
+    downloaded: list[tuple[int, int]] = []
+    hashed: list[tuple[int, int]] = []
+    with hub_standin({REPO: {"Tiny.F16.gguf": tiny}}) as endpoint:
+        catalog.pull(
+            f"{REPO}:F16",
+            endpoint=endpoint,
+            cache_dir=tmp_path / "cache",
+            download=lambda done, total: downloaded.append((done, total)),
+            progress=lambda done, total: hashed.append((done, total)),
+        )
+        cached: list[tuple[int, int]] = []
+        catalog.pull(
+            f"{REPO}:F16",
+            name="again",
+            endpoint=endpoint,
+            cache_dir=tmp_path / "cache",
+            download=lambda done, total: cached.append((done, total)),
+        )
+    assert downloaded and downloaded[-1] == (size, size)
+    assert all(total == size for _, total in downloaded)
+    assert hashed[-1] == (size, size)
+    assert cached == []  # served from the Hugging Face cache: nothing downloaded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -113,8 +114,9 @@ def _print_manifest(m: Manifest, files: list[str]) -> None:
 
 
 @contextmanager
-def _progress(label: str):
-    """A rich progress bar fed by (done, total) callbacks, on stderr."""
+def _progress():
+    """Rich progress on stderr; yields `bar(label)`, a (done, total) callback that shows
+    `label` while it is fed."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     columns = (
@@ -123,13 +125,19 @@ def _progress(label: str):
         DownloadColumn(),
         TransferSpeedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
+    console = Console(stderr=True)
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as progress:
+        task = progress.add_task("", total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def bar(label: str) -> Callable[[int, int], None]:
+            def update(done: int, total: int) -> None:
+                progress.update(task, description=label, completed=done, total=total)
 
-        yield update
+            return update
+
+        yield bar
 
 
 def import_model(
@@ -137,8 +145,8 @@ def import_model(
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
 ) -> int:
     """Add a local GGUF file or Hugging Face folder to the store."""
-    with _progress(f"importing {path.name}") as progress:
-        manifest = _catalog().import_path(path, name, progress=progress)
+    with _progress() as bar:
+        manifest = _catalog().import_path(path, name, progress=bar(f"importing {path.name}"))
     print(f"imported {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
     return 0
 
@@ -148,8 +156,10 @@ def pull(
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
 ) -> int:
     """Download a model from the Hugging Face hub (resumable) into the store."""
-    with _progress(f"pulling {ref}") as progress:
-        manifest = _catalog().pull(ref, name, progress=progress)
+    with _progress() as bar:
+        manifest = _catalog().pull(
+            ref, name, download=bar(f"downloading {ref}"), progress=bar("verifying")
+        )
     print(f"pulled {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
     return 0
 

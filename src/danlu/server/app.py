@@ -115,11 +115,13 @@ async def _expire_forever(pool: ModelPool) -> None:
 
 
 def _include_api_routers(app: FastAPI) -> None:
+    from danlu.server.ollama.routes import root as ollama_root
     from danlu.server.ollama.routes import router as ollama
     from danlu.server.openai.routes import router as openai
 
     app.include_router(openai)
     app.include_router(ollama)
+    app.include_router(ollama_root)
 
 
 def _add_ops_routes(app: FastAPI) -> None:

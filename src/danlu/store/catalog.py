@@ -167,6 +167,7 @@ class Catalog:
         name: str | None = None,
         *,
         progress: Progress | None = None,
+        download: Progress | None = None,
         endpoint: str | None = None,
         cache_dir: Path | str | None = None,
         offline: bool | None = None,
@@ -175,6 +176,8 @@ class Catalog:
 
         `ref`: 'org/repo/file.gguf', 'org/repo:Q4_K_M' or 'org/repo'. `endpoint` and
         `cache_dir` go to huggingface_hub; `offline` defaults to HF_HUB_OFFLINE.
+        `download(done, total)` follows the download's bytes, `progress` the hashing into
+        the store that follows.
         """
         chosen = validate_name(name) if name is not None else None
         hub = HubClient(endpoint=endpoint, cache_dir=cache_dir, offline=offline)
@@ -182,7 +185,7 @@ class Catalog:
         name = chosen or target.default_name
         self._ready()
         self._ensure_free(name)  # before a possibly long download
-        local = hub.fetch(target)
+        local = hub.fetch(target, download)
         return self._add(local, name, target.source, progress)
 
     def _add(

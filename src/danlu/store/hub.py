@@ -14,9 +14,11 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from danlu.errors import InvalidRequest, ModelNotFound, OfflineError, StoreError
+from danlu.store.atomic import Progress
 from danlu.store.hf_info import KEEP_SUFFIXES
 from danlu.store.names import sanitize_name
 
@@ -140,6 +142,27 @@ def hub_errors(what: str) -> Iterator[None]:
         raise StoreError(f"cannot download {what}: {exc.strerror or exc}") from None
 
 
+class ByteCounter:
+    """Stands in for tqdm in huggingface_hub's download loop and hands each byte count
+    to a Progress callback instead of drawing a bar."""
+
+    def __init__(self, progress: Progress, *, total: int | None = None, initial: int = 0, **_):
+        self.progress, self.total, self.n = progress, total or 0, initial
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.progress(self.n, max(self.total, self.n))
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ByteCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class HubClient:
     """Thin wrapper over huggingface_hub with the options a pull was given."""
 
@@ -150,7 +173,9 @@ class HubClient:
         cache_dir: Path | str | None = None,
         offline: bool | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        # read now, as env_offline does: huggingface_hub reads these once, at import
+        self.endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+        cache_dir = cache_dir or os.environ.get("HF_HUB_CACHE") or None
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self.offline = env_offline() if offline is None else offline
 
@@ -206,8 +231,11 @@ class HubClient:
         root = Path(folder)
         return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
-    def fetch(self, target: HubTarget) -> Path:
-        """Download (or find in the cache) the target; returns a file or a folder."""
+    def fetch(self, target: HubTarget, progress: Progress | None = None) -> Path:
+        """Download (or find in the cache) the target; returns a file or a folder.
+
+        `progress(done, total)` follows the bytes of a GGUF download (nothing is reported
+        when the file is already cached, or for a whole-repo snapshot)."""
         from huggingface_hub import hf_hub_download, snapshot_download
 
         options = {
@@ -216,8 +244,9 @@ class HubClient:
             "endpoint": self.endpoint,
         }
         if target.gguf:
+            bar = {"tqdm_class": partial(ByteCounter, progress)} if progress else {}
             with hub_errors(f"{target.repo_id}/{target.gguf}"):
-                return Path(hf_hub_download(target.repo_id, target.gguf, **options))
+                return Path(hf_hub_download(target.repo_id, target.gguf, **options, **bar))
         with hub_errors(target.repo_id):
             return Path(
                 snapshot_download(target.repo_id, allow_patterns=list(target.files), **options)

@@ -5,10 +5,11 @@ the model is stored under the catalog's default name for it, which the final
 "success" object carries as `model` (the reference keeps working as a name too).
 A name already in the store, or a reference pulled before, succeeds at once.
 
-Streaming reports Ollama's statuses: "pulling manifest", then "verifying sha256
-digest" with completed/total bytes while the file is hashed into the store, "writing
-manifest" and "success". The download itself reports no progress here, and it runs
-to the end even if the client goes away.
+Streaming reports Ollama's statuses: "pulling manifest", "pulling <reference>" with
+completed/total bytes while the file downloads (skipped when the Hugging Face cache
+already has it), "verifying sha256 digest" with completed/total while it is hashed into
+the store, "writing manifest" and "success". A download runs to the end even if the
+client goes away, so that a retry finds it in the cache.
 """
 
 from __future__ import annotations
@@ -55,11 +56,17 @@ def _pull(catalog: Catalog, ref: str, emit=None) -> Manifest:
     if found is not None:
         return found
 
-    def progress(done: int, total: int) -> None:
-        if emit is not None and total:
-            emit({"status": "verifying sha256 digest", "completed": done, "total": total})
+    def reporter(status: str, **extra: str):
+        def report(done: int, total: int) -> None:
+            if emit is not None and total:
+                emit({"status": status, **extra, "completed": done, "total": total})
 
-    return catalog.pull(ref, progress=progress)
+        return report
+
+    # front ends show a download bar for statuses that carry a `digest` (Ollama's layer
+    # id); the hub reference stands in for it, as the file's hash is not known yet
+    download = reporter(f"pulling {ref}", digest=ref)
+    return catalog.pull(ref, download=download, progress=reporter("verifying sha256 digest"))
 
 
 async def pull(body: PullRequest, request: Request) -> Response:
