@@ -95,6 +95,32 @@ def test_a_client_that_disconnects_mid_stream_frees_its_slot(server_with):
     assert ok.status_code == 200  # the single slot is free again
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {**ASK, "max_tokens": 2000, "ignore_eos": True}),
+        (
+            "/api/chat",
+            {
+                "model": "smollm2",
+                "messages": ASK["messages"],
+                "stream": False,
+                "options": {"num_predict": 2000, "num_ctx": 1024},
+            },
+        ),
+    ],
+)
+def test_a_client_that_gives_up_on_a_plain_request_frees_its_slot(server_with, path, body):
+    live = server_with(parallel=1)
+    with pytest.raises(httpx.ReadTimeout):  # the client hangs up while the answer is made
+        httpx.post(f"{live.url}{path}", json=body, timeout=httpx.Timeout(60, read=1.0))
+    deadline = time.monotonic() + 3  # far less than the ~9 s the whole answer would take
+    while metric(live, "danlu_active_slots") != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric(live, "danlu_active_slots") == 0
+    assert metric(live, "danlu_cancelled_requests_total") >= 1
+
+
 def test_eight_simultaneous_greedy_requests_match_their_solo_answers(live):
     client = openai.OpenAI(base_url=live.v1, api_key="x", max_retries=0, timeout=300)
     prompts = [f"Write one sentence about the number {i}." for i in range(8)]
