@@ -51,6 +51,8 @@ for (method, path), (message, hint) in UNSUPPORTED.items():
 root = APIRouter(tags=["ollama"])
 
 
-@root.api_route("/", methods=["GET", "HEAD"], response_class=PlainTextResponse)
+@root.api_route(
+    "/", methods=["GET", "HEAD"], response_class=PlainTextResponse, include_in_schema=False
+)
 async def running() -> str:
     return "Ollama is running"
