@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +141,25 @@ def test_pull_downloads_from_the_hub_into_the_store(danlu, monkeypatch, tmp_path
     assert result.code == 0, result.err
     assert result.out.strip() == "pulled tiny.f16 (gguf, 512 B)"
     assert "tiny.f16" in danlu("list").out
+
+
+def _no_disk_space() -> None:
+    """In the child: any write that grows a file fails (EFBIG), as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+@pytest.mark.parametrize("args", [["import", "{tiny}", "--name", "new"], ["cp", "smollm2", "new"]])
+def test_a_store_write_that_fails_is_one_line_and_leaves_the_store_as_it_was(
+    danlu, danlu_home, tmp_path, args
+):
+    tiny = write_tiny_gguf(tmp_path / "tiny.gguf")
+    before = danlu("list").out
+    command = [str(Path(sys.executable).parent / "danlu"), *(a.format(tiny=tiny) for a in args)]
+    run = subprocess.run(command, preexec_fn=_no_disk_space, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: ")
+    assert "check free disk space" in run.stderr
+    assert run.stderr.count("\n") == 1
+    assert danlu("list").out == before
+    assert sorted(p.name for p in (danlu_home / "models").iterdir()) == ["smollm2"]
