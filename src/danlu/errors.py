@@ -124,3 +124,10 @@ class NotSupported(DanluError):
 
     status = 501
     code = "not_supported"
+
+
+class ShuttingDown(DanluError):
+    """The server was asked to stop while this request was running."""
+
+    status = 503
+    code = "shutting_down"

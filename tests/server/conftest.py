@@ -12,17 +12,17 @@ import httpx
 import ollama
 import openai
 import pytest
-import uvicorn
 
 from danlu.config import Settings
 from danlu.server import ServerSettings, create_app
+from danlu.server.serving import Server
 
 
 @dataclass
 class LiveServer:
     url: str
     app: object
-    server: uvicorn.Server
+    server: Server
     thread: threading.Thread
 
     @property
@@ -36,7 +36,7 @@ def start_server(server_settings: ServerSettings, home) -> LiveServer:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(server_settings, Settings(home=home, threads=2))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = Server(app, grace=server_settings.shutdown_grace)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

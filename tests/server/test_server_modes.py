@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
+import threading
 import time
 
 import httpx
@@ -138,3 +140,27 @@ def test_eight_simultaneous_greedy_requests_match_their_solo_answers(live):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         together = list(pool.map(ask, prompts))
     assert together == solo
+
+
+def test_stopping_the_server_ends_running_streams_at_once(tmp_path):
+    live = start_server(
+        ServerSettings(models=["smollm2"], n_ctx=4096, threads=2, parallel=2, shutdown_grace=30),
+        tmp_path / "home",
+    )
+    body = {**ASK, "max_tokens": 4000, "ignore_eos": True, "stream": True}
+    lines: list[str] = []
+    with httpx.stream("POST", f"{live.v1}/chat/completions", json=body, timeout=60) as r:
+        stream = r.iter_lines()
+        for _ in range(5):
+            lines.append(next(stream))
+        began = time.monotonic()
+        stopper = threading.Thread(target=stop_server, args=(live,))
+        stopper.start()
+        lines.extend(stream)
+    stopper.join()
+    took = time.monotonic() - began
+    assert took < 10  # not the ~40 s the answer would take, nor the 30 s grace period
+    events = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    assert events[-1]["error"]["code"] == "shutting_down"
+    assert "shutting down" in events[-1]["error"]["message"]
+    assert not live.thread.is_alive()

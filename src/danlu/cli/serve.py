@@ -31,10 +31,9 @@ def serve(
     config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
-    import uvicorn
-
     from danlu.config import Settings
     from danlu.server import ServerSettings, create_app
+    from danlu.server.serving import Server
     from danlu.store import Catalog
 
     settings = ServerSettings.build(
@@ -59,15 +58,13 @@ def serve(
         catalog.get(name)
     sock = listen(settings.host, settings.port)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    ctx = app.state.danlu
-    ctx.stop = lambda: setattr(server, "should_exit", True)
+    server = Server(app, grace=settings.shutdown_grace)
     host, bound = sock.getsockname()[:2]
     loading = f"; loading {', '.join(settings.models)}" if settings.models else ""
     print(f"danlu serving on http://{host}:{bound} (OpenAI /v1, Ollama /api){loading}", flush=True)
     server.run(sockets=[sock])
-    if ctx.failure is not None:
-        raise ctx.failure
+    if server.state.failure is not None:
+        raise server.state.failure
     return 0
 
 

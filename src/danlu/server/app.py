@@ -32,6 +32,7 @@ class ServerState:
     metrics: Metrics
     ready: bool = False  # the models named at start are loaded
     failure: DanluError | None = None  # why they could not be; the server then stops
+    stopping: bool = False  # the server is shutting down: running requests end now
     stop: Callable[[], None] = lambda: None  # set by whoever runs the server
 
     def default_model(self) -> str:

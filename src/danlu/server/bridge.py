@@ -1,20 +1,20 @@
 """From the decoding thread to asyncio: a job's chunks as an async iterator.
 
 The iterator also watches the client: when it disconnects (streaming or not),
-or the request runs past its time limit, the job is cancelled and its slot is
-freed at the next decode step.
+the request runs past its time limit, or the server is stopping, the job is
+cancelled and its slot is freed at the next decode step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 
 from danlu.engine.base import Chunk
-from danlu.errors import DanluError, RequestTimeout
+from danlu.errors import DanluError, RequestTimeout, ShuttingDown
 from danlu.model import Model, Prompt
 
 POLL_SECONDS = 0.25
@@ -23,8 +23,16 @@ POLL_SECONDS = 0.25
 class JobStream:
     """Chunks of one submitted prompt, delivered on the event loop."""
 
-    def __init__(self, model: Model, prompt: Prompt, request: Request, timeout: float) -> None:
+    def __init__(
+        self,
+        model: Model,
+        prompt: Prompt,
+        request: Request,
+        timeout: float,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         loop = asyncio.get_running_loop()
+        self._stopping = stopping
         self._queue: asyncio.Queue[Chunk | DanluError] = asyncio.Queue()
         self._request = request
         self._deadline = time.monotonic() + timeout
@@ -69,6 +77,8 @@ class JobStream:
                 )
             if now >= self._next_check:
                 self._next_check = now + POLL_SECONDS
+                if self._stopping():
+                    raise ShuttingDown("the server is shutting down", hint="retry once it is back")
                 if await self._request.is_disconnected():
                     return None
             if not self._queue.empty():  # the common case: no timer needed

@@ -40,7 +40,9 @@ async def stream_prompt(
     ctx: ServerState, model: Model, prompt: Prompt, request: Request
 ) -> AsyncIterator[Chunk]:
     """Chunks of one prompt; usage and latency go to the metrics when it finishes."""
-    job = JobStream(model, prompt, request, ctx.server.request_timeout)
+    job = JobStream(
+        model, prompt, request, ctx.server.request_timeout, stopping=lambda: ctx.stopping
+    )
     ended = False  # finished, or failed with an error the caller reports
     try:
         async for chunk in job:

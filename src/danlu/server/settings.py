@@ -30,6 +30,9 @@ class ServerSettings(BaseSettings):
         64, ge=0, description="Requests waiting for a slot before new ones get 503."
     )
     request_timeout: float = Field(600.0, gt=0, description="Seconds one request may take.")
+    shutdown_grace: float = Field(
+        5.0, ge=0, description="Seconds running requests get to finish when the server stops."
+    )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body.")
     api_keys: list[str] = Field(
         default_factory=list, description="Accepted bearer keys; empty means no auth."
