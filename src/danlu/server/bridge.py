@@ -3,12 +3,19 @@
 The iterator also watches the client: when it disconnects (streaming or not),
 the request runs past its time limit, or the server is stopping, the job is
 cancelled and its slot is freed at the next decode step.
+
+Per token this costs the event loop as little as it can, since on a small machine
+that CPU comes out of decoding: the decoding thread appends to a deque and wakes
+the loop only when no wake-up is already pending, and one repeating timer per
+request (not one per token) makes sure the checks run while tokens are slow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
@@ -31,25 +38,39 @@ class JobStream:
         timeout: float,
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        self._stopping = stopping
-        self._queue: asyncio.Queue[Chunk | DanluError] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._items: deque[Chunk | DanluError] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._wake_pending = False
         self._request = request
+        self._stopping = stopping
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
         self._next_check = time.monotonic() + POLL_SECONDS
         self.first_token_at: float | None = None
         self.started = time.monotonic()
+        self._job = model.submit(prompt, self._emit)
 
-        def emit(item: Chunk | DanluError) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+    def _emit(self, item: Chunk | DanluError) -> None:
+        """On the decoding thread: queue the item, wake the loop unless a wake is pending."""
+        self._items.append(item)
+        if not self._wake_pending:
+            self._wake_pending = True
+            # RuntimeError: the loop is closed, the server stopped and nobody listens
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake)
 
-        self._job = model.submit(prompt, emit)
+    def _wake(self) -> None:
+        self._wake_pending = False  # first: an item appended from now on schedules a wake
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def cancel(self) -> None:
         self._job.cancel()
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
+        timer = self._loop.call_later(POLL_SECONDS, self._tick)
+        self._timer = timer
         try:
             while True:
                 item = await self._next()
@@ -63,11 +84,17 @@ class JobStream:
                 if item.finish_reason:
                     return
         finally:
+            self._timer.cancel()
             self.cancel()
 
+    def _tick(self) -> None:
+        """Every POLL_SECONDS: wake the iterator so that it runs its checks."""
+        self._wake()
+        self._timer = self._loop.call_later(POLL_SECONDS, self._tick)
+
     async def _next(self) -> Chunk | DanluError | None:
-        """The next item; None once the client is gone. Checks the clock and the client
-        at least every POLL_SECONDS, even while tokens keep coming."""
+        """The next item; None once the client is gone. Checks the clock, the client and
+        the server at least every POLL_SECONDS, even while tokens keep coming."""
         while True:
             now = time.monotonic()
             if now > self._deadline:
@@ -81,9 +108,10 @@ class JobStream:
                     raise ShuttingDown("the server is shutting down", hint="retry once it is back")
                 if await self._request.is_disconnected():
                     return None
-            if not self._queue.empty():  # the common case: no timer needed
-                return self._queue.get_nowait()
+            if self._items:
+                return self._items.popleft()
+            self._waiter = self._loop.create_future()
             try:
-                return await asyncio.wait_for(self._queue.get(), POLL_SECONDS)
-            except asyncio.TimeoutError:
-                continue
+                await self._waiter
+            finally:
+                self._waiter = None
