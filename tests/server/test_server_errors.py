@@ -36,12 +36,15 @@ def test_malformed_json(live):
         ({"messages": "hi"}, "messages"),
         ({"messages": []}, "messages"),
         ({"n": 0}, "n"),
+        ({"stream_options": {"include_usage": True}}, "stream_options is only allowed"),
+        ({"top_logprobs": 3}, "top_logprobs needs logprobs"),
     ],
 )
 def test_wrong_types_and_ranges(live, change, needle):
     r = post(live, CHAT, json={**OK, **change})
     assert r.status_code == 400
     assert needle in error_of(r)["message"]
+    assert "value error" not in error_of(r)["message"].lower()
 
 
 @pytest.mark.parametrize("field", ["functions", "audio", "modalities", "prediction"])

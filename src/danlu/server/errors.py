@@ -40,7 +40,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     if first.get("type") == "json_invalid":
         return "the request body is not valid JSON", None
     where = f" at '{field}'" if field else ""
-    return f"invalid request{where}: {first.get('msg', 'bad value').lower()}", field
+    msg = str(first.get("msg", "bad value")).removeprefix("Value error, ")  # our validators
+    return f"invalid request{where}: {msg[:1].lower()}{msg[1:]}", field
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from danlu.errors import InvalidRequest
 
@@ -88,9 +88,15 @@ class SamplingFields(Strict):
     keep_alive: float | str | None = None
     n_ctx: int | None = Field(None, ge=16, description="Context length for this request.")
 
+    @model_validator(mode="after")
+    def _stream_options_need_stream(self) -> SamplingFields:
+        if self.stream_options is not None and not self.stream:
+            raise ValueError("stream_options is only allowed when stream is true")
+        return self
+
     @field_validator("stop")
     @classmethod
-    def _max_four_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+    def _at_most_16_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
         if isinstance(value, list) and len(value) > 16:
             raise ValueError("at most 16 stop sequences")
         return value
@@ -131,6 +137,12 @@ class ChatCompletionRequest(SamplingFields):
     metadata: dict[str, str] | None = None
     store: bool | None = None
     service_tier: Literal["auto", "default"] | None = None
+
+    @model_validator(mode="after")
+    def _top_logprobs_need_logprobs(self) -> ChatCompletionRequest:
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs set to true")
+        return self
 
 
 class CompletionRequest(SamplingFields):
