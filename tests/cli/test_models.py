@@ -28,7 +28,7 @@ def one_line_error(result) -> str:
 
 @pytest.fixture
 def gguf_copy(tmp_path: Path) -> Path:
-    """The real model under another file name (a hard link: no 100 MB copy)."""
+    """The real model under another file name (a hard link: no 100 MB copy in the test)."""
     target = tmp_path / "incoming" / "My-Model.Q4_1.gguf"
     target.parent.mkdir()
     os.link(smollm2_path(), target)
@@ -75,6 +75,15 @@ def test_import_then_run_then_copy_and_remove(danlu, gguf_copy):
 def test_import_default_name_comes_from_the_file(danlu, gguf_copy):
     assert danlu("import", str(gguf_copy)).code == 0
     assert "my-model.q4_1" in danlu("list").out
+
+
+def test_import_in_place_records_the_path_and_takes_no_copy(danlu, gguf_copy, danlu_home):
+    assert danlu("import", str(gguf_copy), "--name", "ref", "--in-place").code == 0
+    shown = json.loads(danlu("show", "ref", "--json").out)
+    assert shown["paths"] == [str(gguf_copy.resolve())]
+    assert not list((danlu_home / "models" / "ref").glob("*.gguf"))
+    answer = json.loads(danlu("run", "ref", "Hi", "--json", "--temp", "0", "-n", "2").out)
+    assert answer["usage"]["completion_tokens"] == 2
 
 
 def test_import_name_collision(danlu, gguf_copy):

@@ -65,7 +65,7 @@ def test_removing_a_builtin_is_refused(catalog: Catalog) -> None:
     assert catalog.get("smollm2").builtin
 
 
-def test_import_gguf_links_it_into_the_store(
+def test_import_gguf_copies_it_into_the_store(
     catalog: Catalog, settings: Settings, smollm_gguf: Path, smollm_sha256: str, tmp_path: Path
 ) -> None:
     src = link_or_symlink(smollm_gguf, tmp_path / "downloads" / "My-Model.Q4_1.gguf")
@@ -79,6 +79,20 @@ def test_import_gguf_links_it_into_the_store(
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == smollm_sha256
     assert seen[-1] == (model.size, model.size)
     assert catalog.get("my-model.q4_1") == model
+
+
+def test_rewriting_an_imported_file_in_place_leaves_the_stored_model_intact(
+    catalog: Catalog, settings: Settings, smollm_gguf: Path, smollm_sha256: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "mine.gguf"
+    src.write_bytes(smollm_gguf.read_bytes())
+    model = catalog.import_path(src)
+    with open(src, "r+b") as f:  # as `cp other.gguf mine.gguf` or an editor would
+        f.seek(4096)
+        f.write(b"\0" * 4096)
+    stored = catalog.main_path(model.name)
+    assert os.stat(stored).st_ino != os.stat(src).st_ino
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == smollm_sha256 == model.sha256
 
 
 def test_import_hf_folder(catalog: Catalog, settings: Settings, hf_folder: Path) -> None:

@@ -84,6 +84,16 @@ def test_place_file_hard_links_through_symlinks(tmp_path: Path) -> None:
     assert os.stat(placed).st_ino == os.stat(blob).st_ino
 
 
+def test_place_file_without_link_makes_an_independent_copy(tmp_path: Path) -> None:
+    blob = tmp_path / "user.gguf"
+    blob.write_bytes(b"weights")
+    placed = tmp_path / "store" / "w.bin"
+    assert place_file(blob, placed, link=False) is False
+    blob.write_bytes(b"edited!")
+    assert placed.read_bytes() == b"weights"
+    assert os.stat(placed).st_ino != os.stat(blob).st_ino
+
+
 def test_sha256_file_streams_with_progress(tmp_path: Path) -> None:
     data = os.urandom(2_500_000)
     path = tmp_path / "f"

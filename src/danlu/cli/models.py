@@ -143,10 +143,19 @@ def _progress():
 def import_model(
     path: Annotated[Path, typer.Argument(help="A .gguf file or a Hugging Face model folder.")],
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place",
+            help="Record the .gguf file's path instead of copying it (no extra disk space; "
+            "the model then follows that file: it is gone if the file moves).",
+        ),
+    ] = False,
 ) -> int:
-    """Add a local GGUF file or Hugging Face folder to the store."""
+    """Add a local GGUF file or Hugging Face folder to the store (as a copy by default)."""
     with _progress() as bar:
-        manifest = _catalog().import_path(path, name, progress=bar(f"importing {path.name}"))
+        progress = bar(f"importing {path.name}")
+        manifest = _catalog().import_path(path, name, progress=progress, reference=in_place)
     print(f"imported {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
     return 0
 

@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20  # 1 MiB: large enough to stream at disk speed, small enough for progress
 
@@ -63,28 +64,61 @@ def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
     write_bytes_atomic(path, text.encode(encoding))
 
 
+FICLONE = 0x40049409  # Linux ioctl: the copy shares the source's blocks copy-on-write
+
+
+def _clone(fin: BinaryIO, fout: BinaryIO) -> bool:
+    """A reflink copy where the filesystem has them (btrfs, XFS, APFS-like); else False."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        return False
+    try:
+        fcntl.ioctl(fout.fileno(), FICLONE, fin.fileno())
+    except OSError:
+        return False
+    return True
+
+
 def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> None:
-    """Copy `src` to `dst` in 1 MiB chunks under a temp name, then rename into place."""
+    """Copy `src` to `dst` under a temp name, then rename into place.
+
+    A reflink when the filesystem offers one (instant, no extra space, and still an
+    independent file), else a copy in 1 MiB chunks.
+    """
     total = Path(src).stat().st_size
-    done = 0
     with _replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            fout.write(chunk)
-            done += len(chunk)
+        if _clone(fin, fout):
             if progress:
-                progress(done, total)
+                progress(total, total)
+        else:
+            _copy_chunks(fin, fout, total, progress)
         fout.flush()
         os.fsync(fout.fileno())
 
 
-def place_file(src: Path, dst: Path) -> bool:
-    """Put `src` at `dst`: a hard link when the filesystem allows, else an atomic copy.
+def _copy_chunks(fin: BinaryIO, fout: BinaryIO, total: int, progress: Progress | None) -> None:
+    done = 0
+    while chunk := fin.read(CHUNK):
+        fout.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
 
-    Symlinks (as in the Hugging Face cache) are resolved first, so the link points at
-    the real blob. Returns True when hard-linked.
+
+def place_file(src: Path, dst: Path, *, link: bool = True) -> bool:
+    """Put `src` at `dst`: a hard link when allowed and possible, else an atomic copy.
+
+    Hard links are for files nobody edits in place (hub cache blobs, the store's own
+    files); `link=False` copies, so a user who later rewrites `src` in place does not
+    change the stored model. Symlinks (as in the Hugging Face cache) are resolved
+    first, so a link points at the real blob. Returns True when hard-linked.
     """
     real = Path(src).resolve(strict=True)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if not link:
+        copy_file_atomic(real, dst)
+        return False
     try:
         os.link(real, dst)
         return True

@@ -147,8 +147,9 @@ class Catalog:
     ) -> Manifest:
         """Add a .gguf file or a Hugging Face model folder to the store.
 
-        Files are hard-linked into the model folder when possible, else copied;
-        `reference=True` records a GGUF file's absolute path instead (no link or copy).
+        Files are copied into the model folder (a reflink where the filesystem has
+        them), so rewriting the original later cannot change the stored model;
+        `reference=True` records a GGUF file's absolute path instead (no copy).
         `progress(done, total)` follows the hashing of the main file.
         """
         src = Path(path).expanduser()
@@ -159,7 +160,7 @@ class Catalog:
             )
         src = src.resolve()
         name = validate_name(name) if name is not None else default_name(src)
-        return self._add(src, name, f"file:{src}", progress, reference)
+        return self._add(src, name, f"file:{src}", progress, reference=reference, link=False)
 
     def pull(
         self,
@@ -186,11 +187,19 @@ class Catalog:
         self._ready()
         self._ensure_free(name)  # before a possibly long download
         local = hub.fetch(target, download)
-        return self._add(local, name, target.source, progress)
+        return self._add(local, name, target.source, progress, link=True)
 
     def _add(
-        self, src: Path, name: str, source: str, progress: Progress | None, reference: bool = False
+        self,
+        src: Path,
+        name: str,
+        source: str,
+        progress: Progress | None,
+        *,
+        reference: bool = False,
+        link: bool,
     ) -> Manifest:
+        """Stage and publish `src`; `link` hard-links (hub blobs) instead of copying."""
         self._ready()
         self._ensure_free(name)
         if src.is_dir():
@@ -201,9 +210,16 @@ class Catalog:
             info = read_gguf_info(src)
         with _disk_errors(f"import {src}"), staged_model(self.root, name) as stage:
             if src.is_dir():
-                return stage_hf(stage, name, src, info, source=source, progress=progress)
+                return stage_hf(stage, name, src, info, source=source, progress=progress, link=link)
             return stage_gguf(
-                stage, name, src, info, source=source, progress=progress, reference=reference
+                stage,
+                name,
+                src,
+                info,
+                source=source,
+                progress=progress,
+                reference=reference,
+                link=link,
             )
 
     def copy(self, src: str, dst: str) -> Manifest:

@@ -115,15 +115,18 @@ def stage_gguf(
     progress: Progress | None = None,
     reference: bool = False,
     builtin: bool = False,
+    link: bool = True,
 ) -> Manifest:
-    """Link/copy a GGUF file into `stage` (or reference it in place) and write the manifest."""
+    """Link/copy a GGUF file into `stage` (or reference it in place) and write the manifest.
+
+    `link=False` always copies (see `place_file`)."""
     if reference:
         main = Path(src).resolve(strict=True)
         files = [str(main)]
     else:
         filename = src.name if src.name != MANIFEST_NAME else "model.gguf"
         main = stage / filename
-        place_file(src, main)
+        place_file(src, main, link=link)
         files = [filename]
     size = main.stat().st_size
     manifest = build_manifest(
@@ -141,11 +144,12 @@ def stage_hf(
     *,
     source: str,
     progress: Progress | None = None,
+    link: bool = True,
 ) -> Manifest:
     """Link/copy a Hugging Face folder's files into `stage` and write the manifest."""
     files = model_files(folder)
     for filename in files:
-        place_file(folder / filename, stage / filename)
+        place_file(folder / filename, stage / filename, link=link)
     size = sum((stage / f).stat().st_size for f in files)
     main = stage / files[0]
     manifest = build_manifest(name, info, files, main, size=size, source=source, progress=progress)
