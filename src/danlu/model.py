@@ -126,21 +126,25 @@ class Model:
         keep: int = 0,
         tools: list[dict[str, Any]] | None = None,
         context_length: int | None = None,
+        trim: bool = True,
         **params: Any,
     ) -> Prompt:
         """Render and fit a conversation, dropping the oldest turns if it outgrows the context.
 
         `context_length` (at most the loaded context) bounds prompt plus answer for this call.
+        `trim=False` drops nothing: a conversation that does not fit is a ContextOverflow.
         """
         window = self._window(context_length)
         sampling = self.params(**params)
         sampling = sampling.model_copy(update={"stop": sampling.stop + self.template.stop})
-        budget = window - answer_reserve(window, sampling.max_tokens)
 
         def encode(kept: list[Message]) -> list[int]:
             text = self.template.render(kept, tools=tools)
             return self.engine.tokenize(text, add_bos=True)
 
+        if not trim:
+            return self.within(Prompt(encode(as_messages(list(messages))), sampling), window)
+        budget = window - answer_reserve(window, sampling.max_tokens)
         fitted = fit_messages(as_messages(list(messages)), encode, budget, keep)
         notices = (fitted.notice,) if fitted.notice else ()
         return self.within(Prompt(fitted.tokens, sampling, notices), window)

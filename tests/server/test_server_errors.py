@@ -79,6 +79,33 @@ def test_prompt_longer_than_the_context_is_400(live):
     assert error_of(r)["code"] == "context_length_exceeded"
 
 
+def _turns(count: int, words: int) -> list[dict]:
+    said = [{"role": "system", "content": "You keep notes."}]
+    for i in range(count):
+        said.append({"role": "user", "content": f"note {i}: " + "word " * words})
+        said.append({"role": "assistant", "content": f"noted {i}"})
+    return [*said, {"role": "user", "content": "what was note 0?"}]
+
+
+def test_a_conversation_that_outgrows_the_context_is_400_not_trimmed(live):
+    """OpenAI never drops turns on its own; a conversation too long for n_ctx is a 400."""
+    r = post(live, CHAT, json={**OK, "messages": _turns(6, 60), "n_ctx": 256})
+    assert r.status_code == 400
+    assert error_of(r)["code"] == "context_length_exceeded"
+
+
+def test_a_conversation_that_fits_keeps_every_turn(live):
+    """No quarter of the context is held back: 3/4 full still sends every message."""
+    body = {**OK, "messages": _turns(4, 34), "max_tokens": 4}
+    full = post(live, CHAT, json=body).json()["usage"]["prompt_tokens"]
+    assert 192 < full < 252  # more than 3/4 of a 256-token context, and room for 4
+    del body["max_tokens"]  # none given: the answer gets whatever room is left
+    r = post(live, CHAT, json={**body, "n_ctx": 256})
+    assert r.status_code == 200, r.text
+    usage = r.json()["usage"]
+    assert usage["prompt_tokens"] == full and full + usage["completion_tokens"] <= 256
+
+
 def test_oversized_body_is_413(live):
     r = post(live, CHAT, json={**OK, "messages": [{"role": "user", "content": "x" * 9_000_000}]})
     assert r.status_code == 413

@@ -67,6 +67,7 @@ class ChatPlan:
                     messages,
                     tools=render_tools,
                     context_length=body.n_ctx,
+                    trim=False,  # as OpenAI: a conversation that does not fit is a 400
                     **{**params, "seed": seed},
                 )
             )
