@@ -56,8 +56,16 @@ class Model:
         return self.engine.n_ctx
 
     def params(self, **changes: Any) -> SamplingParams:
-        """The default params with `changes` applied and validated."""
-        return SamplingParams.build(self.defaults, **changes)
+        """The default params with `changes` applied and validated (logit_bias ids included)."""
+        params = SamplingParams.build(self.defaults, **changes)
+        unknown = sorted(t for t in params.logit_bias or {} if not 0 <= t < self.engine.n_vocab)
+        if unknown:
+            raise InvalidParameter(
+                f"logit_bias has token id {unknown[0]}, outside this model's vocabulary "
+                f"(0..{self.engine.n_vocab - 1})",
+                hint="use token ids from /tokenize",
+            )
+        return params
 
     # -- raw completion ------------------------------------------------------------------
 

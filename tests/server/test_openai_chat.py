@@ -7,6 +7,11 @@ import json
 import httpx
 import jsonschema
 
+from danlu.chat.tools import ToolCall
+from danlu.chat.tools.stream import ToolStreamFilter
+from danlu.engine.base import Chunk, Completion, Timing, Usage
+from danlu.server.openai.chat import ChatPlan, _deltas, _message
+from danlu.server.openai.schemas import ChatCompletionRequest
 from tests.tools.specs import WEATHER
 
 HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
@@ -247,3 +252,31 @@ def test_second_turn_reuses_the_prefix_cache(openai_client):
     )
     cached = second.usage.prompt_tokens_details.cached_tokens
     assert cached >= first.usage.prompt_tokens - 1
+
+
+def test_parallel_tool_calls_false_returns_only_the_first_call(model):
+    """SmolLM2 rarely writes two calls, so the answer is written here, in the plan's format."""
+    body = ChatCompletionRequest(
+        model="smollm2",
+        messages=[{"role": "user", "content": "Weather in Paris and Rome?"}],
+        tools=[WEATHER],
+        parallel_tool_calls=False,
+    )
+    plan = ChatPlan(body, model)
+    cities = [ToolCall.new("get_weather", {"city": c}) for c in ("Paris", "Rome")]
+    chunk = Chunk(
+        plan.tools.render_calls(cities),
+        finish_reason="stop",
+        usage=Usage(1, 1),
+        timing=Timing(0.1, 0.1, 1, 1),
+    )
+    message, reason = _message(plan, Completion.collect([chunk]))
+    assert reason == "tool_calls"
+    assert [json.loads(c["function"]["arguments"]) for c in message["tool_calls"]] == [
+        {"city": "Paris"}
+    ]
+    deltas = list(_deltas(model, body, ToolStreamFilter(plan.tools), chunk, plan.max_calls))
+    streamed = [c for delta, _, _ in deltas for c in delta.get("tool_calls", [])]
+    assert [c["function"]["name"] for c in streamed] == ["get_weather"]
+    both = ChatPlan(body.model_copy(update={"parallel_tool_calls": True}), model)
+    assert len(_message(both, Completion.collect([chunk]))[0]["tool_calls"]) == 2

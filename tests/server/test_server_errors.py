@@ -38,6 +38,11 @@ def test_malformed_json(live):
         ({"n": 0}, "n"),
         ({"stream_options": {"include_usage": True}}, "stream_options is only allowed"),
         ({"top_logprobs": 3}, "top_logprobs needs logprobs"),
+        ({"tool_choice": "required"}, "tool_choice is only allowed when tools"),
+        ({"tool_choice": "auto", "tools": []}, "tool_choice is only allowed when tools"),
+        ({"response_format": {"type": "json_schema"}}, "needs a json_schema object"),
+        ({"logit_bias": {"999999": 5}}, "outside this model's vocabulary"),
+        ({"logit_bias": {"-1": 5}}, "outside this model's vocabulary"),
     ],
 )
 def test_wrong_types_and_ranges(live, change, needle):

@@ -50,6 +50,7 @@ class ChatPlan:
         grammar = _grammar(body)
         messages = [m.as_message() for m in body.messages]
         self.tools = None
+        self.max_calls = 1 if body.parallel_tool_calls is False else None
         render_tools = None
         if body.tools and body.tool_choice != "none":
             specs = tool_specs(body.tools)
@@ -80,7 +81,7 @@ def _message(plan: ChatPlan, result: Completion) -> tuple[dict[str, Any], str]:
         parsed = plan.tools.parse(text)
         if parsed.calls:
             message["content"] = parsed.content or None
-            message["tool_calls"] = [c.as_openai() for c in parsed.calls]
+            message["tool_calls"] = [c.as_openai() for c in parsed.calls[: plan.max_calls]]
             reason = "tool_calls"
     return message, reason
 
@@ -151,13 +152,14 @@ async def _stream(
         )
 
     filters = [_tool_filter(plan) for _ in plan.prompts]
+    max_calls = plan.max_calls
     usage = None
     async with stack:
         try:
             for i in range(len(plan.prompts)):
                 yield chunk_json(i, {"role": "assistant", "content": ""})
             async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
-                for piece in _deltas(model, body, filters[i], chunk):
+                for piece in _deltas(model, body, filters[i], chunk, max_calls):
                     yield chunk_json(i, *piece)
                 if chunk.finish_reason and chunk.usage:
                     usage = chunk.usage if usage is None else _add(usage, chunk.usage)
@@ -175,7 +177,9 @@ def _tool_filter(plan: ChatPlan) -> ToolStreamFilter | None:
     return ToolStreamFilter(plan.tools) if plan.tools is not None else None
 
 
-def _deltas(model: Model, body, tools: ToolStreamFilter | None, chunk: Chunk):
+def _deltas(
+    model: Model, body, tools: ToolStreamFilter | None, chunk: Chunk, max_calls: int | None
+):
     """(delta, finish_reason, logprobs) triples for one engine chunk."""
     logprobs = None
     if body.logprobs and chunk.logprobs:
@@ -191,7 +195,8 @@ def _deltas(model: Model, body, tools: ToolStreamFilter | None, chunk: Chunk):
         if parsed.content:
             yield {"content": parsed.content}, None, None
         if parsed.calls:
-            calls = [{"index": k, **c.as_openai()} for k, c in enumerate(parsed.calls)]
+            kept = parsed.calls[:max_calls]
+            calls = [{"index": k, **c.as_openai()} for k, c in enumerate(kept)]
             yield {"tool_calls": calls}, None, None
             reason = "tool_calls"
     yield {}, reason, None
