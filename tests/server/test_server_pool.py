@@ -54,6 +54,12 @@ def test_keep_alive_zero_unloads_after_the_request_and_expiry_unloads_idle(tmp_p
         assert loaded(live) == []  # idle past keep_alive=1 s
         assert chat(live, "smollm2", keep_alive=0).status_code == 200
         assert loaded(live) == []  # keep_alive=0: unloaded right after answering
+        assert chat(live, "smollm2", keep_alive=-1).status_code == 200
+        assert chat(live, "smollm2").status_code == 200  # no keep_alive: back to the default
+        deadline = time.monotonic() + 10
+        while loaded(live) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert loaded(live) == []  # the earlier -1 did not stick
     finally:
         stop_server(live)
 

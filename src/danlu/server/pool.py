@@ -61,24 +61,29 @@ class ModelPool:
                 hint="retry shortly",
             )
         entry.active += 1
-        if keep_alive is not None:
-            entry.keep_alive = keep_alive
+        # as Ollama: each request sets how long the model stays; none given is the default
+        entry.keep_alive = self.server.keep_alive if keep_alive is None else keep_alive
         try:
             yield entry.model
         finally:
             entry.active -= 1
             entry.last_used = time.monotonic()
             if entry.keep_alive == 0 and entry.active == 0:
-                await self.unload(entry.model.name)
+                await self.unload(entry.model.name, only_idle=True)
 
     async def get(self, name: str) -> Loaded:
+        """The loaded entry for `name`, loading it first if needed.
+
+        A loaded model is returned without waiting for the lock, so that loading one
+        model never stalls requests to the others.
+        """
         resolved = self.resolve(name)
-        async with self._lock:
-            entry = self._loaded.get(resolved)
-            if entry is None:
-                entry = await self._load(resolved)
-            entry.last_used = time.monotonic()
-            return entry
+        entry = self._loaded.get(resolved)
+        if entry is None:
+            async with self._lock:
+                entry = self._loaded.get(resolved) or await self._load(resolved)
+        entry.last_used = time.monotonic()
+        return entry
 
     async def _load(self, name: str) -> Loaded:
         size = self.catalog.get(name).size
@@ -121,9 +126,12 @@ class ModelPool:
     def loaded(self) -> list[Loaded]:
         return sorted(self._loaded.values(), key=lambda e: -e.last_used)
 
-    async def unload(self, name: str) -> None:
+    async def unload(self, name: str, *, only_idle: bool = False) -> None:
+        """Unload `name`; with `only_idle`, not if a request took it up meanwhile."""
         async with self._lock:
-            await self._unload_locked(name)
+            entry = self._loaded.get(name)
+            if entry is not None and not (only_idle and entry.active):
+                await self._unload_locked(name)
 
     async def _unload_locked(self, name: str) -> None:
         entry = self._loaded.pop(name, None)
@@ -136,7 +144,7 @@ class ModelPool:
         for entry in list(self._loaded.values()):
             deadline = entry.expires_at
             if entry.active == 0 and deadline is not None and deadline <= now:
-                await self.unload(entry.model.name)
+                await self.unload(entry.model.name, only_idle=True)
 
     async def close(self) -> None:
         for name in list(self._loaded):

@@ -71,4 +71,4 @@ async def release(pool: ModelPool, name: str) -> None:
         if entry.model.name == name:
             entry.keep_alive = 0
             if entry.active == 0:
-                await pool.unload(name)
+                await pool.unload(name, only_idle=True)
