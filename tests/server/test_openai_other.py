@@ -91,6 +91,18 @@ def test_embeddings_single_and_batch(openai_client):
     assert many.usage.prompt_tokens > one.usage.prompt_tokens
 
 
+def test_embeddings_dimensions_keep_the_head_renormalised(openai_client, live):
+    full = openai_client.embeddings.create(model="smollm2", input="hello world").data[0]
+    short = openai_client.embeddings.create(model="smollm2", input="hello world", dimensions=64)
+    vec = short.data[0].embedding
+    assert len(vec) == 64 and math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-3)
+    norm = math.sqrt(sum(v * v for v in full.embedding[:64]))
+    assert vec == pytest.approx([v / norm for v in full.embedding[:64]], abs=1e-5)
+    body = {"model": "smollm2", "input": "hi", "dimensions": 5000}
+    r = httpx.post(f"{live.v1}/embeddings", json=body)
+    assert r.status_code == 400 and "576" in r.json()["error"]["message"]
+
+
 def test_embeddings_base64(live):
     body = {"model": "smollm2", "input": "hi", "encoding_format": "base64"}
     data = httpx.post(f"{live.v1}/embeddings", json=body).json()["data"][0]["embedding"]

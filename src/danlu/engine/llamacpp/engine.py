@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import llama_cpp
@@ -186,7 +186,8 @@ class LlamaCppEngine:
                 raise InvalidRequest(
                     f"cannot embed a text of {len(tokens)} tokens (limit {self._n_ctx})"
                 )
-        return self.scheduler.call(lambda: [self._embed_one(t) for t in token_lists])
+        # one text per call: running generations get a decode step between texts
+        return [self.scheduler.call(partial(self._embed_one, t)) for t in token_lists]
 
     def _embed_one(self, tokens: list[int]) -> list[float]:
         ctx = self._embedding_context()

@@ -8,7 +8,6 @@ an embedding and are accepted; num_ctx still may not exceed the server's context
 from __future__ import annotations
 
 import asyncio
-import math
 
 from fastapi import Request
 
@@ -20,6 +19,7 @@ from danlu.server.ollama.options import Options, sampling_changes
 from danlu.server.ollama.respond import Clock
 from danlu.server.ollama.schemas import EmbeddingsRequest, EmbedRequest
 from danlu.server.timefmt import keep_alive_seconds
+from danlu.server.vectors import shorten
 
 
 def fit_text(model: Model, text: str, window: int, truncate: bool) -> tuple[str, int]:
@@ -39,17 +39,6 @@ def fit_text(model: Model, text: str, window: int, truncate: bool) -> tuple[str,
         tokens = model.engine.tokenize(text, add_bos=True)
         keep -= 1
     return text, len(tokens)
-
-
-def shorten(vector: list[float], dimensions: int | None) -> list[float]:
-    """Keep the first `dimensions` components and renormalise, as Ollama does."""
-    if dimensions is None or dimensions == len(vector):
-        return vector
-    if dimensions > len(vector):
-        raise InvalidRequest(f"dimensions {dimensions} is more than the model's {len(vector)}")
-    head = vector[:dimensions]
-    norm = math.sqrt(sum(v * v for v in head)) or 1.0
-    return [v / norm for v in head]
 
 
 def _window(model: Model, options: Options | None) -> int:

@@ -13,6 +13,7 @@ from danlu.server.app import state
 from danlu.server.openai.chat import chat_completions
 from danlu.server.openai.completions import completions
 from danlu.server.openai.schemas import EmbeddingRequest
+from danlu.server.vectors import shorten
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 router.post("/chat/completions")(chat_completions)
@@ -50,7 +51,11 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
         vectors = await _embed(model, texts)
         used = sum(len(model.engine.tokenize(t, add_bos=True)) for t in texts)
     data = [
-        {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": _encode(shorten(v, body.dimensions), body.encoding_format),
+        }
         for i, v in enumerate(vectors)
     ]
     return {

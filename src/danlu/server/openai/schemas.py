@@ -169,5 +169,5 @@ class EmbeddingRequest(Strict):
     model: str
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: None = None
+    dimensions: int | None = Field(None, ge=1)
     user: str | None = None
