@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -114,6 +116,29 @@ def test_a_conversation_that_fits_keeps_every_turn(live):
 def test_oversized_body_is_413(live):
     r = post(live, CHAT, json={**OK, "messages": [{"role": "user", "content": "x" * 9_000_000}]})
     assert r.status_code == 413
+
+
+def _chunks(payload: bytes, size: int = 65536):
+    for i in range(0, len(payload), size):
+        yield payload[i : i + size]
+
+
+def test_oversized_chunked_body_is_413(live):
+    """No Content-Length to refuse early: the body is read up to the limit, then refused."""
+    body = json.dumps({**OK, "messages": [{"role": "user", "content": "x" * 9_000_000}]})
+    r = post(
+        live, CHAT, content=_chunks(body.encode()), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert error_of(r)["code"] == "request_too_large"
+    r = post(live, "/api/chat", content=_chunks(body.encode()))
+    assert r.status_code == 413 and "over" in r.json()["error"]
+
+
+def test_a_small_chunked_body_is_read_whole(live):
+    body = json.dumps({**OK, "max_tokens": 3}).encode()
+    r = post(live, CHAT, content=_chunks(body, 7), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 3
 
 
 def test_the_server_is_still_up_after_all_that(live):

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
 from danlu.config import Settings
 from danlu.errors import DanluError
-from danlu.server.errors import error_response, install_error_handlers
-from danlu.server.guard import BodyTooLarge, Guard
+from danlu.server.errors import install_error_handlers
+from danlu.server.guard import Guard
 from danlu.server.metrics import Metrics
 from danlu.server.pool import ModelPool
 from danlu.server.settings import ServerSettings
@@ -88,11 +87,6 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
             allow_headers=["*"],
         )
     app.add_middleware(Guard, keys=server.keys(), max_body=server.max_body_bytes, metrics=metrics)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        limit = server.max_body_bytes
-        return error_response(request, 413, f"request body over {limit} bytes", "too_large")
 
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import deque
 
 from danlu.server.metrics import Metrics
 
@@ -40,10 +41,12 @@ class Guard:
 
         try:
             refusal = self._refusal(scope)
+            if refusal is None and _chunked(scope):
+                receive, refusal = await self._buffered(receive)
             if refusal:
                 await _reply(counting_send, path, *refusal)
                 return
-            await self.app(_as_json(scope), self._limited(receive), counting_send)
+            await self.app(_as_json(scope), receive, counting_send)
         finally:
             self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
 
@@ -55,8 +58,11 @@ class Guard:
             return 401, "missing or wrong API key", "invalid_api_key"
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
-            return 413, f"request body over {self.max_body} bytes", "request_too_large"
+            return self._too_large()
         return None
+
+    def _too_large(self) -> tuple[int, str, str]:
+        return 413, f"request body over {self.max_body} bytes", "request_too_large"
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         given = headers.get("authorization", "")
@@ -64,18 +70,34 @@ class Guard:
         token = token or headers.get("x-api-key", "")
         return any(hmac.compare_digest(token, key) for key in self.keys)
 
-    def _limited(self, receive):
-        seen = {"bytes": 0}
+    async def _buffered(self, receive):
+        """Read a body sent without Content-Length up to the limit, then replay it.
 
-        async def limited_receive():
+        Returns (receive for the app, None), or (receive, a 413 refusal) once the body
+        outgrows the limit; JSON bodies are small, so holding one is cheap.
+        """
+        messages, size = deque(), 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body:
-                    raise BodyTooLarge()
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away; the app will see it
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                return receive, self._too_large()
+            if not message.get("more_body"):
+                break
 
-        return limited_receive
+        async def replay():
+            return messages.popleft() if messages else await receive()
+
+        return replay, None
+
+
+def _chunked(scope) -> bool:
+    """A body whose size is only known once read (Transfer-Encoding: chunked)."""
+    names = {k.lower() for k, _ in scope["headers"]}
+    return b"transfer-encoding" in names and b"content-length" not in names
 
 
 def _as_json(scope):
@@ -86,10 +108,6 @@ def _as_json(scope):
         return scope
     kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
     return {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
-
-
-class BodyTooLarge(Exception):
-    """A chunked body grew past the limit (no Content-Length to refuse it early)."""
 
 
 async def _reply(send, path: str, status: int, message: str, code: str) -> None:
