@@ -54,6 +54,38 @@ def test_generation_logprobs_legacy_format(openai_client):
     assert "".join(lp.tokens) == r.choices[0].text
 
 
+def _joined_stream(openai_client, **ask) -> tuple[str, dict[str, list], list[str | None]]:
+    """Text, legacy logprobs and finish reasons of one streamed choice, put back together."""
+    text, reasons = "", []
+    logprobs: dict[str, list] = {"tokens": [], "token_logprobs": [], "text_offset": []}
+    for chunk in openai_client.completions.create(**ask, stream=True):
+        choice = chunk.choices[0]
+        text += choice.text
+        reasons.append(choice.finish_reason)
+        if choice.logprobs:
+            for key in logprobs:
+                logprobs[key] += getattr(choice.logprobs, key)
+    return text, logprobs, reasons
+
+
+def test_streamed_logprobs_match_the_plain_answer(openai_client):
+    ask = {"model": "smollm2", "prompt": "1, 2, 3,", "temperature": 0, "max_tokens": 4}
+    plain = openai_client.completions.create(**ask, logprobs=2, echo=True).choices[0]
+    text, logprobs, reasons = _joined_stream(openai_client, **ask, logprobs=2, echo=True)
+    assert text == plain.text and reasons[-1] == plain.finish_reason
+    assert logprobs["tokens"] == plain.logprobs.tokens
+    assert logprobs["text_offset"] == plain.logprobs.text_offset
+    assert logprobs["token_logprobs"][0] is None
+    assert logprobs["token_logprobs"][1:] == pytest.approx(plain.logprobs.token_logprobs[1:])
+
+
+def test_streamed_echo_with_max_tokens_zero_is_sse(openai_client):
+    ask = {"model": "smollm2", "prompt": "The sky is blue", "echo": True, "max_tokens": 0}
+    text, logprobs, reasons = _joined_stream(openai_client, **ask, logprobs=1)
+    assert text == "The sky is blue" and "".join(logprobs["tokens"]) == text
+    assert reasons[-1] == "length"
+
+
 def test_batch_of_prompts(openai_client):
     r = openai_client.completions.create(
         model="smollm2", prompt=["a, b, c,", "1, 2, 3,"], temperature=0, max_tokens=2

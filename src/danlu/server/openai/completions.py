@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from danlu.engine.base import Completion, Usage
+from danlu.engine.base import Completion, TokenLogprob, Usage
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
 from danlu.server.openai.format import completion_id, sse, sse_error, sse_tail, usage_json
@@ -65,9 +65,10 @@ def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, lis
     return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
 
-def _gen_logprobs(model: Model, result: Completion, start: int) -> dict[str, list]:
+def _gen_logprobs(model: Model, items: Sequence[TokenLogprob], start: int) -> dict[str, list]:
+    """Legacy-format logprobs of generated tokens, text offsets counted from `start`."""
     pieces, lps, tops, offsets, pos = [], [], [], [], start
-    for item in result.logprobs:
+    for item in items:
         piece = model.engine.piece(item.token).decode("utf-8", "replace")
         pieces.append(piece)
         lps.append(item.logprob)
@@ -89,7 +90,7 @@ def _choice(
             else {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
         )
         if result is not None:
-            extra = _gen_logprobs(model, result, len(prefix))
+            extra = _gen_logprobs(model, result.logprobs, len(prefix))
             for key in logprobs:
                 logprobs[key] += extra[key]
     text = prefix + (result.text if result else "")
@@ -101,7 +102,7 @@ async def completions(body: CompletionRequest, request: Request):
     ctx = state(request)
     holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
     stack, model, plan = await hold_and_plan(holding, lambda m: CompletionPlan(body, m))
-    if body.stream and not plan.echo_only:
+    if body.stream:
         return StreamingResponse(
             _stream(ctx, model, plan, body, request, stack),
             media_type="text/event-stream",
@@ -143,20 +144,33 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     cid, created = completion_id("cmpl"), int(time.time())
     completion_tokens = cached = 0
+    offsets = [0] * len(plan.prompts)  # text_offset: where each choice's text has reached
+
+    def frame(i: int, text: str, reason=None, logprobs=None) -> bytes:
+        offsets[i] += len(text)
+        return sse(_frame(cid, created, model, i, text, reason, logprobs))
+
     async with stack:
         try:
             if body.echo:
                 for i, p in enumerate(plan.prompts):
-                    text = model.engine.detokenize(p.tokens)
-                    yield sse(_frame(cid, created, model, i, text, None))
-            async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
-                if chunk.text:
-                    yield sse(_frame(cid, created, model, i, chunk.text, None))
-                if chunk.finish_reason:
-                    yield sse(_frame(cid, created, model, i, "", chunk.finish_reason))
-                    if chunk.usage is not None:
-                        completion_tokens += chunk.usage.completion_tokens
-                        cached += chunk.usage.cached_tokens
+                    text, logprobs = await asyncio.to_thread(_echo, model, body, p.tokens)
+                    yield frame(i, text, None, logprobs)
+            if plan.echo_only:
+                for i in range(len(plan.prompts)):
+                    yield frame(i, "", "length")
+            else:
+                async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
+                    logprobs = None
+                    if body.logprobs is not None and chunk.logprobs:
+                        logprobs = _gen_logprobs(model, chunk.logprobs, offsets[i])
+                    if chunk.text or logprobs:
+                        yield frame(i, chunk.text, None, logprobs)
+                    if chunk.finish_reason:
+                        yield frame(i, "", chunk.finish_reason)
+                        if chunk.usage is not None:
+                            completion_tokens += chunk.usage.completion_tokens
+                            cached += chunk.usage.cached_tokens
         except Exception as exc:
             yield sse_error(exc)
             return
@@ -168,8 +182,18 @@ async def _stream(
         yield frame
 
 
-def _frame(cid: str, created: int, model: Model, index: int, text: str, reason) -> dict:
-    choice = {"index": index, "text": text, "logprobs": None, "finish_reason": reason}
+def _echo(model: Model, body, tokens: list[int]) -> tuple[str, dict[str, list] | None]:
+    """The echoed prompt and, when asked, its logprobs (waits on the decoding thread)."""
+    text = model.engine.detokenize(tokens)
+    if body.logprobs is None:
+        return text, None
+    return text, _prompt_logprobs(model, tokens, body.logprobs)
+
+
+def _frame(
+    cid: str, created: int, model: Model, index: int, text: str, reason, logprobs=None
+) -> dict:
+    choice = {"index": index, "text": text, "logprobs": logprobs, "finish_reason": reason}
     return {
         "id": cid,
         "object": "text_completion",
