@@ -141,6 +141,22 @@ def test_a_small_chunked_body_is_read_whole(live):
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 3
 
 
+def test_a_request_larger_than_the_queue_can_ever_take_is_400(live):
+    """Each prompt × n is a generation; more than slots + queue could never run."""
+    capacity = live.app.state.danlu.server.parallel + live.app.state.danlu.server.max_queue
+    body = {"model": "smollm2", "prompt": ["a"] * (capacity // 2 + 1), "n": 2, "max_tokens": 1}
+    r = post(live, "/v1/completions", json=body)
+    assert r.status_code == 400
+    assert f"{2 * (capacity // 2 + 1)} generations" in error_of(r)["message"]
+    fits = post(live, "/v1/completions", json={**body, "prompt": ["a", "b"]})
+    assert fits.status_code == 200 and len(fits.json()["choices"]) == 4
+
+
+def test_more_than_2048_embedding_inputs_is_400(live):
+    r = post(live, "/v1/embeddings", json={"model": "smollm2", "input": ["a"] * 2049})
+    assert r.status_code == 400 and "2048" in error_of(r)["message"]
+
+
 def test_the_server_is_still_up_after_all_that(live):
     r = post(live, CHAT, json=OK)
     assert r.status_code == 200

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from danlu.config import Settings
-from danlu.errors import ModelNotFound, Overloaded
+from danlu.errors import InvalidParameter, ModelNotFound, Overloaded
 from danlu.model import Model, load
 from danlu.server.settings import ServerSettings
 from danlu.store import Catalog
@@ -52,21 +52,35 @@ class ModelPool:
             raise
 
     @asynccontextmanager
-    async def use(self, name: str, keep_alive: float | None = None) -> AsyncIterator[Model]:
-        """Hold `name` loaded for one request; refuse with 503 when its queue is full."""
+    async def use(
+        self, name: str, keep_alive: float | None = None, *, jobs: int = 1
+    ) -> AsyncIterator[Model]:
+        """Hold `name` loaded for one request of `jobs` generations (prompts × n).
+
+        Refused with 503 when the slots and the queue cannot take them now, and with 400
+        when they never could.
+        """
+        capacity = self.server.parallel + self.server.max_queue
+        if jobs > capacity:
+            raise InvalidParameter(
+                f"this request asks for {jobs} generations (prompts × n); "
+                f"the server takes at most {capacity} at once",
+                hint="send fewer prompts or a smaller n, or start the server with a larger "
+                "--max-queue",
+            )
         entry = await self.get(name)
-        if entry.active >= self.server.parallel + self.server.max_queue:
+        if entry.active + jobs > capacity:
             raise Overloaded(
-                f"model '{entry.model.name}' is busy: {entry.active} requests in flight",
+                f"model '{entry.model.name}' is busy: {entry.active} generations in flight",
                 hint="retry shortly",
             )
-        entry.active += 1
+        entry.active += jobs
         # as Ollama: each request sets how long the model stays; none given is the default
         entry.keep_alive = self.server.keep_alive if keep_alive is None else keep_alive
         try:
             yield entry.model
         finally:
-            entry.active -= 1
+            entry.active -= jobs
             entry.last_used = time.monotonic()
             if entry.keep_alive == 0 and entry.active == 0:
                 await self.unload(entry.model.name, only_idle=True)

@@ -88,7 +88,7 @@ def _message(plan: ChatPlan, result: Completion) -> tuple[dict[str, Any], str]:
 
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     ctx = state(request)
-    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
+    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive), jobs=body.n)
     stack, model, plan = await hold_and_plan(holding, lambda m: ChatPlan(body, m))
     if body.stream:
         # background: release the model even if the client leaves before the stream starts

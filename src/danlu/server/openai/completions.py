@@ -100,7 +100,7 @@ def _choice(
 
 async def completions(body: CompletionRequest, request: Request):
     ctx = state(request)
-    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive))
+    holding = ctx.pool.use(body.model, keep_alive_seconds(body.keep_alive), jobs=body.jobs)
     stack, model, plan = await hold_and_plan(holding, lambda m: CompletionPlan(body, m))
     if body.stream:
         return StreamingResponse(

@@ -164,10 +164,25 @@ class CompletionRequest(SamplingFields):
     best_of: int | None = Field(None, ge=1, le=1)
     suffix: None = None
 
+    @property
+    def jobs(self) -> int:
+        """Generations this request runs: one per prompt and choice."""
+        many = isinstance(self.prompt, list) and self.prompt and not isinstance(self.prompt[0], int)
+        return self.n * (len(self.prompt) if many else 1)
+
 
 class EmbeddingRequest(Strict):
     model: str
-    input: str | list[str] | list[int] | list[list[int]]
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="At most 2048 texts (or token lists) per request, as OpenAI allows."
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _at_most_2048_inputs(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) > 2048 and not isinstance(value[0], int):
+            raise ValueError("at most 2048 inputs per request")
+        return value
