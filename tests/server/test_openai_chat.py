@@ -6,6 +6,7 @@ import json
 
 import httpx
 import jsonschema
+import pytest
 
 from danlu.chat.tools import ToolCall
 from danlu.chat.tools.stream import ToolStreamFilter
@@ -280,3 +281,32 @@ def test_parallel_tool_calls_false_returns_only_the_first_call(model):
     assert [c["function"]["name"] for c in streamed] == ["get_weather"]
     both = ChatPlan(body.model_copy(update={"parallel_tool_calls": True}), model)
     assert len(_message(both, Completion.collect([chunk]))[0]["tool_calls"]) == 2
+
+
+TOOL_HISTORY = [
+    {"role": "user", "content": "Weather in Oslo?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
+    {"role": "user", "content": "Thanks. Should I bring a coat?"},
+]
+
+
+@pytest.mark.parametrize("offered", [{}, {"tools": [WEATHER], "tool_choice": "none"}])
+def test_tool_history_is_rendered_even_when_tools_are_off(model, offered):
+    """Earlier calls and results stay in the prompt, as text the template can show."""
+    body = ChatCompletionRequest(model="smollm2", messages=TOOL_HISTORY, **offered)
+    plan = ChatPlan(body, model)
+    text = model.engine.detokenize(plan.prompts[0].tokens)
+    assert '{"name": "get_weather", "arguments": {"city": "Oslo"}}' in text
+    assert "Tool result (get_weather): Sunny, 21 degrees" in text
+    assert "<|im_start|>tool" not in text and plan.tools is None

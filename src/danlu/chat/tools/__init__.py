@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from danlu.chat.tools.formats import FORMATS, ToolFormat, get_format
 from danlu.chat.tools.grammar import json_grammar, tool_call_grammar
-from danlu.chat.tools.prepare import Prepared, handles_tools, prepare_tools
+from danlu.chat.tools.prepare import Prepared, handles_tools, has_tool_history, prepare_tools
 from danlu.chat.tools.stream import ToolStreamFilter
 from danlu.chat.tools.types import (
     Parsed,
@@ -32,6 +32,7 @@ __all__ = [
     "ToolStreamFilter",
     "get_format",
     "handles_tools",
+    "has_tool_history",
     "json_grammar",
     "parse_tool_choice",
     "prepare_tools",

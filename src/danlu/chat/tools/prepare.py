@@ -48,6 +48,12 @@ def default_format(template: ChatTemplate) -> str:
     return DEFAULT_FORMAT
 
 
+def has_tool_history(messages: list[Message]) -> bool:
+    """True when earlier turns hold tool calls or results, which need rewriting for
+    the template even when this request offers no tools."""
+    return any(m.tool_calls or m.role == "tool" for m in messages)
+
+
 def prepare_tools(
     template: ChatTemplate,
     messages: list[Message],

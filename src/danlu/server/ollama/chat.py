@@ -9,7 +9,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from danlu.chat.messages import as_messages
-from danlu.chat.tools import ToolStreamFilter, parse_tool_choice, prepare_tools, tool_specs
+from danlu.chat.tools import (
+    ToolStreamFilter,
+    has_tool_history,
+    parse_tool_choice,
+    prepare_tools,
+    tool_specs,
+)
 from danlu.engine.base import Chunk
 from danlu.errors import ContextOverflow
 from danlu.model import Model, Prompt
@@ -50,7 +56,7 @@ class ChatPlan:
         messages = as_messages([m.as_message() for m in body.messages])
         self.tools = None
         render_tools = None
-        if body.tools:  # the client sends [] when there are none
+        if body.tools or has_tool_history(messages):  # the client sends [] for no tools
             specs = tool_specs(body.tools)
             prepared = prepare_tools(
                 model.template, messages, specs, parse_tool_choice(None, specs)

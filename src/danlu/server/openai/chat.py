@@ -12,7 +12,13 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from danlu.chat.messages import as_messages
-from danlu.chat.tools import ToolStreamFilter, parse_tool_choice, prepare_tools, tool_specs
+from danlu.chat.tools import (
+    ToolStreamFilter,
+    has_tool_history,
+    parse_tool_choice,
+    prepare_tools,
+    tool_specs,
+)
 from danlu.chat.tools.grammar import json_grammar
 from danlu.engine.base import Chunk, Completion
 from danlu.model import Model, Prompt
@@ -48,14 +54,14 @@ class ChatPlan:
         if body.logprobs:
             params["logprobs"] = body.top_logprobs or 0
         grammar = _grammar(body)
-        messages = [m.as_message() for m in body.messages]
+        messages = as_messages([m.as_message() for m in body.messages])
         self.tools = None
         self.max_calls = 1 if body.parallel_tool_calls is False else None
         render_tools = None
-        if body.tools and body.tool_choice != "none":
+        if body.tools or has_tool_history(messages):  # tool_choice "none" still needs this
             specs = tool_specs(body.tools)
             choice = parse_tool_choice(body.tool_choice, specs)
-            prepared = prepare_tools(model.template, as_messages(messages), specs, choice)
+            prepared = prepare_tools(model.template, messages, specs, choice)
             messages, render_tools = prepared.messages, prepared.template_tools
             grammar = prepared.grammar or grammar
             self.tools = prepared.format
