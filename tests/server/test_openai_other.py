@@ -45,6 +45,19 @@ def test_echo_with_logprobs_scores_the_prompt(openai_client):
     assert r.usage.completion_tokens == 0
 
 
+def test_echoed_prompt_gets_as_many_alternatives_as_generated_tokens(openai_client):
+    ask = {"model": "smollm2", "prompt": "1, 2, 3,", "echo": True, "logprobs": 3}
+    r = openai_client.completions.create(**ask, max_tokens=2, temperature=0)
+    lp = r.choices[0].logprobs
+    assert lp.top_logprobs[0] is None  # the first prompt token has nothing before it
+    assert all(len(t) == 3 for t in lp.top_logprobs[1:])
+    for alternatives, chosen in zip(lp.top_logprobs[1:], lp.token_logprobs[1:], strict=True):
+        assert chosen <= max(alternatives.values()) + 1e-6
+    ones = openai_client.completions.create(**{**ask, "logprobs": 1}, max_tokens=0)
+    best = [max(t, key=t.get) for t in lp.top_logprobs[1:4]]
+    assert [next(iter(t)) for t in ones.choices[0].logprobs.top_logprobs[1:4]] == best
+
+
 def test_generation_logprobs_legacy_format(openai_client):
     r = openai_client.completions.create(
         model="smollm2", prompt="1, 2, 3,", temperature=0, max_tokens=3, logprobs=2

@@ -121,6 +121,7 @@ class LogLikelihood:
     is_greedy: bool
     token_logprobs: tuple[float, ...]
     top: tuple[tuple[int, float], ...] = ()  # the most likely token at each position
+    alternatives: tuple[tuple[tuple[int, float], ...], ...] = ()  # top-N per position, if asked
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,9 @@ class Engine(Protocol):
         ...
 
     def loglikelihood(
-        self, context: Sequence[int], continuation: Sequence[int]
-    ) -> LogLikelihood: ...
+        self, context: Sequence[int], continuation: Sequence[int], top: int = 1
+    ) -> LogLikelihood:
+        """Score `continuation` after `context`; `top` > 1 also fills `alternatives`."""
+        ...
 
     def close(self) -> None: ...

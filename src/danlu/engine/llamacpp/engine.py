@@ -16,7 +16,7 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp import _internals as internals
 
-from danlu.engine.base import Chunk, LoadOptions, LogLikelihood
+from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.scheduler import Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
@@ -143,19 +143,21 @@ class LlamaCppEngine:
 
     # -- scoring and embeddings ---------------------------------------------------------------
 
-    def loglikelihood(self, context: Sequence[int], continuation: Sequence[int]) -> LogLikelihood:
+    def loglikelihood(
+        self, context: Sequence[int], continuation: Sequence[int], top: int = 1
+    ) -> LogLikelihood:
         if not context or not continuation:
             raise InvalidRequest("loglikelihood needs a non-empty context and continuation")
         tokens = list(context) + list(continuation)
         self._check_fits(tokens)
-        return self.scheduler.call(lambda: self._score(tokens, len(context) - 1))
+        return self.scheduler.call(lambda: self._score(tokens, len(context) - 1, max(top, 1)))
 
-    def _score(self, tokens: list[int], first: int) -> LogLikelihood:
+    def _score(self, tokens: list[int], first: int, top: int) -> LogLikelihood:
         """Decode tokens[:-1] on the scoring sequence; read logits from row `first` on."""
         slot = self._score_slot
         self.scheduler.forget(slot, min(slot.shared_prefix(tokens), first))
         batch = internals.LlamaBatch(n_tokens=self._ctx.params.n_batch, embd=0, n_seq_max=1)
-        scores: list[tuple[float, tuple[int, float]]] = []
+        scores: list[TokenLogprob] = []
         try:
             todo = tokens[len(slot.cached) : -1]
             for begin in range(0, len(todo), self._ctx.params.n_batch):
@@ -168,16 +170,19 @@ class LlamaCppEngine:
                 for row in range(len(part)):
                     if base + row >= first:
                         target = tokens[base + row + 1]
-                        scores.append(native.log_softmax_at(self._ctx, row, self.n_vocab, target))
+                        scores.append(
+                            native.token_logprobs(self._ctx, row, self._model, target, top)
+                        )
         except DanluError:
             self.scheduler.forget(slot, 0)
             raise
         finally:
             batch.close()
-        logprobs = tuple(s for s, _ in scores)
-        top = tuple(best for _, best in scores)
-        greedy = all(best[0] == t for (_, best), t in zip(scores, tokens[first + 1 :], strict=True))
-        return LogLikelihood(sum(logprobs), greedy, logprobs, top)
+        logprobs = tuple(s.logprob for s in scores)
+        best = tuple(s.top[0] for s in scores)
+        greedy = all(b[0] == t for b, t in zip(best, tokens[first + 1 :], strict=True))
+        alternatives = tuple(s.top for s in scores) if top > 1 else ()
+        return LogLikelihood(sum(logprobs), greedy, logprobs, best, alternatives)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         token_lists = [self.tokenize(t, add_bos=True) for t in texts]

@@ -157,13 +157,6 @@ def _log_probs(ctx: internals.LlamaContext, row: int, n_vocab: int):
     return logits - (top + math.log(float(np.exp(logits - top).sum())))
 
 
-def log_softmax_at(ctx: internals.LlamaContext, row: int, n_vocab: int, token: int):
-    """(log p(token), (argmax token, its log p)) from the logits of batch row `row`."""
-    logp = _log_probs(ctx, row, n_vocab)
-    best = int(logp.argmax())
-    return float(logp[token]), (best, float(logp[best]))
-
-
 def token_logprobs(
     ctx: internals.LlamaContext, row: int, model: internals.LlamaModel, token: int, top: int
 ) -> TokenLogprob:

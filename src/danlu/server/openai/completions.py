@@ -48,16 +48,21 @@ class CompletionPlan:
                 self.prompts.append(model.within(prompt, body.n_ctx))
 
 
+def _piece(model: Model, token: int) -> str:
+    return model.engine.piece(token).decode("utf-8", "replace")
+
+
 def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, list]:
     """Legacy-format logprobs of the prompt itself (the first token has none)."""
-    pieces = [model.engine.piece(t).decode("utf-8", "replace") for t in tokens]
+    pieces = [_piece(model, t) for t in tokens]
     lps: list[float | None] = [None]
     tops: list[dict[str, float] | None] = [None]
     if len(tokens) > 1:
-        scored = model.engine.loglikelihood(tokens[:1], tokens[1:])
+        scored = model.engine.loglikelihood(tokens[:1], tokens[1:], top=top)
         lps += list(scored.token_logprobs)
-        for best, lp in scored.top:
-            tops.append({model.engine.piece(best).decode("utf-8", "replace"): lp} if top else {})
+        ranked = scored.alternatives or tuple((best,) for best in scored.top)
+        for alternatives in ranked:
+            tops.append({_piece(model, t): lp for t, lp in alternatives[:top]})
     offsets, pos = [], 0
     for piece in pieces:
         offsets.append(pos)
@@ -69,10 +74,10 @@ def _gen_logprobs(model: Model, items: Sequence[TokenLogprob], start: int) -> di
     """Legacy-format logprobs of generated tokens, text offsets counted from `start`."""
     pieces, lps, tops, offsets, pos = [], [], [], [], start
     for item in items:
-        piece = model.engine.piece(item.token).decode("utf-8", "replace")
+        piece = _piece(model, item.token)
         pieces.append(piece)
         lps.append(item.logprob)
-        tops.append({model.engine.piece(t).decode("utf-8", "replace"): lp for t, lp in item.top})
+        tops.append({_piece(model, t): lp for t, lp in item.top})
         offsets.append(pos)
         pos += len(piece)
     return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
