@@ -171,6 +171,33 @@ def test_tools_answer_with_text_or_well_formed_calls(ollama_client):
     assert len(streamed) == len(r.message.tool_calls or ())
 
 
+def test_a_taught_tool_call_reaches_the_client_parsed_streamed_or_not(ollama_client):
+    """One worked example in the history; greedy SmolLM2 then answers with a call."""
+    messages = [
+        {"role": "system", "content": "You answer weather questions by calling get_weather."},
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}],
+        },
+        {"role": "tool", "content": "Sunny"},
+        {"role": "assistant", "content": "It is sunny in Oslo."},
+        {"role": "user", "content": "Weather in Paris?"},
+    ]
+    ask = {"model": "smollm2", "messages": messages, "tools": [WEATHER]}
+    ask["options"] = {"temperature": 0, "num_predict": 60}
+    r = ollama_client.chat(**ask)
+    assert r.message.tool_calls and r.done_reason == "stop"
+    assert r.message.tool_calls[0].function.arguments == {"city": "Paris"}
+    streamed = [
+        c for part in ollama_client.chat(**ask, stream=True) for c in part.message.tool_calls or ()
+    ]
+    assert [(c.function.name, c.function.arguments) for c in streamed] == [
+        (c.function.name, c.function.arguments) for c in r.message.tool_calls
+    ]
+
+
 def test_tool_results_in_ollama_shape_are_accepted(ollama_client):
     messages = [
         {"role": "user", "content": "Weather in Oslo?"},

@@ -123,7 +123,8 @@ def test_a_client_that_gives_up_on_a_plain_request_frees_its_slot(server_with, p
     assert metric(live, "danlu_cancelled_requests_total") >= 1
 
 
-def test_eight_simultaneous_greedy_requests_match_their_solo_answers(live):
+def test_eight_simultaneous_greedy_requests_match_their_solo_answers(server_with):
+    live = server_with(parallel=8, n_ctx=512)
     client = openai.OpenAI(base_url=live.v1, api_key="x", max_retries=0, timeout=300)
     prompts = [f"Write one sentence about the number {i}." for i in range(8)]
 
