@@ -249,3 +249,24 @@ def test_held_back_calls_come_out_in_ollama_shape():
     merged = merge_frames([*frames, final])
     assert merged["message"] == {"role": "assistant", "content": "", "tool_calls": calls}
     assert merged["done"] is True
+
+
+def _said(ollama_client, **options) -> str:
+    r = ollama_client.chat(model="smollm2", messages=POEM, options={"num_predict": 16, **options})
+    return r.message.content
+
+
+def test_sampling_options_take_effect(ollama_client):
+    greedy = _said(ollama_client, temperature=0)
+    hot = {"temperature": 1.5, "seed": 11}
+    assert _said(ollama_client, **hot) == _said(ollama_client, **hot)  # seeded: reproducible
+    assert _said(ollama_client, **hot) != greedy  # so the checks below can fail
+    assert _said(ollama_client, **hot, top_k=1) == greedy
+    assert _said(ollama_client, **hot, top_p=1e-6) == greedy
+    assert _said(ollama_client, **hot, min_p=1.0) == greedy
+    repeat = [{"role": "user", "content": "Say 'cat' ten times: cat cat cat"}]
+    options = {"temperature": 0, "num_predict": 16}
+    plain = ollama_client.chat(model="smollm2", messages=repeat, options=options)
+    options["repeat_penalty"] = 2.0
+    penalised = ollama_client.chat(model="smollm2", messages=repeat, options=options)
+    assert penalised.message.content != plain.message.content

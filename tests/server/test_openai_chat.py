@@ -310,3 +310,62 @@ def test_tool_history_is_rendered_even_when_tools_are_off(model, offered):
     assert '{"name": "get_weather", "arguments": {"city": "Oslo"}}' in text
     assert "Tool result (get_weather): Sunny, 21 degrees" in text
     assert "<|im_start|>tool" not in text and plan.tools is None
+
+
+def _answer(openai_client, **ask) -> str:
+    base = {"model": "smollm2", "max_tokens": 20, "messages": HELLO}
+    return openai_client.chat.completions.create(**{**base, **ask}).choices[0].message.content
+
+
+def test_sampling_parameters_take_effect(openai_client):
+    greedy = _answer(openai_client, temperature=0)
+    hot = {"temperature": 1.5, "seed": 7}
+    assert _answer(openai_client, **hot) == _answer(openai_client, **hot)  # seeded: reproducible
+    assert _answer(openai_client, **hot) != greedy  # so the check below can fail
+    assert _answer(openai_client, **hot, top_p=1e-6) == greedy  # only the best token survives
+    repeat = [{"role": "user", "content": "Say 'cat' ten times: cat cat cat"}]
+    plain = _answer(openai_client, temperature=0, messages=repeat)
+    for penalty in ("presence_penalty", "frequency_penalty"):
+        assert _answer(openai_client, temperature=0, messages=repeat, **{penalty: 2.0}) != plain
+
+
+def test_text_parts_and_the_developer_role_read_like_plain_strings(openai_client):
+    plain = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a colour."},
+    ]
+    parts = [
+        {"role": "developer", "content": [{"type": "text", "text": "You are terse."}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Name a "}, {"type": "text", "text": "colour."}],
+        },
+    ]
+    assert _answer(openai_client, temperature=0, messages=parts) == _answer(
+        openai_client, temperature=0, messages=plain
+    )
+
+
+def test_tool_choice_none_answers_in_text_and_auto_in_either(openai_client):
+    ask = {"temperature": 0, "tools": [WEATHER], "messages": TOOL_HISTORY[:1]}
+    none = openai_client.chat.completions.create(
+        model="smollm2", max_tokens=30, tool_choice="none", **ask
+    ).choices[0]
+    assert none.message.tool_calls is None and none.finish_reason in ("stop", "length")
+    auto = openai_client.chat.completions.create(
+        model="smollm2", max_tokens=60, tool_choice="auto", **ask
+    ).choices[0]
+    assert auto.message.content or auto.message.tool_calls
+    assert (auto.finish_reason == "tool_calls") == bool(auto.message.tool_calls)
+
+
+def test_streamed_n_choices_match_the_plain_ones(openai_client):
+    ask = {"model": "smollm2", "messages": HELLO, "n": 2, "seed": 3, "temperature": 1.0}
+    plain = openai_client.chat.completions.create(**ask, max_tokens=12)
+    texts, reasons = ["", ""], [None, None]
+    for chunk in openai_client.chat.completions.create(**ask, max_tokens=12, stream=True):
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            reasons[choice.index] = choice.finish_reason or reasons[choice.index]
+    assert texts == [c.message.content for c in plain.choices]
+    assert reasons == [c.finish_reason for c in plain.choices]

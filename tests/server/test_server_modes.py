@@ -38,8 +38,13 @@ def test_api_keys_guard_every_route_but_health(server_with, tmp_path):
     key_file.write_text("# team keys\nfile-key\n", encoding="utf-8")
     live = server_with(api_keys=["sekret"], api_key_file=key_file)
     assert httpx.get(f"{live.url}/health").status_code == 200
-    assert httpx.get(f"{live.v1}/models").status_code == 401
-    assert httpx.get(f"{live.url}/api/tags").status_code == 401
+    refused = httpx.get(f"{live.v1}/models")
+    assert refused.status_code == 401
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
+    refused = httpx.get(f"{live.url}/api/tags", headers={"Authorization": "Bearer wrong"})
+    assert refused.status_code == 401 and set(refused.json()) == {"error"}
+    assert "API key" in refused.json()["error"]
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=live.v1, api_key="wrong", max_retries=0).models.list()
     for key in ("sekret", "file-key"):
