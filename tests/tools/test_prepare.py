@@ -60,7 +60,10 @@ def test_instructions_go_after_the_users_system_prompt(model, tools):
     system = prepared.messages[0]
     assert system.role == "system" and system.content.startswith("Be brief.\n\n# Tools")
     assert prepared.messages[1:] == ASK
-    assert prepared.template_tools is None and prepared.grammar is None
+    assert prepared.template_tools is None
+    # 'auto': free text, but a call the model starts is shaped by a lazy grammar
+    assert prepared.grammar.startswith('root ::= "<tool_call>')
+    assert prepared.grammar_trigger and "<tool_call>" in prepared.grammar_trigger
     assert prepared.format is get_format("hermes")
 
 
@@ -157,3 +160,13 @@ def test_the_model_answers_after_tool_results(model, tools):
     result = model.chat(prepared.messages, temperature=0, max_tokens=40)
     assert result.text.strip()
     assert result.finish_reason in ("stop", "length")
+
+
+def test_a_response_format_beats_a_lazy_call_grammar_and_a_forced_call_beats_both(model, tools):
+    auto = prepare_tools(model.template, ASK, tools, ToolChoice("auto"))
+    assert auto.sampling(None) == {"grammar": auto.grammar, "grammar_trigger": auto.grammar_trigger}
+    assert auto.sampling("root ::= json") == {"grammar": "root ::= json", "grammar_trigger": None}
+    forced = prepare_tools(model.template, ASK, tools, ToolChoice("required"))
+    assert forced.sampling("root ::= json") == {"grammar": forced.grammar, "grammar_trigger": None}
+    off = prepare_tools(model.template, ASK, tools, ToolChoice("none"))
+    assert off.sampling("root ::= json") == {"grammar": "root ::= json", "grammar_trigger": None}

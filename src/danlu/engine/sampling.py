@@ -43,6 +43,11 @@ class SamplingParams(BaseModel):
     grammar: str | None = Field(
         None, description="GBNF grammar the output must match (JSON mode, schemas)."
     )
+    grammar_trigger: str | None = Field(
+        None,
+        description="Regex: the grammar applies only once the output matches it, to the text "
+        "from its first group on (a tool call in 'auto' mode); None applies it from the start.",
+    )
     logit_bias: dict[int, float] | None = Field(
         None, description="Added to the logits of these token ids before sampling."
     )

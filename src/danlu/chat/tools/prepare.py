@@ -27,13 +27,23 @@ class Prepared:
 
     `template_tools` goes to `ChatTemplate.render(tools=...)` (None when the tools
     were written into the system prompt instead); `grammar` forces a call when the
-    choice demands one; `format` parses the output (None when tools are off).
+    choice demands one, and in 'auto' mode shapes a call once the model starts one
+    (`grammar_trigger` set: a lazy grammar); `format` parses the output (None when
+    tools are off).
     """
 
     messages: list[Message]
     template_tools: list[dict[str, Any]] | None
     grammar: str | None
     format: ToolFormat | None
+    grammar_trigger: str | None = None
+
+    def sampling(self, response_grammar: str | None) -> dict[str, str | None]:
+        """`grammar` and `grammar_trigger` for the sampler; a response format's grammar
+        (JSON mode) wins over a lazy call grammar, a forced call wins over both."""
+        if self.grammar is None or (self.grammar_trigger and response_grammar):
+            return {"grammar": response_grammar, "grammar_trigger": None}
+        return {"grammar": self.grammar, "grammar_trigger": self.grammar_trigger}
 
 
 def handles_tools(template: ChatTemplate) -> bool:
@@ -70,11 +80,12 @@ def prepare_tools(
     history = native_history(messages) if native else text_history(messages, fmt)
     if choice.mode == "none" or not tools:
         return Prepared(history, None, None, None)
-    grammar = fmt.grammar(tools, choice.name) if choice.forced else None
+    trigger = None if choice.forced else fmt.trigger
+    grammar = fmt.grammar(tools, choice.name) if choice.forced or trigger else None
     if native:
-        return Prepared(history, [t.as_dict() for t in tools], grammar, fmt)
+        return Prepared(history, [t.as_dict() for t in tools], grammar, fmt, trigger)
     system = "\n\n".join(filter(None, [fmt.instructions(tools), _choice_text(choice)]))
-    return Prepared(with_system(history, system), None, grammar, fmt)
+    return Prepared(with_system(history, system), None, grammar, fmt, trigger)
 
 
 def _choice_text(choice: ToolChoice) -> str:

@@ -114,7 +114,7 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> intern
     if params.logit_bias:
         chain.add_logit_bias(model.n_vocab(), params.logit_bias)
     if params.grammar:
-        add_grammar(chain, model, params.grammar)
+        add_grammar(chain, model, params.grammar, params.grammar_trigger)
     if params.repeat_penalty != 1.0 or params.presence_penalty or params.frequency_penalty:
         last_n = model.n_ctx_train() if params.repeat_last_n == -1 else params.repeat_last_n
         chain.add_penalties(
@@ -139,9 +139,24 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> intern
     return chain
 
 
-def add_grammar(chain: internals.LlamaSampler, model: internals.LlamaModel, gbnf: str) -> None:
-    """Constrain sampling to a GBNF grammar whose start rule is `root`."""
-    sampler = llama_cpp.llama_sampler_init_grammar(model.vocab, gbnf.encode("utf-8"), b"root")
+def add_grammar(
+    chain: internals.LlamaSampler,
+    model: internals.LlamaModel,
+    gbnf: str,
+    trigger: str | None = None,
+) -> None:
+    """Constrain sampling to a GBNF grammar whose start rule is `root`.
+
+    With a `trigger` regex the grammar is lazy: output is free until the text matches,
+    then the grammar constrains it from the trigger's first group on.
+    """
+    if trigger is None:
+        sampler = llama_cpp.llama_sampler_init_grammar(model.vocab, gbnf.encode("utf-8"), b"root")
+    else:
+        patterns = (ctypes.c_char_p * 1)(trigger.encode("utf-8"))
+        sampler = llama_cpp.llama_sampler_init_grammar_lazy_patterns(
+            model.vocab, gbnf.encode("utf-8"), b"root", patterns, 1, None, 0
+        )
     if not sampler:
         raise InvalidParameter("the grammar does not parse", hint="check the GBNF or schema")
     llama_cpp.llama_sampler_chain_add(chain.sampler, sampler)

@@ -62,9 +62,11 @@ class ChatPlan:
                 model.template, messages, specs, parse_tool_choice(None, specs)
             )
             messages, render_tools = prepared.messages, prepared.template_tools
-            grammar = prepared.grammar or grammar
+            params.update(prepared.sampling(grammar))
             self.tools = prepared.format
-        prompt = model.prepare_chat(messages, tools=render_tools, grammar=grammar, **params)
+        else:
+            params["grammar"] = grammar
+        prompt = model.prepare_chat(messages, tools=render_tools, **params)
         refuse_truncation(prompt, body.truncate)
         self.prompt = fit_window(model, prompt, body.options)
         self.top_logprobs = body.top_logprobs if body.logprobs else None

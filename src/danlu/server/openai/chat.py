@@ -63,9 +63,10 @@ class ChatPlan:
             choice = parse_tool_choice(body.tool_choice, specs)
             prepared = prepare_tools(model.template, messages, specs, choice)
             messages, render_tools = prepared.messages, prepared.template_tools
-            grammar = prepared.grammar or grammar
+            params.update(prepared.sampling(grammar))
             self.tools = prepared.format
-        params["grammar"] = grammar
+        else:
+            params["grammar"] = grammar
         self.prompts: list[Prompt] = []
         for i in range(body.n):
             seed = None if body.seed is None else body.seed + i

@@ -35,6 +35,16 @@ class ToolFormat(ABC):
     opener: str = ""
     leading_only: bool = False
 
+    @property
+    def trigger(self) -> str | None:
+        """Regex that starts a lazy call grammar in 'auto' mode: free text until the opener.
+
+        None for bare-JSON formats, where a plain JSON answer would look like a call.
+        """
+        if self.leading_only or not self.opener:
+            return None
+        return rf"[\s\S]*?({re.escape(self.opener)})[\s\S]*"
+
     @abstractmethod
     def instructions(self, tools: list[ToolSpec]) -> str:
         """System-prompt text listing `tools` and saying exactly how to call one."""
