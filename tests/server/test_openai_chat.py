@@ -17,6 +17,23 @@ from tests.tools.specs import WEATHER
 
 HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
 
+TOOL_HISTORY = [
+    {"role": "user", "content": "Weather in Oslo?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
+    {"role": "user", "content": "Thanks. Should I bring a coat?"},
+]
+
 
 def test_models_list_and_retrieve(openai_client):
     ids = [m.id for m in openai_client.models.list()]
@@ -218,21 +235,7 @@ def test_named_tool_choice_streams_tool_call_deltas(openai_client):
 
 
 def test_tool_results_can_be_sent_back(openai_client):
-    messages = [
-        {"role": "user", "content": "Weather in Oslo?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
-    ]
+    messages = TOOL_HISTORY[:3]  # the call and its result, no new question
     r = openai_client.chat.completions.create(
         model="smollm2", messages=messages, tools=[WEATHER], temperature=0, max_tokens=30
     )
@@ -281,24 +284,6 @@ def test_parallel_tool_calls_false_returns_only_the_first_call(model):
     assert [c["function"]["name"] for c in streamed] == ["get_weather"]
     both = ChatPlan(body.model_copy(update={"parallel_tool_calls": True}), model)
     assert len(_message(both, Completion.collect([chunk]))[0]["tool_calls"]) == 2
-
-
-TOOL_HISTORY = [
-    {"role": "user", "content": "Weather in Oslo?"},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees"},
-    {"role": "user", "content": "Thanks. Should I bring a coat?"},
-]
 
 
 @pytest.mark.parametrize("offered", [{}, {"tools": [WEATHER], "tool_choice": "none"}])
