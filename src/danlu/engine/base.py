@@ -120,8 +120,12 @@ class LogLikelihood:
     logprob: float
     is_greedy: bool
     token_logprobs: tuple[float, ...]
-    top: tuple[tuple[int, float], ...] = ()  # the most likely token at each position
-    alternatives: tuple[tuple[tuple[int, float], ...], ...] = ()  # top-N per position, if asked
+    alternatives: tuple[tuple[tuple[int, float], ...], ...] = ()  # top-N per position, best first
+
+    @property
+    def top(self) -> tuple[tuple[int, float], ...]:
+        """The most likely token at each position, with its logprob."""
+        return tuple(ranked[0] for ranked in self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class Engine(Protocol):
     def loglikelihood(
         self, context: Sequence[int], continuation: Sequence[int], top: int = 1
     ) -> LogLikelihood:
-        """Score `continuation` after `context`; `top` > 1 also fills `alternatives`."""
+        """Score `continuation` after `context`, with the `top` likeliest tokens per position."""
         ...
 
     def close(self) -> None: ...

@@ -179,10 +179,8 @@ class LlamaCppEngine:
         finally:
             batch.close()
         logprobs = tuple(s.logprob for s in scores)
-        best = tuple(s.top[0] for s in scores)
-        greedy = all(b[0] == t for b, t in zip(best, tokens[first + 1 :], strict=True))
-        alternatives = tuple(s.top for s in scores) if top > 1 else ()
-        return LogLikelihood(sum(logprobs), greedy, logprobs, best, alternatives)
+        greedy = all(s.top[0][0] == s.token for s in scores)
+        return LogLikelihood(sum(logprobs), greedy, logprobs, tuple(s.top for s in scores))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         token_lists = [self.tokenize(t, add_bos=True) for t in texts]

@@ -54,20 +54,20 @@ def _piece(model: Model, token: int) -> str:
 
 def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, list]:
     """Legacy-format logprobs of the prompt itself (the first token has none)."""
-    pieces = [_piece(model, t) for t in tokens]
-    lps: list[float | None] = [None]
-    tops: list[dict[str, float] | None] = [None]
-    if len(tokens) > 1:
-        scored = model.engine.loglikelihood(tokens[:1], tokens[1:], top=top)
-        lps += list(scored.token_logprobs)
-        ranked = scored.alternatives or tuple((best,) for best in scored.top)
-        for alternatives in ranked:
-            tops.append({_piece(model, t): lp for t, lp in alternatives[:top]})
-    offsets, pos = [], 0
-    for piece in pieces:
-        offsets.append(pos)
-        pos += len(piece)
-    return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
+    if not tokens:
+        return _concat()
+    first = _piece(model, tokens[0])
+    head = {"tokens": [first], "token_logprobs": [None], "top_logprobs": [None], "text_offset": [0]}
+    if len(tokens) == 1:
+        return head
+    scored = model.engine.loglikelihood(tokens[:1], tokens[1:], top=top)
+    items = [
+        TokenLogprob(token, logprob, ranked[:top])
+        for token, logprob, ranked in zip(
+            tokens[1:], scored.token_logprobs, scored.alternatives, strict=True
+        )
+    ]
+    return _concat(head, _gen_logprobs(model, items, len(first)))
 
 
 def _gen_logprobs(model: Model, items: Sequence[TokenLogprob], start: int) -> dict[str, list]:
@@ -83,21 +83,21 @@ def _gen_logprobs(model: Model, items: Sequence[TokenLogprob], start: int) -> di
     return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
 
+def _concat(*parts: dict[str, list]) -> dict[str, list]:
+    """Legacy logprobs of consecutive stretches of text, as one."""
+    keys = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+    return {key: [v for part in parts for v in part[key]] for key in keys}
+
+
 def _choice(
     model: Model, body: CompletionRequest, index: int, tokens: list[int], result: Completion | None
 ) -> dict[str, Any]:
     prefix = model.engine.detokenize(tokens) if body.echo else ""
     logprobs = None
     if body.logprobs is not None:
-        logprobs = (
-            _prompt_logprobs(model, tokens, body.logprobs)
-            if body.echo
-            else {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
-        )
-        if result is not None:
-            extra = _gen_logprobs(model, result.logprobs, len(prefix))
-            for key in logprobs:
-                logprobs[key] += extra[key]
+        echoed = _prompt_logprobs(model, tokens, body.logprobs) if body.echo else _concat()
+        generated = _gen_logprobs(model, result.logprobs, len(prefix)) if result else _concat()
+        logprobs = _concat(echoed, generated)
     text = prefix + (result.text if result else "")
     reason = result.finish_reason if result else "length"
     return {"index": index, "text": text, "logprobs": logprobs, "finish_reason": reason}
