@@ -23,7 +23,7 @@ def serve(
     api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key.")] = None,
     api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
     cors: Annotated[list[str] | None, Opt("--cors", help="Allowed CORS origin.")] = None,
-    max_queue: Annotated[int | None, Opt("--max-queue", help="Waiting requests.")] = None,
+    max_queue: Annotated[int | None, Opt("--max-queue", help="Waiting generations.")] = None,
     timeout: Annotated[float | None, Opt("--timeout", help="Seconds per request.")] = None,
     keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
     max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,

@@ -69,8 +69,7 @@ class JobStream:
         self._job.cancel()
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
-        timer = self._loop.call_later(POLL_SECONDS, self._tick)
-        self._timer = timer
+        self._timer = self._loop.call_later(POLL_SECONDS, self._tick)
         try:
             while True:
                 item = await self._next()

@@ -27,7 +27,10 @@ class ServerSettings(BaseSettings):
     n_ctx: int = Field(4096, ge=64, description="Context length per request slot.")
     threads: int | None = Field(None, ge=1, description="CPU threads (default: physical cores).")
     max_queue: int = Field(
-        64, ge=0, description="Requests waiting for a slot before new ones get 503."
+        64,
+        ge=0,
+        description="Generations (one per prompt × n) waiting for a slot before new requests "
+        "get 503.",
     )
     request_timeout: float = Field(600.0, gt=0, description="Seconds one request may take.")
     shutdown_grace: float = Field(
