@@ -159,14 +159,13 @@ async def _stream(
         )
 
     filters = [_tool_filter(plan) for _ in plan.prompts]
-    max_calls = plan.max_calls
     usage = None
     async with stack:
         try:
             for i in range(len(plan.prompts)):
                 yield chunk_json(i, {"role": "assistant", "content": ""})
             async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
-                for piece in _deltas(model, body, filters[i], chunk, max_calls):
+                for piece in _deltas(model, body, filters[i], chunk, plan.max_calls):
                     yield chunk_json(i, *piece)
                 if chunk.finish_reason and chunk.usage:
                     usage = chunk.usage if usage is None else _add(usage, chunk.usage)
@@ -174,9 +173,7 @@ async def _stream(
             yield sse_error(exc)
             return
     head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model.name}
-    for frame in sse_tail(
-        head, usage, bool(body.stream_options and body.stream_options.include_usage)
-    ):
+    for frame in sse_tail(head, usage, body.include_usage):
         yield frame
 
 

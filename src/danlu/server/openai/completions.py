@@ -16,19 +16,18 @@ from danlu.engine.base import Completion, TokenLogprob, Usage
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
 from danlu.server.openai.format import completion_id, sse, sse_error, sse_tail, usage_json
-from danlu.server.openai.schemas import CompletionRequest
+from danlu.server.openai.schemas import Batchable, CompletionRequest, as_batch
 from danlu.server.runner import collect_many, hold_and_plan, merge_streams
 from danlu.server.timefmt import keep_alive_seconds
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's default for this endpoint
 
 
-def _token_lists(model: Model, prompt: Any) -> list[list[int]]:
-    if isinstance(prompt, str):
-        return [model.engine.tokenize(prompt, add_bos=True)]
-    if prompt and all(isinstance(p, int) for p in prompt):
-        return [list(prompt)]
-    return [p if isinstance(p, list) else model.engine.tokenize(p, add_bos=True) for p in prompt]
+def _token_lists(model: Model, prompt: Batchable) -> list[list[int]]:
+    return [
+        model.engine.tokenize(p, add_bos=True) if isinstance(p, str) else list(p)
+        for p in as_batch(prompt)
+    ]
 
 
 class CompletionPlan:
@@ -181,9 +180,7 @@ async def _stream(
             return
     usage = Usage(sum(len(t) for t in plan.sources), completion_tokens, cached)
     head = {"id": cid, "object": "text_completion", "created": created, "model": model.name}
-    for frame in sse_tail(
-        head, usage, bool(body.stream_options and body.stream_options.include_usage)
-    ):
+    for frame in sse_tail(head, usage, body.include_usage):
         yield frame
 
 

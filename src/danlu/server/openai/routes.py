@@ -12,7 +12,7 @@ from danlu.errors import InvalidRequest
 from danlu.server.app import state
 from danlu.server.openai.chat import chat_completions
 from danlu.server.openai.completions import completions
-from danlu.server.openai.schemas import EmbeddingRequest
+from danlu.server.openai.schemas import Batchable, EmbeddingRequest, as_batch
 from danlu.server.vectors import shorten
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -72,12 +72,8 @@ async def _embed(model, texts: list[str]) -> list[list[float]]:
     return await asyncio.to_thread(model.embed, texts)
 
 
-def _texts(model, value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if value and all(isinstance(v, int) for v in value):
-        return [model.engine.detokenize(value)]
-    return [v if isinstance(v, str) else model.engine.detokenize(v) for v in value]
+def _texts(model, value: Batchable) -> list[str]:
+    return [v if isinstance(v, str) else model.engine.detokenize(v) for v in as_batch(value)]
 
 
 def _encode(vector: list[float], encoding: str):

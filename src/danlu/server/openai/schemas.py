@@ -13,6 +13,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Batchable = str | list[str] | list[int] | list[list[int]]
+"""A prompt or embedding input: one text, one token list, or a list of either."""
+
+
+def as_batch(value: Batchable) -> list[str | list[int]]:
+    """The items of a batchable value: a lone text or token list is a batch of one."""
+    if isinstance(value, str) or (value and isinstance(value[0], int)):
+        return [value]  # type: ignore[list-item]
+    return list(value)
+
+
 class StreamOptions(Strict):
     include_usage: bool = False
 
@@ -94,6 +105,11 @@ class SamplingFields(Strict):
     keep_alive: float | str | None = None
     n_ctx: int | None = Field(None, ge=16, description="Context length for this request.")
 
+    @property
+    def include_usage(self) -> bool:
+        """The stream ends with a usage chunk (stream_options.include_usage)."""
+        return bool(self.stream_options and self.stream_options.include_usage)
+
     @model_validator(mode="after")
     def _stream_options_need_stream(self) -> SamplingFields:
         if self.stream_options is not None and not self.stream:
@@ -158,7 +174,7 @@ class ChatCompletionRequest(SamplingFields):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[str] | list[int] | list[list[int]]
+    prompt: Batchable
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=20)
     best_of: int | None = Field(None, ge=1, le=1)
@@ -167,13 +183,12 @@ class CompletionRequest(SamplingFields):
     @property
     def jobs(self) -> int:
         """Generations this request runs: one per prompt and choice."""
-        many = isinstance(self.prompt, list) and self.prompt and not isinstance(self.prompt[0], int)
-        return self.n * (len(self.prompt) if many else 1)
+        return self.n * max(1, len(as_batch(self.prompt)))
 
 
 class EmbeddingRequest(Strict):
     model: str
-    input: str | list[str] | list[int] | list[list[int]] = Field(
+    input: Batchable = Field(
         description="At most 2048 texts (or token lists) per request, as OpenAI allows."
     )
     encoding_format: Literal["float", "base64"] = "float"
@@ -183,6 +198,6 @@ class EmbeddingRequest(Strict):
     @field_validator("input")
     @classmethod
     def _at_most_2048_inputs(cls, value: Any) -> Any:
-        if isinstance(value, list) and len(value) > 2048 and not isinstance(value[0], int):
+        if len(as_batch(value)) > 2048:
             raise ValueError("at most 2048 inputs per request")
         return value
