@@ -84,11 +84,14 @@ def test_place_file_hard_links_through_symlinks(tmp_path: Path) -> None:
     assert os.stat(placed).st_ino == os.stat(blob).st_ino
 
 
-def test_place_file_without_link_makes_an_independent_copy(tmp_path: Path) -> None:
+def test_copy_file_atomic_makes_an_independent_copy_and_hashes_what_it_read(
+    tmp_path: Path,
+) -> None:
     blob = tmp_path / "user.gguf"
     blob.write_bytes(b"weights")
-    placed = tmp_path / "store" / "w.bin"
-    assert place_file(blob, placed, link=False) is False
+    placed = tmp_path / "w.bin"
+    digest = copy_file_atomic(blob, placed)
+    assert digest == hashlib.sha256(b"weights").hexdigest() or digest is None  # None: reflink
     blob.write_bytes(b"edited!")
     assert placed.read_bytes() == b"weights"
     assert os.stat(placed).st_ino != os.stat(blob).st_ino

@@ -80,45 +80,48 @@ def _clone(fin: BinaryIO, fout: BinaryIO) -> bool:
     return True
 
 
-def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> None:
+def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> str | None:
     """Copy `src` to `dst` under a temp name, then rename into place.
 
     A reflink when the filesystem offers one (instant, no extra space, and still an
-    independent file), else a copy in 1 MiB chunks.
+    independent file; returns None), else a copy in 1 MiB chunks that hashes the bytes
+    on the way (returns their hex SHA-256, so nobody need read them again).
     """
     total = Path(src).stat().st_size
     with _replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        digest = None
         if _clone(fin, fout):
             if progress:
                 progress(total, total)
         else:
-            _copy_chunks(fin, fout, total, progress)
+            digest = _copy_chunks(fin, fout, total, progress)
         fout.flush()
         os.fsync(fout.fileno())
+    return digest
 
 
-def _copy_chunks(fin: BinaryIO, fout: BinaryIO, total: int, progress: Progress | None) -> None:
+def _copy_chunks(fin: BinaryIO, fout: BinaryIO, total: int, progress: Progress | None) -> str:
+    digest = hashlib.sha256()
     done = 0
     while chunk := fin.read(CHUNK):
         fout.write(chunk)
+        digest.update(chunk)
         done += len(chunk)
         if progress:
             progress(done, total)
+    return digest.hexdigest()
 
 
-def place_file(src: Path, dst: Path, *, link: bool = True) -> bool:
-    """Put `src` at `dst`: a hard link when allowed and possible, else an atomic copy.
+def place_file(src: Path, dst: Path) -> bool:
+    """Put `src` at `dst`: a hard link when the filesystem allows, else an atomic copy.
 
     Hard links are for files nobody edits in place (hub cache blobs, the store's own
-    files); `link=False` copies, so a user who later rewrites `src` in place does not
-    change the stored model. Symlinks (as in the Hugging Face cache) are resolved
-    first, so a link points at the real blob. Returns True when hard-linked.
+    files); a user's own file is copied instead (`copy_file_atomic`). Symlinks (as in
+    the Hugging Face cache) are resolved first, so the link points at the real blob.
+    Returns True when hard-linked.
     """
     real = Path(src).resolve(strict=True)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if not link:
-        copy_file_atomic(real, dst)
-        return False
     try:
         os.link(real, dst)
         return True

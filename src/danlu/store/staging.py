@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from danlu.errors import ModelExists
-from danlu.store.atomic import Progress, fsync_dir, place_file, sha256_file
+from danlu.store.atomic import Progress, copy_file_atomic, fsync_dir, place_file, sha256_file
 from danlu.store.hf_info import model_files
 from danlu.store.manifest import (
     BACKEND_FOR_FORMAT,
@@ -84,8 +84,10 @@ def build_manifest(
     source: str,
     progress: Progress | None = None,
     builtin: bool = False,
+    sha256: str | None = None,
 ) -> Manifest:
-    """A manifest for files already in place; hashes the main file."""
+    """A manifest for files already in place; hashes the main file unless `sha256` is
+    already known (a copy hashes what it reads)."""
     return Manifest(
         name=name,
         format=info.format,
@@ -98,7 +100,7 @@ def build_manifest(
         chat_template=info.chat_template,
         license=info.license,
         size=size,
-        sha256=sha256_file(main, progress),
+        sha256=sha256 or sha256_file(main, progress),
         source=source,
         created=utc_now(),
         builtin=builtin,
@@ -119,18 +121,27 @@ def stage_gguf(
 ) -> Manifest:
     """Link/copy a GGUF file into `stage` (or reference it in place) and write the manifest.
 
-    `link=False` always copies (see `place_file`)."""
+    `link=False` always copies (see `put_file`)."""
+    digest = None
     if reference:
         main = Path(src).resolve(strict=True)
         files = [str(main)]
     else:
         filename = src.name if src.name != MANIFEST_NAME else "model.gguf"
         main = stage / filename
-        place_file(src, main, link=link)
+        digest = put_file(src, main, link, progress)
         files = [filename]
     size = main.stat().st_size
     manifest = build_manifest(
-        name, info, files, main, size=size, source=source, progress=progress, builtin=builtin
+        name,
+        info,
+        files,
+        main,
+        size=size,
+        source=source,
+        progress=progress,
+        builtin=builtin,
+        sha256=digest,
     )
     write_manifest(stage, manifest)
     return manifest
@@ -148,13 +159,26 @@ def stage_hf(
 ) -> Manifest:
     """Link/copy a Hugging Face folder's files into `stage` and write the manifest."""
     files = model_files(folder)
-    for filename in files:
-        place_file(folder / filename, stage / filename, link=link)
+    digests = [
+        put_file(folder / f, stage / f, link, progress if i == 0 else None)
+        for i, f in enumerate(files)
+    ]
     size = sum((stage / f).stat().st_size for f in files)
     main = stage / files[0]
-    manifest = build_manifest(name, info, files, main, size=size, source=source, progress=progress)
+    manifest = build_manifest(
+        name, info, files, main, size=size, source=source, progress=progress, sha256=digests[0]
+    )
     write_manifest(stage, manifest)
     return manifest
+
+
+def put_file(src: Path, dst: Path, link: bool, progress: Progress | None) -> str | None:
+    """Hard-link `src` (`link`: hub blobs) or copy it (a user's own file, which they may
+    rewrite later). Returns the SHA-256 when the copy read every byte anyway."""
+    if link:
+        place_file(src, dst)
+        return None
+    return copy_file_atomic(Path(src).resolve(strict=True), dst, progress)
 
 
 def stage_copy(stage: Path, name: str, manifest: Manifest, src_dir: Path) -> Manifest:
