@@ -110,3 +110,28 @@ def test_health_says_loading_while_a_model_loads_on_demand(tmp_path):
         assert loaded(live) == ["smollm2"]
     finally:
         stop_server(live)
+
+
+def test_a_loaded_model_answers_while_another_loads(tmp_path):
+    """Loading one model must not hold up requests to a model that is already in."""
+    home = tmp_path / "home"
+    Catalog(Settings(home=home)).copy("smollm2", "second")
+    settings = ServerSettings(models=["smollm2"], n_ctx=8192, threads=2, parallel=4, keep_alive=-1)
+    live = start_server(settings, home)  # 4 slots x 8192 tokens: a load long enough to watch
+    try:
+        assert chat(live, "smollm2").status_code == 200
+        loading = threading.Thread(target=chat, args=(live, "second"))
+        loading.start()
+        answered_during_load = []
+        with httpx.Client() as client:
+            while loading.is_alive():
+                if client.get(f"{live.url}/health").status_code != 503:
+                    continue  # not loading yet, or done
+                assert chat(live, "smollm2", max_tokens=1).status_code == 200
+                still = client.get(f"{live.url}/health").json() == {"status": "loading"}
+                answered_during_load.append(still)
+        loading.join()
+        assert any(answered_during_load)  # an answer came back before the load ended
+        assert sorted(loaded(live)) == ["second", "smollm2"]
+    finally:
+        stop_server(live)
