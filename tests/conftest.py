@@ -7,7 +7,6 @@ HF_HUB_OFFLINE once, at import, as it does in a real process started with it set
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import huggingface_hub.constants  # noqa: F401 -- see below
@@ -48,12 +47,10 @@ def greedy() -> dict:
 
 
 @pytest.fixture
-def damaged_model(danlu_home: Path, tmp_path: Path) -> str:
+def damaged_model(danlu_home: Path) -> str:
     """A model whose file was cut in half after a clean import (disk damage, a bad copy)."""
-    copy = tmp_path / "damaged.gguf"
-    shutil.copyfile(smollm2_path(), copy)
     catalog = Catalog(Settings(home=danlu_home))
-    catalog.import_path(copy, "damaged")
+    catalog.import_path(smollm2_path(), "damaged")  # a copy: the packaged file stays whole
     stored = catalog.main_path("damaged")
     with stored.open("r+b") as f:
         f.truncate(stored.stat().st_size // 2)
