@@ -26,18 +26,36 @@ def test_json_output_has_counts_and_speed(danlu):
     assert data["timing"]["generation_tokens_per_second"] > 0
 
 
-def test_piped_stdin_is_joined_before_the_prompt(danlu):
+# the session `model` fixture's context and threads, so greedy answers can be compared
+SAME_LOAD = ("-c", "2048", "-t", "2")
+
+
+def greedy_chat(model, messages: list[dict[str, str]]):
+    """What `danlu run --json ... GREEDY` must answer when it sends exactly `messages`.
+
+    The cache is emptied first, as in a fresh `danlu run`: llama.cpp's greedy pick can
+    change with how much of the prompt comes from the prefix cache."""
+    model.engine.reset()
+    return model.chat(messages, temperature=0, max_tokens=16)
+
+
+def test_piped_stdin_is_joined_before_the_prompt(danlu, model):
     piped = danlu(
         "run",
         "smollm2",
         "Repeat the code word.",
         "--json",
         *GREEDY,
+        *SAME_LOAD,
         stdin="The code word is PINEAPPLE.\n",
     )
-    alone = danlu("run", "smollm2", "Repeat the code word.", "--json", *GREEDY)
-    p, a = json.loads(piped.out), json.loads(alone.out)
-    assert p["usage"]["prompt_tokens"] > a["usage"]["prompt_tokens"]
+    got = json.loads(piped.out)
+    joined = "The code word is PINEAPPLE.\n\nRepeat the code word."
+    expected = greedy_chat(model, [{"role": "user", "content": joined}])
+    assert got["usage"]["prompt_tokens"] == expected.usage.prompt_tokens
+    assert got["response"] == expected.text
+    swapped = "Repeat the code word.\n\nThe code word is PINEAPPLE."
+    assert greedy_chat(model, [{"role": "user", "content": swapped}]).text != expected.text
 
 
 def test_prompt_file(danlu, tmp_path):
@@ -49,12 +67,20 @@ def test_prompt_file(danlu, tmp_path):
     assert from_file.out == inline.out
 
 
-def test_system_prompt_changes_the_prompt(danlu):
-    plain = json.loads(danlu("run", "smollm2", "Hi", "--json", *GREEDY).out)
-    system = json.loads(
-        danlu("run", "smollm2", "Hi", "--json", "--system", "Answer in French.", *GREEDY).out
-    )
-    assert plain["usage"]["prompt_tokens"] != system["usage"]["prompt_tokens"]
+def test_system_prompt_replaces_the_templates_own(danlu, model):
+    system = ("--system", "Answer in French.")
+    told = danlu("run", "smollm2", "Hi", "--json", *system, *GREEDY, *SAME_LOAD)
+    got = json.loads(told.out)
+    messages = [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hi"},
+    ]
+    expected = greedy_chat(model, messages)
+    assert got["usage"]["prompt_tokens"] == expected.usage.prompt_tokens
+    assert got["response"] == expected.text
+    plain = greedy_chat(model, [{"role": "user", "content": "Hi"}])  # SmolLM's own system
+    assert plain.usage.prompt_tokens != expected.usage.prompt_tokens
+    assert plain.text != expected.text
 
 
 def test_stop_flag(danlu):
