@@ -40,27 +40,87 @@ def ask(child: pexpect.spawn, line: str) -> str:
     return child.before
 
 
-def test_slash_commands_save_and_load(chat, danlu_home):
-    child = chat("--temp", "0", "-n", "24")
+def answer_to(child: pexpect.spawn, line: str) -> list[str]:
+    """The lines printed after the echoed `line`: the answer, then any notes."""
+    printed = ask(child, line).replace("\r\n", "\n").split("\n")
+    assert printed[0].endswith(line)  # the terminal's echo of what was typed
+    return [text for text in printed[1:] if text]
+
+
+# the session `model` fixture's context and threads, so greedy answers can be compared
+SAME_LOAD = ("-c", "2048", "-t", "2")
+
+
+def replay(model, conversations: list[list[dict]], **params) -> list:
+    """Greedy answers to each conversation in turn, from an emptied cache, as the chat asked
+    them: llama.cpp's greedy pick can change with how much of a prompt the prefix cache
+    held, so a comparison must reuse the cache as the chat did."""
+    model.engine.reset()
+    return [model.chat(c, temperature=0, **params) for c in conversations]
+
+
+def test_slash_commands_save_and_load(chat, danlu_home, model):
+    child = chat("--temp", "0", "-n", "24", *SAME_LOAD)
     assert "model: smollm2" in ask(child, "/show")
     assert "set temperature = 0.5" in ask(child, "/set temperature 0.5")
     assert "error: invalid temperature='abc'" in ask(child, "/set temperature abc")
     assert "unknown command '/nope'" in ask(child, "/nope")
     assert "system prompt set" in ask(child, "/system Answer briefly.")
-    answer = ask(child, "Say hello.")
-    assert len(answer.strip()) > len("Say hello.")
+    assert "set temperature = 0.0" in ask(child, "/set temperature 0")
+    assert "set max_tokens = 4" in ask(child, "/set num_predict 4")
+    first = answer_to(child, "Say hello.")
     assert "saved 2 message(s)" in ask(child, "/save first")
     saved = json.loads((danlu_home / "sessions" / "first.json").read_text())
     assert saved["system"] == "Answer briefly."
     assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
-    assert saved["params"]["temperature"] == 0.5
+    assert saved["messages"][1]["content"].strip() == first[0].strip()
+    assert saved["params"]["temperature"] == 0 and saved["params"]["max_tokens"] == 4
+    # forget all of it, then let /load bring it back
     assert "conversation cleared" in ask(child, "/clear")
+    assert "system prompt cleared" in ask(child, "/system")
+    assert "set max_tokens = 24" in ask(child, "/set num_predict 24")
     assert "loaded 2 message(s) from 'first'" in ask(child, "/load first")
+    follow = answer_to(child, "Now say goodbye.")
+    history = [
+        {"role": "system", "content": "Answer briefly."},
+        *saved["messages"],
+        {"role": "user", "content": "Now say goodbye."},
+    ]
+    said, expected = replay(model, [history[:2], history], max_tokens=4)
+    assert said.text.strip() == first[0]
+    assert expected.finish_reason == "length"  # so a restored max_tokens shows
+    assert "\n".join(follow) == expected.text.strip()
+    alone = replay(model, [history[:2], [history[0], history[-1]]], max_tokens=4)[1]
+    assert alone.text != expected.text  # the earlier turns matter: the check above can fail
     assert "no saved session named 'other'" in ask(child, "/load other")
     child.sendline("/bye")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_a_long_chat_drops_its_oldest_turns_and_still_answers(chat, model):
+    """A 128-token context: by the last questions the first exchanges no longer fit."""
+    child = chat("--temp", "0", "-n", "8", "-c", "128", "-t", "2")
+    assert "system prompt set" in ask(child, "/system Be brief.")
+    questions = [  # short enough for one terminal line
+        f"Question {i}: what colour is the {thing}? One word."
+        for i, thing in enumerate(("sky", "grass", "snow", "sun", "sea"), 1)
+    ]
+    history = [{"role": "system", "content": "Be brief."}]
+    asked, printed = [], []
+    for question in questions:
+        printed.append(answer_to(child, question))
+        history.append({"role": "user", "content": question})
+        asked.append(list(history))
+        history.append({"role": "assistant", "content": printed[-1][0]})
+    expected = replay(model, asked, max_tokens=8, context_length=128)
+    for lines, direct in zip(printed, expected, strict=True):
+        assert lines[0] == direct.text.strip()  # the answer, then the notes
+        assert lines[1:] == [f"note: {notice}" for notice in direct.notices]
+    assert not expected[0].notices and expected[-1].notices  # turns were dropped by the end
+    child.sendline("/bye")
+    child.expect(pexpect.EOF)
 
 
 def test_ctrl_c_stops_the_answer_but_not_the_chat(chat):
