@@ -1,7 +1,8 @@
 """Incremental detokenization with stop-sequence hold-back.
 
-Tokens arrive one at a time as raw bytes (a UTF-8 character may span tokens);
-text that could still turn into a stop sequence is held back until it can't.
+Tokens arrive one at a time as raw bytes (a UTF-8 character may span tokens, and
+is held back until complete; one left incomplete at the end is dropped); text that
+could still turn into a stop sequence is held back until it can't.
 Backend-agnostic, so the single-stream engine and the batch scheduler share it.
 """
 
@@ -37,11 +38,15 @@ class TextStream:
         return text
 
     def flush(self) -> str:
-        """The rest of the text once generation has ended without a stop sequence."""
+        """The rest of the text once generation has ended without a stop sequence.
+
+        The bytes of a character the last token left unfinished are dropped, not decoded:
+        a cut (max_tokens) must not end the text with a replacement character.
+        """
         if self.stopped:
             return ""
-        text = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
+        text, self._pending = self._pending, ""
+        self._decoder.reset()
         return text
 
     def _first_stop(self) -> int | None:
