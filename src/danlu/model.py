@@ -19,6 +19,7 @@ from danlu.config import Settings
 from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions, LogLikelihood
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
+from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, InvalidParameter
 from danlu.store import Catalog, Manifest
 
@@ -58,13 +59,7 @@ class Model:
     def params(self, **changes: Any) -> SamplingParams:
         """The default params with `changes` applied and validated (logit_bias ids included)."""
         params = SamplingParams.build(self.defaults, **changes)
-        unknown = sorted(t for t in params.logit_bias or {} if not 0 <= t < self.engine.n_vocab)
-        if unknown:
-            raise InvalidParameter(
-                f"logit_bias has token id {unknown[0]}, outside this model's vocabulary "
-                f"(0..{self.engine.n_vocab - 1})",
-                hint="use token ids from /tokenize",
-            )
+        check_token_ids(sorted(params.logit_bias or ()), self.engine.n_vocab, "logit_bias token id")
         return params
 
     # -- raw completion ------------------------------------------------------------------
@@ -75,6 +70,13 @@ class Model:
         """A plain-text prompt (no chat template), validated, ready to run."""
         tokens = self.engine.tokenize(prompt, add_bos=True)
         return self.within(Prompt(tokens, self.params(**params)), context_length)
+
+    def prepare_tokens(
+        self, tokens: Sequence[int], *, context_length: int | None = None, **params: Any
+    ) -> Prompt:
+        """A prompt given as token ids (checked against the vocabulary), ready to run."""
+        check_token_ids(tokens, self.engine.n_vocab)
+        return self.within(Prompt(list(tokens), self.params(**params)), context_length)
 
     def within(self, prompt: Prompt, context_length: int | None) -> Prompt:
         """`prompt` with its answer capped so that prompt + answer fit `context_length`."""
@@ -153,7 +155,7 @@ class Model:
         if not trim:
             return self.within(Prompt(encode(as_messages(list(messages))), sampling), window)
         budget = window - answer_reserve(window, sampling.max_tokens)
-        fitted = fit_messages(as_messages(list(messages)), encode, budget, keep)
+        fitted = fit_messages(as_messages(list(messages)), encode, budget, keep, window - 1)
         notices = (fitted.notice,) if fitted.notice else ()
         return self.within(Prompt(fitted.tokens, sampling, notices), window)
 
@@ -176,8 +178,20 @@ class Model:
     def detokenize(self, tokens: Sequence[int]) -> str:
         return self.engine.detokenize(tokens)
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.engine.embed(texts)
+    def embedding_tokens(self, inputs: Sequence[str | Sequence[int]]) -> list[list[int]]:
+        """What each input embeds as: a text is tokenized, token ids are taken as given."""
+        lists = []
+        for item in inputs:
+            if isinstance(item, str):
+                lists.append(self.engine.tokenize(item, add_bos=True))
+            else:
+                check_token_ids(item, self.engine.n_vocab)
+                lists.append(list(item))
+        return lists
+
+    def embed(self, inputs: Sequence[str | Sequence[int]]) -> list[list[float]]:
+        """One L2-normalised vector per input: a text, or a list of token ids."""
+        return self.engine.embed(self.embedding_tokens(inputs))
 
     def loglikelihood(self, context: str, continuation: str) -> LogLikelihood:
         """log P(continuation | context), tokenizing the two parts as they join."""
@@ -207,22 +221,42 @@ def load(
     parallel: int = 1,
     verbose: bool = False,
 ) -> Model:
-    """Load a model from the local store by name (default: the settings' default model)."""
+    """Load a model from the local store by name (default: the settings' default model).
+
+    None for n_ctx, threads or gpu_layers takes the settings' value. Every value is checked
+    (InvalidParameter) before any file is opened.
+    """
     settings = settings or Settings()
     catalog = Catalog(settings)
     manifest = catalog.get(name or settings.default_model)
-    path: Path = catalog.main_path(manifest.name)
-    limit = manifest.context_length or settings.n_ctx
-    options = LoadOptions(
-        n_ctx=min(n_ctx or settings.n_ctx, limit),
-        threads=threads or settings.threads,
+    options = LoadOptions.build(
+        n_ctx=settings.n_ctx if n_ctx is None else n_ctx,
+        threads=settings.threads if threads is None else threads,
         gpu_layers=settings.gpu_layers if gpu_layers is None else gpu_layers,
         parallel=parallel,
         extra={"verbose": verbose},
     )
+    options = _within_trained_context(options, manifest, asked=n_ctx is not None)
+    path: Path = catalog.main_path(manifest.name)
     engine = open_engine(manifest.backend, path, options)
     bos, eos = engine.special_tokens()
     chat_template = resolve_template(
         manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
     )
     return Model(manifest, engine, chat_template)
+
+
+def _within_trained_context(
+    options: LoadOptions, manifest: Manifest, *, asked: bool
+) -> LoadOptions:
+    """The default context shrinks to the model's trained one; a larger one asked for is refused."""
+    trained = manifest.context_length
+    if not trained or options.n_ctx <= trained:
+        return options
+    if asked:
+        raise InvalidParameter(
+            f"context length {options.n_ctx} is larger than the {trained} tokens "
+            f"'{manifest.name}' was trained for",
+            hint=f"ask for {trained} or fewer, or leave it unset for the default",
+        )
+    return options.model_copy(update={"n_ctx": trained})

@@ -54,3 +54,11 @@ def test_answer_reserve_respects_max_tokens_and_caps_at_half():
     assert answer_reserve(2048, 100) == 100
     assert answer_reserve(2048, None) == 512
     assert answer_reserve(2048, 5000) == 1024
+
+
+def test_a_prompt_over_the_answer_reserve_still_goes_when_nothing_can_be_dropped():
+    msgs = [Message(role="system", content="sys"), Message(role="user", content="x " * 50)]
+    fitted = fit_messages(msgs, words, budget=40, limit=60)
+    assert fitted.dropped == 0 and len(fitted.tokens) == 51
+    with pytest.raises(ContextOverflow, match="needs 51 tokens but only 50 fit"):
+        fit_messages(msgs, words, budget=40, limit=50)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from danlu.chat.messages import Message
-from danlu.errors import ContextOverflow
+from danlu.errors import ContextOverflow, InvalidParameter
+
+Keep = Annotated[int, Field(ge=0, description="Earliest turns never dropped to fit the context.")]
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,25 @@ def fit_messages(
     encode: Callable[[list[Message]], list[int]],
     budget: int,
     keep: int = 0,
+    limit: int | None = None,
 ) -> Fitted:
-    """Drop the oldest unpinned turns until `encode(messages)` is at most `budget` tokens."""
+    """Drop the oldest unpinned turns until `encode(messages)` is at most `budget` tokens.
+
+    `budget` leaves the answer room to grow; when nothing more may be dropped, a prompt
+    over it but within `limit` (default: the budget) still goes, with less room.
+    """
+    keep = check_keep(keep)
+    limit = budget if limit is None else limit
     kept = list(messages)
     dropped = 0
     tokens = encode(kept)
     while len(tokens) > budget:
         turn = _oldest_droppable_turn(kept, keep)
+        if turn is None and len(tokens) <= limit:
+            break
         if turn is None:
             raise ContextOverflow(
-                f"the conversation needs {len(tokens)} tokens but only {budget} fit "
+                f"the conversation needs {len(tokens)} tokens but only {limit} fit "
                 "after leaving room for the answer",
                 hint="shorten the message or raise the context length (-c / num_ctx)",
             )
@@ -61,6 +75,15 @@ def fit_messages(
         dropped += end - start
         tokens = encode(kept)
     return Fitted(kept, tokens, dropped)
+
+
+def check_keep(keep: int) -> int:
+    """`keep` checked against the one rule for it (the CLI's --keep, the API's keep=)."""
+    try:
+        return TypeAdapter(Keep).validate_python(keep)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].lower()
+        raise InvalidParameter(f"invalid keep={keep!r}: {reason}") from None
 
 
 def _oldest_droppable_turn(messages: list[Message], keep: int) -> tuple[int, int] | None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from danlu.engine.sampling import SamplingParams
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from danlu.engine.sampling import SamplingParams, describe_validation_error
+from danlu.errors import InvalidParameter
 
 FinishReason = Literal["stop", "length"]
 
@@ -128,15 +131,38 @@ class LogLikelihood:
         return tuple(ranked[0] for ranked in self.alternatives)
 
 
-@dataclass(frozen=True)
-class LoadOptions:
+# The load settings' rules, one type each: LoadOptions, the CLI, danlu's Settings and the
+# server's settings all validate through these, so a value is accepted everywhere or nowhere.
+ContextLength = Annotated[int, Field(ge=16, description="Context length in tokens, per sequence.")]
+Threads = Annotated[int, Field(ge=1, description="CPU threads for generation.")]
+GpuLayers = Annotated[
+    int, Field(ge=-1, description="Layers offloaded to a GPU build (-1: all, 0: none).")
+]
+Parallel = Annotated[
+    int, Field(ge=1, le=64, description="Sequences decoded together (server slots).")
+]
+
+
+class LoadOptions(BaseModel):
     """How to load a model file into a backend."""
 
-    n_ctx: int = 4096
-    threads: int = 2
-    gpu_layers: int = 0
-    parallel: int = 1  # sequences decoded together (server slots); n_ctx is per sequence
-    extra: dict[str, Any] = field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_ctx: ContextLength = 4096  # per sequence
+    threads: Threads = 2
+    gpu_layers: GpuLayers = 0
+    parallel: Parallel = 1
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="Backend-specific options (e.g. verbose)."
+    )
+
+    @classmethod
+    def build(cls, **fields: Any) -> LoadOptions:
+        """Validated options; a bad value is one InvalidParameter naming the field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise InvalidParameter(describe_validation_error(exc)) from None
 
 
 class JobHandle(Protocol):
@@ -147,7 +173,11 @@ class JobHandle(Protocol):
 
 @runtime_checkable
 class Engine(Protocol):
-    """What a backend must do. Token lists are plain `list[int]`."""
+    """What a backend must do. Token lists are plain `list[int]`.
+
+    Every method that takes token ids from a caller refuses ids outside
+    0..n_vocab-1 with InvalidParameter (`engine/tokens.py`) before any native call.
+    """
 
     @property
     def n_ctx(self) -> int:
@@ -186,8 +216,8 @@ class Engine(Protocol):
         """Queue a generation; `emit` gets each Chunk (or the error) on the decoding thread."""
         ...
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One normalised vector per text; raises InvalidRequest if unsupported."""
+    def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
+        """One normalised vector per token list; raises InvalidRequest if unsupported."""
         ...
 
     def loglikelihood(

@@ -15,6 +15,7 @@ from danlu.errors import DanluError
 from danlu.server.errors import install_error_handlers
 from danlu.server.guard import Guard
 from danlu.server.metrics import Metrics
+from danlu.server.openapi import install_schema
 from danlu.server.pool import ModelPool
 from danlu.server.settings import ServerSettings
 
@@ -77,6 +78,7 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
     app = FastAPI(title="danlu", version="0.1.0", lifespan=lifespan)
     app.state.danlu = ctx
     install_error_handlers(app)
+    install_schema(app)
     _add_ops_routes(app)
     _include_api_routers(app)
     if server.cors_origins:

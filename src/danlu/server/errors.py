@@ -57,7 +57,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(request, exc.status_code, str(exc.detail), "http_error")
+        headers = getattr(exc, "headers", None)  # a 405's Allow, for one
+        return error_response(
+            request, exc.status_code, str(exc.detail), "http_error", headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

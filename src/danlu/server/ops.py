@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from danlu.errors import InvalidRequest
 from danlu.server.app import state
+from danlu.server.openapi import AUTH, BODY, MODEL, openai_errors
 
 router = APIRouter(tags=["operations"])
 
@@ -28,7 +28,12 @@ class DetokenizeRequest(BaseModel):
     model: str | None = None
 
 
-@router.get("/health")
+class Health(BaseModel):
+    status: str = Field(description="ok, loading, or error")
+    error: str | None = Field(None, description="Why the models could not load.")
+
+
+@router.get("/health", responses={503: {"model": Health, "description": "Loading, or failed"}})
 async def health(request: Request) -> JSONResponse:
     ctx = state(request)
     if ctx.failure is not None:
@@ -38,13 +43,13 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses=openai_errors(AUTH))
 async def metrics(request: Request) -> Response:
     body = state(request).metrics.render()
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.post("/tokenize")
+@router.post("/tokenize", responses=openai_errors(AUTH, BODY, MODEL))
 async def tokenize(body: TokenizeRequest, request: Request) -> dict:
     ctx = state(request)
     async with ctx.pool.use(body.model or ctx.default_model()) as model:
@@ -55,10 +60,8 @@ async def tokenize(body: TokenizeRequest, request: Request) -> dict:
         return {"tokens": tokens}
 
 
-@router.post("/detokenize")
+@router.post("/detokenize", responses=openai_errors(AUTH, BODY, MODEL))
 async def detokenize(body: DetokenizeRequest, request: Request) -> dict:
     ctx = state(request)
     async with ctx.pool.use(body.model or ctx.default_model()) as model:
-        if any(t < 0 or t >= model.engine.n_vocab for t in body.tokens):
-            raise InvalidRequest(f"token ids must be in 0..{model.engine.n_vocab - 1}")
         return {"content": model.engine.detokenize(body.tokens)}

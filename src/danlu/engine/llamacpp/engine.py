@@ -21,6 +21,7 @@ from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.scheduler import Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
 from danlu.engine.sampling import SamplingParams
+from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, DanluError, InvalidRequest
 
 
@@ -67,6 +68,7 @@ class LlamaCppEngine:
         return tokens
 
     def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
+        check_token_ids(tokens, self.n_vocab)
         return self._model.detokenize(list(tokens), special=special).decode("utf-8", "replace")
 
     def token_text(self, token: int) -> str:
@@ -104,6 +106,7 @@ class LlamaCppEngine:
         """A validated Job whose chunks (or error) go to `emit` on the decoding thread."""
         prompt = list(prompt)
         self._check_fits(prompt)
+        check_token_ids(params.logit_bias or (), self.n_vocab, "logit_bias token id")
         budget = self._n_ctx - len(prompt)
         if params.max_tokens is not None:
             budget = min(budget, params.max_tokens)
@@ -130,11 +133,13 @@ class LlamaCppEngine:
         self.scheduler.call(clear)
 
     def piece(self, token: int) -> bytes:
+        check_token_ids((token,), self.n_vocab)
         return self._model.token_to_piece(token, special=False).rstrip(b"\0")
 
     def _check_fits(self, prompt: list[int]) -> None:
         if not prompt:
             raise InvalidRequest("the prompt is empty")
+        check_token_ids(prompt, self.n_vocab)
         if len(prompt) >= self._n_ctx:
             raise ContextOverflow(
                 f"the prompt has {len(prompt)} tokens but the context holds {self._n_ctx}",
@@ -182,13 +187,14 @@ class LlamaCppEngine:
         greedy = all(s.top[0][0] == s.token for s in scores)
         return LogLikelihood(sum(logprobs), greedy, logprobs, tuple(s.top for s in scores))
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        token_lists = [self.tokenize(t, add_bos=True) for t in texts]
+    def embed(self, inputs: Sequence[Sequence[int]]) -> list[list[float]]:
+        token_lists = [list(tokens) for tokens in inputs]
         for tokens in token_lists:
             if not tokens or len(tokens) > self._n_ctx:
                 raise InvalidRequest(
-                    f"cannot embed a text of {len(tokens)} tokens (limit {self._n_ctx})"
+                    f"cannot embed an input of {len(tokens)} tokens (1..{self._n_ctx})"
                 )
+            check_token_ids(tokens, self.n_vocab)
         # one text per call: running generations get a decode step between texts
         return [self.scheduler.call(partial(self._embed_one, t)) for t in token_lists]
 

@@ -20,7 +20,7 @@ from danlu.engine.base import Chunk
 from danlu.errors import ContextOverflow
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState
-from danlu.server.ollama.options import fit_window, sampling_changes
+from danlu.server.ollama.options import sampling_changes
 from danlu.server.ollama.respond import (
     Clock,
     Endpoint,
@@ -66,9 +66,11 @@ class ChatPlan:
             self.tools = prepared.format
         else:
             params["grammar"] = grammar
-        prompt = model.prepare_chat(messages, tools=render_tools, **params)
+        # the oldest turns give way to fit num_ctx as well as the server's own context
+        window = body.options.num_ctx if body.options is not None else None
+        prompt = model.prepare_chat(messages, tools=render_tools, context_length=window, **params)
         refuse_truncation(prompt, body.truncate)
-        self.prompt = fit_window(model, prompt, body.options)
+        self.prompt = prompt
         self.top_logprobs = body.top_logprobs if body.logprobs else None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from danlu.errors import InvalidRequest
+from danlu.engine.tokens import check_token_ids
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState
 from danlu.server.ollama.chat import refuse_truncation
@@ -32,8 +32,7 @@ def with_context(model: Model, prompt: Prompt, context: list[int] | None) -> Pro
     """Continue an earlier exchange: its tokens (from a previous `context`) come first."""
     if not context:
         return prompt
-    if any(t < 0 or t >= model.engine.n_vocab for t in context):
-        raise InvalidRequest(f"context token ids must be in 0..{model.engine.n_vocab - 1}")
+    check_token_ids(context, model.engine.n_vocab, "context token id")
     tokens = prompt.tokens
     bos = model.engine.tokenize("", add_bos=True)
     if bos and tokens[:1] == bos:  # the BOS belongs at the very start, not mid-sequence

@@ -105,7 +105,7 @@ def sampling_changes(options: Options | None, n_ctx: int) -> dict[str, Any]:
 def fit_window(model: Model, prompt: Prompt, options: Options | None) -> Prompt:
     """Honour a num_ctx below the server's: prompt and answer together stay inside it.
 
-    Chat history is trimmed to the server's context, not to num_ctx, so a conversation
-    longer than num_ctx is refused (400) rather than cut.
+    For a prompt that cannot be trimmed (/api/generate); /api/chat drops its oldest turns
+    to fit num_ctx instead (`Model.prepare_chat(context_length=...)`).
     """
     return model.within(prompt, options.num_ctx if options is not None else None)

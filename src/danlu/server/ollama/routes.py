@@ -14,19 +14,20 @@ from danlu.server.ollama import embed, models
 from danlu.server.ollama.chat import chat
 from danlu.server.ollama.generate import generate
 from danlu.server.ollama.pull import pull
+from danlu.server.openapi import AUTH, BODY, GENERATE, MODEL, ollama_errors
 
-router = APIRouter(prefix="/api", tags=["ollama"])
-router.post("/chat")(chat)
-router.post("/generate")(generate)
-router.post("/embed")(embed.embed)
-router.post("/embeddings")(embed.embeddings)
+router = APIRouter(prefix="/api", tags=["ollama"], responses=ollama_errors(AUTH))
+router.post("/chat", responses=ollama_errors(BODY, GENERATE))(chat)
+router.post("/generate", responses=ollama_errors(BODY, GENERATE))(generate)
+router.post("/embed", responses=ollama_errors(BODY, MODEL))(embed.embed)
+router.post("/embeddings", responses=ollama_errors(BODY, MODEL))(embed.embeddings)
 router.get("/tags")(models.tags)
-router.post("/show")(models.show)
+router.post("/show", responses=ollama_errors(BODY, (404, 422)))(models.show)
 router.get("/ps")(models.ps)
 router.get("/version")(models.version)
-router.post("/pull")(pull)
-router.delete("/delete")(models.delete)
-router.post("/copy")(models.copy)
+router.post("/pull", responses=ollama_errors(BODY, (404, 409, 503)))(pull)
+router.delete("/delete", responses=ollama_errors(BODY, (404,)))(models.delete)
+router.post("/copy", responses=ollama_errors(BODY, (404, 409)))(models.copy)
 
 IMPORT_HINT = "import a GGUF with `danlu import FILE --name NAME`, or pull one from Hugging Face"
 UNSUPPORTED = {  # Ollama routes danlu knows and refuses with 501, not a bare 404

@@ -13,6 +13,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from danlu.engine.base import Completion, TokenLogprob, Usage
+from danlu.engine.tokens import check_token_ids
+from danlu.errors import InvalidRequest
 from danlu.model import Model, Prompt
 from danlu.server.app import ServerState, state
 from danlu.server.openai.format import completion_id, sse, sse_error, sse_tail, usage_json
@@ -24,10 +26,20 @@ DEFAULT_MAX_TOKENS = 16  # OpenAI's default for this endpoint
 
 
 def _token_lists(model: Model, prompt: Batchable) -> list[list[int]]:
-    return [
-        model.engine.tokenize(p, add_bos=True) if isinstance(p, str) else list(p)
-        for p in as_batch(prompt)
-    ]
+    """Each prompt as tokens: texts tokenized, id lists checked against the vocabulary."""
+    items = as_batch(prompt)
+    if not items:
+        raise InvalidRequest("prompt must not be an empty list")
+    lists = []
+    for item in items:
+        if isinstance(item, str):
+            lists.append(model.engine.tokenize(item, add_bos=True))
+        else:
+            check_token_ids(item, model.engine.n_vocab, "prompt token id")
+            lists.append(list(item))
+    if not all(lists):
+        raise InvalidRequest("the prompt is empty", hint="send at least one token of text")
+    return lists
 
 
 class CompletionPlan:

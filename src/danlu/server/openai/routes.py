@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 import time
@@ -12,12 +13,13 @@ from danlu.errors import InvalidRequest
 from danlu.server.app import state
 from danlu.server.openai.chat import chat_completions
 from danlu.server.openai.completions import completions
-from danlu.server.openai.schemas import Batchable, EmbeddingRequest, as_batch
+from danlu.server.openai.schemas import EmbeddingRequest, as_batch
+from danlu.server.openapi import AUTH, BODY, GENERATE, MODEL, openai_errors
 from danlu.server.vectors import shorten
 
-router = APIRouter(prefix="/v1", tags=["openai"])
-router.post("/chat/completions")(chat_completions)
-router.post("/completions")(completions)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=openai_errors(AUTH))
+router.post("/chat/completions", responses=openai_errors(BODY, GENERATE))(chat_completions)
+router.post("/completions", responses=openai_errors(BODY, GENERATE))(completions)
 
 
 def _model_entry(name: str, created: str | None) -> dict:
@@ -35,21 +37,22 @@ async def list_models(request: Request) -> dict:
     return {"object": "list", "data": [_model_entry(m.name, m.created) for m in listing.models]}
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=openai_errors((400, 404, 422)))
 async def get_model(name: str, request: Request) -> dict:
     manifest = state(request).pool.catalog.get(name)
     return _model_entry(manifest.name, manifest.created)
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", responses=openai_errors(BODY, MODEL))
 async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
     ctx = state(request)
     async with ctx.pool.use(body.model) as model:
-        texts = _texts(model, body.input)
-        if not texts:
+        items = as_batch(body.input)
+        if not items:
             raise InvalidRequest("input must not be empty")
-        vectors = await _embed(model, texts)
-        used = sum(len(model.engine.tokenize(t, add_bos=True)) for t in texts)
+        token_lists = model.embedding_tokens(items)  # ids are embedded as given, specials too
+        vectors = await asyncio.to_thread(model.engine.embed, token_lists)
+        used = sum(len(tokens) for tokens in token_lists)
     data = [
         {
             "object": "embedding",
@@ -64,16 +67,6 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict:
         "model": model.name,
         "usage": {"prompt_tokens": used, "total_tokens": used},
     }
-
-
-async def _embed(model, texts: list[str]) -> list[list[float]]:
-    import asyncio
-
-    return await asyncio.to_thread(model.embed, texts)
-
-
-def _texts(model, value: Batchable) -> list[str]:
-    return [v if isinstance(v, str) else model.engine.detokenize(v) for v in as_batch(value)]
 
 
 def _encode(vector: list[float], encoding: str):
