@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 MODEL ?= smollm2
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 .PHONY: install run test lint bench
