@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from danlu.config import Settings
@@ -15,37 +14,16 @@ from danlu.errors import DanluError
 from danlu.server.errors import install_error_handlers
 from danlu.server.guard import Guard
 from danlu.server.metrics import Metrics
+from danlu.server.ollama.routes import root as ollama_root
+from danlu.server.ollama.routes import router as ollama_router
+from danlu.server.openai.routes import router as openai_router
 from danlu.server.openapi import install_schema
+from danlu.server.ops import router as ops_router
 from danlu.server.pool import ModelPool
 from danlu.server.settings import ServerSettings
+from danlu.server.state import ServerState
 
 EXPIRY_SECONDS = 1.0
-
-
-@dataclass
-class ServerState:
-    """What every route needs: settings, the model pool and the metrics."""
-
-    settings: Settings
-    server: ServerSettings
-    pool: ModelPool
-    metrics: Metrics
-    ready: bool = False  # the models named at start are loaded
-    failure: DanluError | None = None  # why they could not be; the server then stops
-    stopping: bool = False  # the server is shutting down: running requests end now
-    stop: Callable[[], None] = lambda: None  # set by whoever runs the server
-
-    def default_model(self) -> str:
-        loaded = self.pool.loaded()
-        return (
-            loaded[0].model.name
-            if loaded
-            else (self.server.models or [self.settings.default_model])[0]
-        )
-
-
-def state(request: Request) -> ServerState:
-    return request.app.state.danlu
 
 
 def _queue_depth(pool: ModelPool) -> float:
@@ -112,16 +90,10 @@ async def _expire_forever(pool: ModelPool) -> None:
 
 
 def _include_api_routers(app: FastAPI) -> None:
-    from danlu.server.ollama.routes import root as ollama_root
-    from danlu.server.ollama.routes import router as ollama
-    from danlu.server.openai.routes import router as openai
-
-    app.include_router(openai)
-    app.include_router(ollama)
+    app.include_router(openai_router)
+    app.include_router(ollama_router)
     app.include_router(ollama_root)
 
 
 def _add_ops_routes(app: FastAPI) -> None:
-    from danlu.server.ops import router
-
-    app.include_router(router)
+    app.include_router(ops_router)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from danlu.server.app import state
 from danlu.server.openapi import AUTH, BODY, MODEL, openai_errors
+from danlu.server.state import state
 
 router = APIRouter(tags=["operations"])
 

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from danlu.engine.base import Chunk, Completion
 from danlu.errors import DanluError
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState
 from danlu.server.bridge import JobStream
+from danlu.server.state import ServerState
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-from danlu.server.app import ServerState
+from danlu.server.state import ServerState
 
 
 class Server(uvicorn.Server):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from danlu.engine.base import ContextLength, Parallel, Threads
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
 
@@ -23,9 +24,13 @@ class ServerSettings(BaseSettings):
     models: list[str] = Field(
         default_factory=list, description="Models to load at start; others load on demand."
     )
-    parallel: int = Field(4, ge=1, le=64, description="Requests decoded together per model.")
-    n_ctx: int = Field(4096, ge=64, description="Context length per request slot.")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: physical cores).")
+    parallel: Parallel = Field(4, description="Requests decoded together per model.")
+    n_ctx: ContextLength | None = Field(
+        None,
+        description="Context length per request slot (default: DANLU_N_CTX or 4096, within "
+        "each model's trained context).",
+    )
+    threads: Threads | None = Field(None, description="CPU threads (default: physical cores).")
     max_queue: int = Field(
         64,
         ge=0,
@@ -40,7 +45,9 @@ class ServerSettings(BaseSettings):
     api_keys: list[str] = Field(
         default_factory=list, description="Accepted bearer keys; empty means no auth."
     )
-    api_key_file: Path | None = Field(None, description="File with one API key per line.")
+    api_key_file: Path | None = Field(
+        None, description="File with one API key per line ('#' comments); must hold a key."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS ('*' for any); none by default."
     )
@@ -56,8 +63,7 @@ class ServerSettings(BaseSettings):
         """Every accepted API key, from the settings and the key file."""
         keys = set(self.api_keys)
         if self.api_key_file is not None:
-            lines = self.api_key_file.read_text(encoding="utf-8").splitlines()
-            keys |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+            keys |= read_key_file(self.api_key_file)
         return keys
 
     @classmethod
@@ -71,6 +77,31 @@ class ServerSettings(BaseSettings):
                 raise InvalidParameter(f"cannot read config file '{config_file}': {exc}") from None
         data.update({k: v for k, v in overrides.items() if v is not None and v != []})
         try:
-            return cls(**data)
+            settings = cls(**data)
         except ValidationError as exc:
             raise InvalidParameter(describe_validation_error(exc)) from None
+        settings.keys()  # a key file that is unreadable or empty fails here, before binding
+        return settings
+
+
+def read_key_file(path: Path) -> set[str]:
+    """The keys in `path`, one a line, blank lines and '#' comments skipped.
+
+    A file that cannot be read or holds no key is an error: either would leave the server
+    open while its owner believes it is locked.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InvalidParameter(
+            f"cannot read API key file '{path}': {reason}",
+            hint="give a readable file with one key per line",
+        ) from None
+    keys = {line.strip() for line in lines if line.strip() and not line.strip().startswith("#")}
+    if not keys:
+        raise InvalidParameter(
+            f"API key file '{path}' holds no key",
+            hint="put one key per line ('#' starts a comment), or leave --api-key-file out",
+        )
+    return keys

@@ -19,7 +19,6 @@ from danlu.chat.tools import (
 from danlu.engine.base import Chunk
 from danlu.errors import ContextOverflow
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState
 from danlu.server.ollama.options import sampling_changes
 from danlu.server.ollama.respond import (
     Clock,
@@ -34,6 +33,7 @@ from danlu.server.ollama.respond import (
 )
 from danlu.server.ollama.schemas import ChatRequest
 from danlu.server.runner import stream_prompt
+from danlu.server.state import ServerState
 
 
 def refuse_truncation(prompt: Prompt, truncate: bool | None) -> None:

@@ -13,11 +13,11 @@ from fastapi import Request
 
 from danlu.errors import InvalidRequest
 from danlu.model import Model
-from danlu.server.app import state
 from danlu.server.ollama.names import hold
 from danlu.server.ollama.options import Options, sampling_changes
 from danlu.server.ollama.respond import Clock
 from danlu.server.ollama.schemas import EmbeddingsRequest, EmbedRequest
+from danlu.server.state import state
 from danlu.server.timefmt import keep_alive_seconds
 from danlu.server.vectors import shorten
 

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 
 from danlu.engine.tokens import check_token_ids
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState
 from danlu.server.ollama.chat import refuse_truncation
 from danlu.server.ollama.options import fit_window, sampling_changes
 from danlu.server.ollama.respond import (
@@ -26,6 +25,7 @@ from danlu.server.ollama.respond import (
 )
 from danlu.server.ollama.schemas import GenerateRequest
 from danlu.server.runner import stream_prompt
+from danlu.server.state import ServerState
 
 
 def with_context(model: Model, prompt: Prompt, context: list[int] | None) -> Prompt:

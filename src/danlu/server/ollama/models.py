@@ -16,10 +16,10 @@ from fastapi import Request, Response
 import danlu
 from danlu.chat.template import resolve_template
 from danlu.engine.sampling import SamplingParams
-from danlu.server.app import state
 from danlu.server.ollama.names import release, store_name
 from danlu.server.ollama.schemas import CopyRequest, NamedRequest, ShowRequest
 from danlu.server.pool import Loaded
+from danlu.server.state import state
 from danlu.store import Catalog, Manifest
 from danlu.store.gguf_info import read_gguf_header
 

@@ -22,10 +22,10 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from danlu.errors import InvalidRequest, ModelNotFound
-from danlu.server.app import state
 from danlu.server.ollama.names import hub_ref, pulled_as, store_name
 from danlu.server.ollama.respond import NDJSON, error_text
 from danlu.server.ollama.schemas import PullRequest
+from danlu.server.state import state
 from danlu.store import Catalog, Manifest
 
 EXAMPLE = "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"

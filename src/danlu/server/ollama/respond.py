@@ -24,10 +24,10 @@ from danlu.chat.tools.grammar import json_grammar
 from danlu.engine.base import Chunk, TokenLogprob
 from danlu.errors import DanluError, InvalidRequest
 from danlu.model import Model
-from danlu.server.app import state
 from danlu.server.ollama.names import hold, release, store_name
 from danlu.server.pool import ModelPool
 from danlu.server.runner import hold_and_plan
+from danlu.server.state import state
 from danlu.server.timefmt import keep_alive_seconds
 
 NDJSON = "application/x-ndjson"

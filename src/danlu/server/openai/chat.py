@@ -22,7 +22,6 @@ from danlu.chat.tools import (
 from danlu.chat.tools.grammar import json_grammar
 from danlu.engine.base import Chunk, Completion
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState, state
 from danlu.server.openai.format import (
     completion_id,
     logprobs_content,
@@ -33,6 +32,7 @@ from danlu.server.openai.format import (
 )
 from danlu.server.openai.schemas import ChatCompletionRequest
 from danlu.server.runner import collect_many, hold_and_plan, merge_streams
+from danlu.server.state import ServerState, state
 from danlu.server.timefmt import keep_alive_seconds
 
 

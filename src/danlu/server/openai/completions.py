@@ -16,10 +16,10 @@ from danlu.engine.base import Completion, TokenLogprob, Usage
 from danlu.engine.tokens import check_token_ids
 from danlu.errors import InvalidRequest
 from danlu.model import Model, Prompt
-from danlu.server.app import ServerState, state
 from danlu.server.openai.format import completion_id, sse, sse_error, sse_tail, usage_json
 from danlu.server.openai.schemas import Batchable, CompletionRequest, as_batch
 from danlu.server.runner import collect_many, hold_and_plan, merge_streams
+from danlu.server.state import ServerState, state
 from danlu.server.timefmt import keep_alive_seconds
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's default for this endpoint

@@ -10,11 +10,11 @@ import time
 from fastapi import APIRouter, Request
 
 from danlu.errors import InvalidRequest
-from danlu.server.app import state
 from danlu.server.openai.chat import chat_completions
 from danlu.server.openai.completions import completions
 from danlu.server.openai.schemas import EmbeddingRequest, as_batch
 from danlu.server.openapi import AUTH, BODY, GENERATE, MODEL, openai_errors
+from danlu.server.state import state
 from danlu.server.vectors import shorten
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=openai_errors(AUTH))
