@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from danlu.engine.base import ContextLength, GpuLayers, Threads
+from danlu.engine.sampling import describe_validation_error
+from danlu.errors import InvalidParameter
 
 
 def physical_cores() -> int:
@@ -46,17 +51,25 @@ class Settings(BaseSettings):
     default_model: str = Field(
         "smollm2", description="Model used when a command names none (env DANLU_DEFAULT_MODEL)."
     )
-    n_ctx: int = Field(
-        4096, ge=16, description="Default context length in tokens, capped by the model's own."
+    n_ctx: ContextLength = Field(
+        4096, description="Default context length in tokens, capped by the model's own."
     )
-    threads: int = Field(
+    threads: Threads = Field(
         default_factory=physical_cores,
-        ge=1,
         description="CPU threads for generation; defaults to the physical core count.",
     )
-    gpu_layers: int = Field(
-        0, ge=-1, description="Layers to offload to a GPU build of llama.cpp (-1: all)."
+    gpu_layers: GpuLayers = Field(
+        0, description="Layers to offload to a GPU build of llama.cpp (-1: all)."
     )
+
+    def __init__(self, **values: Any) -> None:
+        # A bad DANLU_* variable is a user's mistake: one typed error, not a traceback.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise InvalidParameter(
+                describe_validation_error(exc), hint="check the DANLU_* environment variables"
+            ) from None
 
     @property
     def models_dir(self) -> Path:

@@ -112,3 +112,59 @@ def test_a_damaged_model_requested_on_demand_is_422_and_the_server_keeps_serving
         assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
     finally:
         stop_server(live)
+
+
+def test_a_missing_or_unreadable_key_file_stops_serve_with_one_line(capsys, tmp_path):
+    from danlu.cli.main import main
+
+    for key_file in (tmp_path / "no-such-file", tmp_path):  # absent; a folder cannot be read
+        code = main(["serve", "--api-key-file", str(key_file), "--port", "0"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.startswith(f"error: cannot read API key file '{key_file}'")
+        assert err.count("\n") == 1
+
+
+def test_a_key_file_without_a_key_is_refused_not_read_as_no_auth(tmp_path):
+    empty = tmp_path / "keys.txt"
+    empty.write_text("\n# the key goes here\n   \n", encoding="utf-8")
+    with pytest.raises(InvalidParameter, match="holds no key"):
+        ServerSettings.build(None, api_key_file=empty)
+
+
+def test_key_file_skips_blank_lines_and_comments(tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("k1\n\n  # old: k0\n k2 \n", encoding="utf-8")
+    assert ServerSettings.build(None, api_key_file=keys).keys() == {"k1", "k2"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["-c", "0"], "invalid n_ctx=0: input should be greater than or equal to 16"),
+        (["-c", "15"], "invalid n_ctx=15: input should be greater than or equal to 16"),
+        (["-t", "0"], "invalid threads=0: input should be greater than or equal to 1"),
+        (["-t", "-1"], "invalid threads=-1: input should be greater than or equal to 1"),
+    ],
+)
+def test_run_and_serve_refuse_the_same_settings_with_the_same_words(capsys, flags, says):
+    from danlu.cli.main import main
+
+    for command in (["run", "smollm2", "hi", "-n", "1"], ["serve", "--port", "0"]):
+        code = main([*command, *flags])
+        err = capsys.readouterr().err
+        assert code == 1, (command, flags)
+        assert err == f"error: {says}\n", (command, flags)
+
+
+def test_config_file_and_environment_follow_the_same_rules(tmp_path, monkeypatch):
+    from danlu.config import Settings
+
+    config = tmp_path / "server.json"
+    config.write_text(json.dumps({"n_ctx": 8}), encoding="utf-8")
+    with pytest.raises(InvalidParameter, match="invalid n_ctx=8"):
+        ServerSettings.build(config)
+    monkeypatch.setenv("DANLU_THREADS", "0")
+    with pytest.raises(InvalidParameter, match="invalid threads='0'") as info:
+        Settings()
+    assert "DANLU_" in info.value.hint

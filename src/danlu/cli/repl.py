@@ -13,7 +13,8 @@ from pathlib import Path
 
 from danlu.chat.messages import Message
 from danlu.cli.edge import report
-from danlu.cli.run import speed_line
+from danlu.cli.output import speed_line
+from danlu.cli.slash import run_slash
 from danlu.config import Settings
 from danlu.engine.base import Completion
 from danlu.errors import DanluError
@@ -27,7 +28,8 @@ FENCE = '"""'
 class Style:
     """ANSI colours, or nothing when the output is not a terminal or NO_COLOR is set."""
 
-    def __init__(self, stream=sys.stdout) -> None:
+    def __init__(self, stream=None) -> None:
+        stream = stream or sys.stdout  # looked up now: sys.stdout may have been replaced
         on = stream.isatty() and "NO_COLOR" not in os.environ
         self.answer = "\033[36m" if on else ""
         self.dim = "\033[2m" if on else ""
@@ -58,8 +60,6 @@ class Repl:
     # -- the loop -----------------------------------------------------------------------
 
     def loop(self) -> int:
-        from danlu.cli.slash import run_slash
-
         history = _History(self.settings.home / "history")
         self.say(f"Chatting with {self.model.name}. /? for help, /bye or Ctrl-D to leave.")
         while self.running:

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from danlu.engine.base import Completion, Timing
+from danlu.chat.context import check_keep
+from danlu.cli.output import completion_json, speed_line
+from danlu.engine.base import Completion
 from danlu.errors import InvalidRequest
 
 Opt = typer.Option
@@ -21,7 +23,10 @@ def run(
     file: Annotated[Path | None, Opt("--file", "-f", help="Read the prompt from FILE.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object with counts.")] = False,
     max_tokens: Annotated[int | None, Opt("--n-predict", "-n", help="Max new tokens.")] = None,
-    ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context length.")] = None,
+    ctx_size: Annotated[
+        int | None,
+        Opt("--ctx-size", "-c", help="Context length (default 4096, at most the model's own)."),
+    ] = None,
     temp: Annotated[float | None, Opt("--temp", help="Temperature; 0 is greedy.")] = None,
     top_k: Annotated[int | None, Opt("--top-k")] = None,
     top_p: Annotated[float | None, Opt("--top-p")] = None,
@@ -64,6 +69,7 @@ def run(
         "stop": stop or None,
         "ignore_eos": ignore_eos or None,
     }
+    check_keep(keep)  # before the model loads, as load() checks its own settings
     text = _read_prompt(prompt, file)
     loaded = load(
         model or settings.default_model,
@@ -137,33 +143,3 @@ def _one_shot(
     if verbose:
         print(speed_line(result.timing), file=sys.stderr)
     return 0
-
-
-def completion_json(model: str, result: Completion) -> dict[str, Any]:
-    """The machine-readable form of an answer (`danlu run --json`)."""
-    t = result.timing
-    return {
-        "model": model,
-        "response": result.text,
-        "finish_reason": result.finish_reason,
-        "usage": {
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "cached_tokens": result.usage.cached_tokens,
-            "total_tokens": result.usage.total_tokens,
-        },
-        "timing": {
-            "prompt_seconds": round(t.prompt_seconds, 4),
-            "generation_seconds": round(t.generation_seconds, 4),
-            "prompt_tokens_per_second": round(t.prompt_tps, 2),
-            "generation_tokens_per_second": round(t.generation_tps, 2),
-        },
-        "notices": list(result.notices),
-    }
-
-
-def speed_line(t: Timing) -> str:
-    return (
-        f"prompt: {t.prompt_tokens} tokens, {t.prompt_tps:.1f} tok/s | "
-        f"generation: {t.completion_tokens} tokens, {t.generation_tps:.1f} tok/s"
-    )
