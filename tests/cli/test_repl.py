@@ -159,3 +159,82 @@ def test_multiline_message_between_triple_quotes(chat, danlu_home):
     assert saved["messages"][0]["content"] == "first line\nsecond line"
     child.sendline("/bye")
     child.expect(pexpect.EOF)
+
+
+# -- slash commands in process, on the shared model ------------------------------------------
+
+
+@pytest.fixture
+def repl(model, danlu_home, capsys):
+    """A Repl on the session model; the model's defaults are restored afterwards."""
+    from danlu.cli.repl import Repl
+    from danlu.config import Settings
+
+    saved = model.defaults
+    yield Repl(model, Settings(home=danlu_home))
+    model.defaults = saved
+
+
+def slash(repl, capsys, line: str) -> str:
+    from danlu.cli.slash import run_slash
+
+    capsys.readouterr()
+    run_slash(repl, line)
+    return capsys.readouterr().out
+
+
+def test_set_verbose_off_turns_it_off(repl, capsys):
+    assert slash(repl, capsys, "/set verbose on") == "verbose is on\n"
+    assert repl.verbose
+    assert slash(repl, capsys, "/set verbose off") == "verbose is off\n"
+    assert not repl.verbose
+    assert slash(repl, capsys, "/set verbose") == "verbose is on\n"
+    assert slash(repl, capsys, "/set quiet") == "verbose is off\n"
+
+
+def test_set_verbose_with_a_bad_value_is_an_error(repl, capsys):
+    from danlu.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="on or off, not 'maybe'"):
+        slash(repl, capsys, "/set verbose maybe")
+
+
+def test_set_an_unknown_name_lists_the_valid_ones(repl, capsys):
+    from danlu.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="unknown parameter 'bogus'") as info:
+        slash(repl, capsys, "/set bogus 3")
+    for name in ("temperature", "top_k", "max_tokens", "stop", "temp", "verbose"):
+        assert name in info.value.hint
+    assert "grammar" not in info.value.hint
+
+
+def test_show_lists_chat_parameters_and_the_effective_system_prompt(repl, capsys):
+    shown = slash(repl, capsys, "/show")
+    assert "temperature = " in shown and "max_tokens = " in shown
+    for internal in ("grammar", "grammar_trigger", "logit_bias", "logprobs"):
+        assert f"  {internal} = " not in shown
+    # SmolLM2's template puts its own system prompt in when the chat has none
+    default = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    rendered = repl.model.render([{"role": "user", "content": "hi"}])
+    assert default in rendered
+    assert f"system: {default} (the template's default)" in shown
+    slash(repl, capsys, "/system Answer briefly.")
+    assert "system: Answer briefly.\n" in slash(repl, capsys, "/show")
+
+
+def test_a_template_without_a_default_system_prompt_shows_none():
+    from danlu.chat.template import named_template
+    from danlu.cli.slash import template_system_prompt
+
+    for name in ("chatml", "llama2", "llama3", "mistral", "alpaca"):
+        assert template_system_prompt(named_template(name)) is None, name
+
+
+def test_save_under_a_bad_name_speaks_of_a_chat_name(repl, capsys, danlu_home):
+    from danlu.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as info:
+        slash(repl, capsys, "/save ../evil")
+    assert info.value.message == "'../evil' is not a valid chat name"
+    assert not (danlu_home / "evil.json").exists()

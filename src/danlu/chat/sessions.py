@@ -26,7 +26,7 @@ class Session(BaseModel):
 
 
 def session_path(directory: Path, name: str) -> Path:
-    return directory / f"{validate_name(name)}.json"
+    return directory / f"{validate_name(name, kind='chat')}.json"
 
 
 def save_session(directory: Path, name: str, session: Session) -> Path:

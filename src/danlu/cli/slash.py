@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from danlu.chat.messages import Message
 from danlu.chat.sessions import Session, load_session, save_session
-from danlu.errors import InvalidRequest
+from danlu.chat.template import ChatTemplate
+from danlu.engine.sampling import SamplingParams
+from danlu.errors import DanluError, InvalidRequest
 
 if TYPE_CHECKING:
     from danlu.cli.repl import Repl
@@ -18,6 +21,14 @@ PARAM_ALIASES = {
     "num_predict": "max_tokens",
     "n_predict": "max_tokens",
 }
+# SamplingParams fields the chat does not offer: JSON modes, tools and the server set them.
+INTERNAL_PARAMS = frozenset({"grammar", "grammar_trigger", "logit_bias", "logprobs"})
+SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def chat_params() -> list[str]:
+    """The sampling parameters /set changes and /show lists."""
+    return [name for name in SamplingParams.model_fields if name not in INTERNAL_PARAMS]
 
 
 @dataclass(frozen=True)
@@ -30,17 +41,28 @@ class SlashCommand:
 def _set(repl: Repl, arg: str) -> None:
     name, _, value = arg.strip().partition(" ")
     if name in ("verbose", "quiet"):
-        repl.verbose = name == "verbose"
-        repl.say(f"verbose is {'on' if repl.verbose else 'off'}")
+        _set_verbose(repl, name, value.strip().lower())
         return
+    field = PARAM_ALIASES.get(name, name)
+    if name and field not in chat_params():
+        names = [*chat_params(), *PARAM_ALIASES, "verbose"]
+        raise InvalidRequest(f"unknown parameter '{name}'", hint=f"one of: {', '.join(names)}")
     if not name or not value.strip():
         raise InvalidRequest("usage: /set <param> <value>", hint="e.g. /set temperature 0.2")
-    field = PARAM_ALIASES.get(name, name)
     new: object = value.strip()
     if field == "stop":  # /set stop adds one more stop string
         new = (*repl.model.defaults.stop, new)
     repl.model.defaults = repl.model.params(**{field: new})
     repl.say(f"set {field} = {getattr(repl.model.defaults, field)!r}")
+
+
+def _set_verbose(repl: Repl, name: str, value: str) -> None:
+    """`/set verbose [on|off]`, and `/set quiet` for off."""
+    on = False if name == "quiet" else SWITCH.get(value or "on")
+    if on is None:
+        raise InvalidRequest(f"/set verbose takes on or off, not '{value}'")
+    repl.verbose = on
+    repl.say(f"verbose is {'on' if repl.verbose else 'off'}")
 
 
 def _system(repl: Repl, arg: str) -> None:
@@ -77,9 +99,39 @@ def _show(repl: Repl, arg: str) -> None:
     m = repl.model.manifest
     repl.say(f"model: {m.name} ({m.architecture}, {m.quantization}, {m.format})")
     repl.say(f"context: {repl.model.n_ctx} tokens, template: {repl.model.template.name}")
-    repl.say(f"system: {repl.system or '(none)'}")
-    for key, value in repl.model.defaults.model_dump().items():
-        repl.say(f"  {key} = {value!r}")
+    repl.say(f"system: {_effective_system(repl)}")
+    values = repl.model.defaults.model_dump()
+    for key in chat_params():
+        repl.say(f"  {key} = {values[key]!r}")
+
+
+def _effective_system(repl: Repl) -> str:
+    """The system prompt the model sees: ours, else the one the template puts in."""
+    if repl.system:
+        return repl.system
+    default = template_system_prompt(repl.model.template)
+    return f"{default} (the template's default)" if default else "(none)"
+
+
+def template_system_prompt(template: ChatTemplate) -> str | None:
+    """The system prompt a template injects when the conversation has none.
+
+    Rendered with a marker system prompt and without one: the default is whatever stands
+    where the marker stood. None when the template adds nothing (or refuses a system turn).
+    """
+    marker, user = "\x00system\x00", [Message(role="user", content="hi")]
+    try:
+        with_marker = template.render(
+            [Message(role="system", content=marker), *user], add_generation_prompt=False
+        )
+        without = template.render(user, add_generation_prompt=False)
+    except DanluError:
+        return None
+    before, found, after = with_marker.partition(marker)
+    fits = found and without.startswith(before) and without.endswith(after)
+    if not fits or len(without) <= len(before) + len(after):
+        return None
+    return without[len(before) : len(without) - len(after)].strip() or None
 
 
 def _help(repl: Repl, arg: str) -> None:
@@ -100,7 +152,7 @@ def _need_name(arg: str, usage: str) -> str:
 
 
 SLASH_COMMANDS: dict[str, SlashCommand] = {
-    "set": SlashCommand("/set <param> <value>", "change a sampling parameter", _set),
+    "set": SlashCommand("/set <param> <value>", "change a parameter; verbose on|off", _set),
     "system": SlashCommand("/system <text>", "set the system prompt", _system),
     "clear": SlashCommand("/clear", "forget the conversation", _clear),
     "save": SlashCommand("/save NAME", "save this chat", _save),

@@ -14,13 +14,14 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
 NAME_RULE = "1-64 characters: a-z 0-9 . _ : -, starting with a letter or digit, no '..'"
 
 
-def validate_name(name: str) -> str:
-    """Return `name` lower-cased, or raise InvalidRequest if it cannot be a model name."""
+def validate_name(name: str, kind: str = "model") -> str:
+    """Return `name` lower-cased, or raise InvalidRequest if it cannot be a `kind` name
+    (the same rule serves model names and saved chat names)."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidRequest("a model name cannot be empty", hint=NAME_RULE)
+        raise InvalidRequest(f"a {kind} name cannot be empty", hint=NAME_RULE)
     lowered = name.strip().lower()
     if "/" in lowered or "\\" in lowered or ".." in lowered or not NAME_PATTERN.match(lowered):
-        raise InvalidRequest(f"'{name}' is not a valid model name", hint=NAME_RULE)
+        raise InvalidRequest(f"'{name}' is not a valid {kind} name", hint=NAME_RULE)
     return lowered
 
 
