@@ -39,13 +39,45 @@ def test_list_shows_the_builtin_model(danlu):
     result = danlu("list")
     assert result.code == 0
     row = next(line for line in result.out.splitlines() if line.startswith("smollm2"))
-    assert row.split()[1:] == ["gguf", "134.5M", "Q4_1", "98.4", "MB", "8192"]
+    assert row.split()[1:] == ["gguf", "134.5M", "Q4_1", "98.4", "MB", "8192", "ok"]
 
 
 def test_list_json(danlu):
     models = json.loads(danlu("list", "--json").out)
     (smol,) = [m for m in models if m["name"] == "smollm2"]
     assert smol["architecture"] == "llama" and smol["builtin"] is True
+    assert smol["status"] == "ok"
+
+
+def test_list_marks_a_model_whose_file_moved_as_missing(danlu, gguf_copy, tmp_path):
+    assert danlu("import", str(gguf_copy), "--name", "moved", "--in-place").code == 0
+    gguf_copy.rename(tmp_path / "elsewhere.gguf")
+    result = danlu("list")
+    assert result.code == 0
+    row = next(line for line in result.out.splitlines() if line.startswith("moved "))
+    assert row.split()[-1] == "missing"
+    assert f"warning: model 'moved' is missing its file {gguf_copy}" in result.err
+    assert "danlu rm moved" in result.err
+    (smol,) = [m for m in json.loads(danlu("list", "--json").out) if m["name"] == "smollm2"]
+    assert smol["status"] == "ok"
+
+
+def test_list_marks_a_truncated_model_as_damaged(danlu, damaged_model):
+    result = danlu("list")
+    assert result.code == 0
+    row = next(line for line in result.out.splitlines() if line.startswith(f"{damaged_model} "))
+    assert row.split()[-1] == "damaged"
+    assert f"warning: model '{damaged_model}' has " in result.err
+    models = {m["name"]: m["status"] for m in json.loads(danlu("list", "--json").out)}
+    assert models == {damaged_model: "damaged", "smollm2": "ok"}
+
+
+def test_list_marks_a_file_overwritten_at_the_same_size_as_damaged(danlu, tmp_path):
+    tiny = write_tiny_gguf(tmp_path / "tiny.gguf")
+    assert danlu("import", str(tiny), "--name", "tiny", "--in-place").code == 0
+    tiny.write_bytes(b"\0" * tiny.stat().st_size)  # same size, no GGUF header any more
+    row = next(line for line in danlu("list").out.splitlines() if line.startswith("tiny "))
+    assert row.split()[-1] == "damaged"
 
 
 def test_show_text_json_and_template(danlu):
@@ -133,11 +165,30 @@ def test_rm_unknown_and_builtin(danlu):
     one_line_error(danlu("rm", "smollm2"))
 
 
-def test_pull_offline_is_a_clear_error(danlu, monkeypatch, tmp_path):
+def test_name_taken_hints_fit_the_command(danlu, gguf_copy):
+    assert danlu("import", str(gguf_copy), "--name", "mine").code == 0
+    # cp has no --name: it is told to give the copy another name
+    line = one_line_error(danlu("cp", "smollm2", "mine"))
+    assert "--name" not in line
+    assert "give the copy another name" in line and "`danlu rm mine`" in line
+    # the built-in model cannot be removed to make room, so that is not suggested
+    line = one_line_error(danlu("cp", "mine", "smollm2"))
+    assert "danlu rm" not in line and "cannot be removed" in line
+    line = one_line_error(danlu("import", str(gguf_copy), "--name", "smollm2"))
+    assert "--name" in line and "danlu rm" not in line
+
+
+@pytest.mark.parametrize(
+    "ref", ["someone/some-model-GGUF/model.Q4_0.gguf", "someone/some-model-GGUF:Q4_0"]
+)
+def test_pull_in_offline_mode_says_so_and_how_to_leave_it(danlu, monkeypatch, tmp_path, ref):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    line = one_line_error(danlu("pull", "someone/some-model-GGUF/model.Q4_0.gguf"))
-    assert "offline" in line.lower() or "connection" in line.lower()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    line = one_line_error(danlu("pull", ref))
+    assert "offline mode is on (HF_HUB_OFFLINE)" in line
+    assert "not in the local Hugging Face cache" in line
+    assert "unset HF_HUB_OFFLINE" in line
+    assert "connection" not in line and "cannot reach" not in line
 
 
 def test_pull_downloads_from_the_hub_into_the_store(danlu, monkeypatch, tmp_path):

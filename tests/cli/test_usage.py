@@ -30,3 +30,17 @@ def test_no_arguments_prints_the_command_list(danlu):
     for command in ("run", "serve", "pull", "list"):
         assert command in result.out
     assert "Traceback" not in result.err
+
+
+def test_no_arguments_prints_the_help_once(danlu):
+    result = danlu()
+    assert result.out.count("Usage: danlu") == 1
+    assert result.out.count("run, serve and manage local LLMs") == 1
+
+
+def test_version(danlu):
+    import danlu as package
+
+    result = danlu("--version")
+    assert (result.code, result.out, result.err) == (0, f"danlu {package.__version__}\n", "")
+    assert result.out == "danlu 0.1.0\n"

@@ -23,8 +23,12 @@ def usage_error(exc: typer.TyperException) -> int:
     """`error: what was wrong (see 'danlu CMD --help')`, or the help text itself when the
     command was given no arguments at all."""
     ctx = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        print(ctx.get_help())
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # The error carries the help as its message; typer's rich help is printed while
+        # the error is made and leaves the message empty, so print only what is left.
+        text = exc.format_message()
+        if text.strip():
+            print(text)
         return EXIT_USAGE
     where = ctx.command_path if ctx is not None else "danlu"
     message = exc.format_message().rstrip(".")

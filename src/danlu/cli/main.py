@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -21,15 +22,34 @@ COMMANDS = {
 }
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from danlu import __version__
+
+        print(f"danlu {__version__}")
+        raise typer.Exit(0)
+
+
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """丹炉 danlu — run, serve and manage local LLMs."""
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="danlu",
-        help="丹炉 danlu — run, serve and manage local LLMs.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+    app.callback()(root)  # the root's own options (--version) and its help text
     for name, func in COMMANDS.items():
         app.command(name)(func)
     return app

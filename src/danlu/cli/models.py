@@ -44,15 +44,21 @@ def human_params(n: int | None) -> str:
 def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> int:
-    """List the models in the local store."""
-    listing = _catalog().list()
+    """List the models in the local store, marking those whose files are missing or damaged."""
+    catalog = _catalog()
+    listing = catalog.list()
+    checks = {m.name: catalog.check_files(m) for m in listing.models}
     for problem in listing.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    for check in checks.values():
+        if check.reason:
+            print(f"warning: {check.reason} ({check.hint})", file=sys.stderr)
     if as_json:
-        print(json.dumps([m.model_dump() for m in listing.models], ensure_ascii=False, indent=2))
+        rows = [{**m.model_dump(), "status": checks[m.name].state} for m in listing.models]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("NAME", "FORMAT", "PARAMS", "QUANT", "SIZE", "CTX"):
+    for column in ("NAME", "FORMAT", "PARAMS", "QUANT", "SIZE", "CTX", "STATUS"):
         table.add_column(column)
     for m in listing.models:
         ctx = str(m.context_length) if m.context_length else "-"
@@ -63,6 +69,7 @@ def list_models(
             m.quantization or "-",
             human_size(m.size),
             ctx,
+            checks[m.name].state,
         )
     Console(soft_wrap=True).print(table)
     return 0

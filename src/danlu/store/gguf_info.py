@@ -106,6 +106,16 @@ class _Cursor:
         return None
 
 
+def has_gguf_magic(path: Path) -> bool:
+    """True when `path` starts with the GGUF magic bytes: a quick check, no header walk."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return len(head) == 4 and struct.unpack("<I", head)[0] == GGUF_MAGIC
+
+
 def read_gguf_header(path: Path) -> GGUFHeader:
     """Parse the header of a GGUF file; CorruptModel if it is not a readable GGUF."""
     path = Path(path)

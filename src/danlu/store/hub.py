@@ -26,6 +26,10 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 PREFIXES = ("hf:", "hf.co/", "huggingface.co/", "https://huggingface.co/")
 PREFERRED_QUANTS = ("Q4_K_M", "Q4_0")
 OFFLINE_HINT = "check your connection, or download the file yourself and use `danlu import`"
+OFFLINE_MODE_HINT = (
+    "unset HF_HUB_OFFLINE (or set it to 0) to download, or download the file yourself "
+    "and use `danlu import`"
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,12 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def hub_errors(what: str) -> Iterator[None]:
-    """Translate huggingface_hub failures for `what` into danlu errors."""
+def hub_errors(what: str, *, offline_mode: bool = False) -> Iterator[None]:
+    """Translate huggingface_hub failures for `what` into danlu errors.
+
+    `offline_mode`: offline was asked for (HF_HUB_OFFLINE), so a miss is the cache's,
+    not the connection's.
+    """
     from huggingface_hub import errors as hf
 
     # Before 1.0 the remote "entry not found" error had no class of its own.
@@ -123,6 +131,12 @@ def hub_errors(what: str) -> Iterator[None]:
     try:
         yield
     except _transport_errors():  # first: old versions derive LocalEntryNotFound from "not found"
+        if offline_mode:
+            raise OfflineError(
+                f"offline mode is on (HF_HUB_OFFLINE) and {what} is not in the local "
+                "Hugging Face cache",
+                OFFLINE_MODE_HINT,
+            ) from None
         raise OfflineError(f"cannot reach the Hugging Face Hub for {what}", OFFLINE_HINT) from None
     except hf.GatedRepoError:
         raise StoreError(
@@ -178,6 +192,7 @@ class HubClient:
         cache_dir = cache_dir or os.environ.get("HF_HUB_CACHE") or None
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self.offline = env_offline() if offline is None else offline
+        self.offline_mode = self.offline  # asked for; `offline` also turns on when unreachable
 
     def resolve(self, ref: HubRef) -> HubTarget:
         """Decide which file(s) to fetch.
@@ -223,7 +238,7 @@ class HubClient:
         from huggingface_hub import errors, snapshot_download
 
         incomplete = getattr(errors, "IncompleteSnapshotError", ())  # huggingface_hub >= 1.x
-        with hub_errors(repo_id):
+        with hub_errors(repo_id, offline_mode=self.offline_mode):
             try:
                 folder = snapshot_download(repo_id, cache_dir=self.cache_dir, local_files_only=True)
             except incomplete as exc:
@@ -245,9 +260,9 @@ class HubClient:
         }
         if target.gguf:
             bar = {"tqdm_class": partial(ByteCounter, progress)} if progress else {}
-            with hub_errors(f"{target.repo_id}/{target.gguf}"):
+            with hub_errors(f"{target.repo_id}/{target.gguf}", offline_mode=self.offline_mode):
                 return Path(hf_hub_download(target.repo_id, target.gguf, **options, **bar))
-        with hub_errors(target.repo_id):
+        with hub_errors(target.repo_id, offline_mode=self.offline_mode):
             return Path(
                 snapshot_download(target.repo_id, allow_patterns=list(target.files), **options)
             )

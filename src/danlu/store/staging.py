@@ -30,11 +30,16 @@ from danlu.store.manifest import (
 HIDDEN_PREFIXES = (".staging-", ".trash-")
 
 
-def exists_error(name: str) -> ModelExists:
-    return ModelExists(
-        f"a model named '{name}' already exists",
-        hint=f"pick another name with --name, or remove it first with `danlu rm {name}`",
-    )
+def exists_error(
+    name: str, *, rename: str = "pick another name with --name", removable: bool = True
+) -> ModelExists:
+    """ModelExists with a hint that fits: how to rename depends on the command (`cp` takes a
+    new name, not --name), and a built-in model cannot be removed to make room."""
+    if removable:
+        hint = f"{rename}, or remove it first with `danlu rm {name}`"
+    else:
+        hint = f"{rename}; the built-in '{name}' cannot be removed"
+    return ModelExists(f"a model named '{name}' already exists", hint=hint)
 
 
 @contextlib.contextmanager
