@@ -185,8 +185,8 @@ def test_pull_in_offline_mode_says_so_and_how_to_leave_it(danlu, monkeypatch, tm
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     line = one_line_error(danlu("pull", ref))
-    assert "offline mode is on (HF_HUB_OFFLINE)" in line
-    assert "not in the local Hugging Face cache" in line
+    assert "offline mode is on (HF_HUB_OFFLINE): the Hugging Face Hub is not asked" in line
+    assert "is not in the local cache" in line
     assert "unset HF_HUB_OFFLINE" in line
     assert "connection" not in line and "cannot reach" not in line
 

@@ -133,8 +133,8 @@ def hub_errors(what: str, *, offline_mode: bool = False) -> Iterator[None]:
     except _transport_errors():  # first: old versions derive LocalEntryNotFound from "not found"
         if offline_mode:
             raise OfflineError(
-                f"offline mode is on (HF_HUB_OFFLINE) and {what} is not in the local "
-                "Hugging Face cache",
+                f"offline mode is on (HF_HUB_OFFLINE): the Hugging Face Hub is not asked, "
+                f"and {what} is not in the local cache",
                 OFFLINE_MODE_HINT,
             ) from None
         raise OfflineError(f"cannot reach the Hugging Face Hub for {what}", OFFLINE_HINT) from None
