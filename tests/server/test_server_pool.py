@@ -6,11 +6,13 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from danlu.config import Settings
 from danlu.server import ServerSettings
 from danlu.store import Catalog
 from tests.server.conftest import start_server, stop_server
+from tests.server.gated_backend import GATE, add_gated_model, register
 
 
 def loaded(live) -> list[str]:
@@ -87,51 +89,60 @@ def test_memory_budget_unloads_the_least_recently_used(tmp_path):
         stop_server(live)
 
 
-def test_health_says_loading_while_a_model_loads_on_demand(tmp_path):
-    # a large KV cache (4 slots x 8192 tokens) makes the load last long enough to watch
+@pytest.fixture
+def gated(tmp_path, monkeypatch):
+    """A home with model 'gated', whose loads wait until the test opens GATE.release."""
+    monkeypatch.syspath_prepend(str(register(tmp_path / "plugins")))
+    GATE.entered.clear()
+    GATE.release.clear()
+    home = tmp_path / "home"
+    add_gated_model(home)
+    yield home
+    GATE.release.set()  # never leave a load waiting
+
+
+def request_in_background(live, model: str) -> tuple[threading.Thread, list[httpx.Response]]:
+    answer: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: answer.append(chat(live, model)), daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def test_health_says_loading_while_a_model_loads_on_demand(gated):
     live = start_server(
-        ServerSettings(models=[], n_ctx=8192, threads=2, parallel=4, keep_alive=-1),
-        tmp_path / "home",
+        ServerSettings(models=[], n_ctx=512, threads=2, parallel=1, keep_alive=-1), gated
     )
     try:
         assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}  # nothing to load
-        answer: list[httpx.Response] = []
-        request = threading.Thread(target=lambda: answer.append(chat(live, "smollm2")))
-        request.start()
-        seen = []
-        with httpx.Client() as client:
-            while request.is_alive():
-                r = client.get(f"{live.url}/health")
-                seen.append((r.status_code, r.json()))
-        request.join()
-        assert (503, {"status": "loading"}) in seen
+        request, answer = request_in_background(live, "gated")
+        assert GATE.entered.wait(30)  # the load has begun, and waits at the gate
+        r = httpx.get(f"{live.url}/health")
+        assert (r.status_code, r.json()) == (503, {"status": "loading"})
+        GATE.release.set()
+        request.join(60)
         assert answer[0].status_code == 200
         assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
-        assert loaded(live) == ["smollm2"]
+        assert loaded(live) == ["gated"]
     finally:
+        GATE.release.set()
         stop_server(live)
 
 
-def test_a_loaded_model_answers_while_another_loads(tmp_path):
+def test_a_loaded_model_answers_while_another_loads(gated):
     """Loading one model must not hold up requests to a model that is already in."""
-    home = tmp_path / "home"
-    Catalog(Settings(home=home)).copy("smollm2", "second")
-    settings = ServerSettings(models=["smollm2"], n_ctx=8192, threads=2, parallel=4, keep_alive=-1)
-    live = start_server(settings, home)  # 4 slots x 8192 tokens: a load long enough to watch
+    settings = ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1, keep_alive=-1)
+    live = start_server(settings, gated)
     try:
         assert chat(live, "smollm2").status_code == 200
-        loading = threading.Thread(target=chat, args=(live, "second"))
-        loading.start()
-        answered_during_load = []
-        with httpx.Client() as client:
-            while loading.is_alive():
-                if client.get(f"{live.url}/health").status_code != 503:
-                    continue  # not loading yet, or done
-                assert chat(live, "smollm2", max_tokens=1).status_code == 200
-                still = client.get(f"{live.url}/health").json() == {"status": "loading"}
-                answered_during_load.append(still)
-        loading.join()
-        assert any(answered_during_load)  # an answer came back before the load ended
-        assert sorted(loaded(live)) == ["second", "smollm2"]
+        request, answer = request_in_background(live, "gated")
+        assert GATE.entered.wait(30)
+        assert chat(live, "smollm2", max_tokens=1).status_code == 200  # while the load waits
+        assert httpx.get(f"{live.url}/health").json() == {"status": "loading"}
+        assert not answer  # the gated request is still waiting for its model
+        GATE.release.set()
+        request.join(60)
+        assert answer[0].status_code == 200
+        assert sorted(loaded(live)) == ["gated", "smollm2"]
     finally:
+        GATE.release.set()
         stop_server(live)
