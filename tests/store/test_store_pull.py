@@ -13,7 +13,7 @@ from huggingface_hub import constants as hf_constants
 from danlu.errors import InvalidRequest, ModelExists, ModelNotFound, OfflineError, StoreError
 from danlu.store import Catalog
 from danlu.store.hub import HubRef, choose_gguf, parse_ref
-from tests.store.hub_standin import hub_standin
+from tests.store.hub_standin import Served, etag, hub_standin
 from tests.store.store_helpers import SMOLLM_FILE, write_hf_folder, write_hub_cache, write_tiny_gguf
 
 REPO = "org/repo"
@@ -146,38 +146,38 @@ def test_name_collision_is_found_before_any_download(catalog: Catalog, tmp_path:
         catalog.pull(f"{REPO}/{SMOLLM_FILE}", name="smollm2", cache_dir=tmp_path / "empty")
 
 
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a process started without HF_HUB_OFFLINE, whatever the environment of this run.
+
+    huggingface_hub reads the variable once, at import (tests/conftest.py imports it
+    first), into `constants.HF_HUB_OFFLINE`, and checks that value on every request; danlu
+    reads the variable itself when a pull starts. Both are set here, so a CI that exports
+    HF_HUB_OFFLINE=1 still runs these tests instead of skipping them."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_unreachable_hub_is_offline_error(
-    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+@pytest.mark.usefixtures("online")
+def test_unreachable_hub_is_offline_error(catalog: Catalog, tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     for ref in (f"{REPO}/{SMOLLM_FILE}", f"{REPO}:Q4_1"):
         with pytest.raises(OfflineError):
             catalog.pull(ref, endpoint=endpoint, cache_dir=tmp_path / "cache")
 
 
-def test_unreachable_hub_falls_back_to_the_cache(
-    catalog: Catalog, hub_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+@pytest.mark.usefixtures("online")
+def test_unreachable_hub_falls_back_to_the_cache(catalog: Catalog, hub_cache: Path) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     model = catalog.pull(f"{REPO}:Q4_1", name="cached", endpoint=endpoint, cache_dir=hub_cache)
     assert (model.name, model.quantization) == ("cached", "Q4_1")
-
-
-@pytest.fixture
-def online(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import; this module imports it at
-    # collection, before any test sets the variable.
-    if hf_constants.HF_HUB_OFFLINE:
-        pytest.skip("HF_HUB_OFFLINE was set when huggingface_hub was imported")
 
 
 @pytest.mark.usefixtures("online")
@@ -229,3 +229,30 @@ def test_pull_reports_download_bytes_then_hashing(catalog: Catalog, tmp_path: Pa
     assert all(total == size for _, total in downloaded)
     assert hashed[-1] == (size, size)
     assert cached == []  # served from the Hugging Face cache: nothing downloaded
+
+
+@pytest.mark.usefixtures("online")
+def test_pull_resumes_a_download_cut_off_midway(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops after 128 bytes; the rest comes with a Range request, and only
+    the rest: the file is sent once in all, and the model stored is whole.
+
+    huggingface_hub writes what it received in chunks of DOWNLOAD_CHUNK_SIZE (10 MB) and
+    resumes from the last whole chunk; 64-byte chunks let a 512-byte file show that."""
+    monkeypatch.setattr(hf_constants, "DOWNLOAD_CHUNK_SIZE", 64)
+    tiny = write_tiny_gguf(tmp_path / "src" / "tiny.gguf")
+    size = tiny.stat().st_size
+    log: list[Served] = []
+    downloaded: list[tuple[int, int]] = []
+    with hub_standin({REPO: {"Tiny.F16.gguf": tiny}}, log, cut={"Tiny.F16.gguf": 128}) as url:
+        model = catalog.pull(
+            f"{REPO}:F16",
+            endpoint=url,
+            cache_dir=tmp_path / "cache",
+            download=lambda done, total: downloaded.append((done, total)),
+        )
+    assert log == [Served("Tiny.F16.gguf", 0, 128), Served("Tiny.F16.gguf", 128, size - 128)]
+    assert model.sha256 == etag(tiny)  # the two parts, in order, make the file
+    assert catalog.main_path(model.name).read_bytes() == tiny.read_bytes()
+    assert downloaded[-1] == (size, size) and all(done <= size for done, _ in downloaded)
