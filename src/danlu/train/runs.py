@@ -1,0 +1,152 @@
+"""Run directories: `DANLU_HOME/runs/<run-id>/`, what each holds, and listing them.
+
+run.json         the record: stage, status, base model, data hash, template, settings,
+                 library versions, final metrics (rewritten atomically as it changes)
+manifest.json    a store manifest, so `danlu.load(run dir)` / `danlu run` can chat with it
+metrics.jsonl    one line per logged step;  loss.png  the curve, written at the end
+checkpoints/     checkpoint-<step>/ folders for --resume
+adapter/ or model/   the result: a peft adapter, or a whole model (full fine-tuning)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from danlu.config import Settings
+from danlu.store.atomic import write_text_atomic
+from danlu.train.errors import RunExists, RunNotFound
+
+__all__ = ["RunExists", "RunNotFound", "RunRecord"]
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+CURVE_FILE = "loss.png"
+
+Status = Literal["running", "finished", "failed", "interrupted"]
+
+
+class RunRecord(BaseModel):
+    """Everything that says what a run did and how to repeat it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="Run id: also the folder name under runs/.")
+    stage: str = Field(description="sft or dpo.")
+    status: Status = Field("running", description="running, finished, failed or interrupted.")
+    created: str = Field(description="Start time (ISO-8601, UTC).")
+    updated: str = Field(description="Last change of this record (ISO-8601, UTC).")
+    base_model: dict[str, Any] = Field(description="name, format, sha256, source, folder.")
+    data: dict[str, Any] = Field(description="source, format, sha256, rows, examples, tokens.")
+    template: dict[str, Any] = Field(description="name, source and stop strings of the template.")
+    settings: dict[str, Any] = Field(description="The stage settings the run was started with.")
+    versions: dict[str, str] = Field(description="Library versions (torch, transformers, ...).")
+    output: str | None = Field(None, description="'adapter' or 'model', once written.")
+    steps: int = Field(0, description="Optimizer steps done.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Final metrics.")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def runs_dir(settings: Settings) -> Path:
+    return settings.home / "runs"
+
+
+def new_run_id(stage: str, model: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{stage}-{model}-{secrets.token_hex(2)}"
+
+
+def write_record(run_dir: Path, record: RunRecord) -> None:
+    record.updated = now()
+    write_text_atomic(run_dir / RUN_FILE, record.model_dump_json(indent=2) + "\n")
+
+
+def read_record(run_dir: Path) -> RunRecord:
+    path = run_dir / RUN_FILE
+    try:
+        return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        raise RunNotFound(f"{run_dir} is not a readable run ({str(exc).splitlines()[0]})") from None
+
+
+def find_run(ref: str, settings: Settings) -> Path:
+    """A run folder by id (under runs/), or by path."""
+    for candidate in (runs_dir(settings) / ref, Path(ref).expanduser(), settings.home / ref):
+        if (candidate / RUN_FILE).is_file():
+            return candidate
+    known = [r.id for r in list_runs(settings)[:5]]
+    hint = (
+        f"recent runs: {', '.join(known)}" if known else "no runs yet: start one with danlu train"
+    )
+    raise RunNotFound(f"no training run '{ref}'", hint=hint)
+
+
+def list_runs(settings: Settings) -> list[RunRecord]:
+    """Every readable run, newest first."""
+    root = runs_dir(settings)
+    records = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if (folder / RUN_FILE).is_file():
+            try:
+                records.append(read_record(folder))
+            except RunNotFound:
+                continue
+    return sorted(records, key=lambda r: r.created, reverse=True)
+
+
+def latest_unfinished(settings: Settings, stage: str) -> Path | None:
+    """The newest run of `stage` that did not finish (what a bare --resume continues)."""
+    for record in list_runs(settings):
+        if record.stage == stage and record.status != "finished":
+            return runs_dir(settings) / record.id
+    return None
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint with the highest step, if any was written completely."""
+    folders = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if p.is_dir()]
+    done = [p for p in folders if (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def plot_loss(run_dir: Path) -> Path | None:
+    """loss.png from metrics.jsonl (training and evaluation loss by step)."""
+    rows = read_metrics(run_dir)
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    evals = [(r["step"], r["eval_loss"]) for r in rows if "eval_loss" in r]
+    if not train:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: write a file
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(*zip(*train, strict=False), label="train loss")
+    if evals:
+        ax.plot(*zip(*evals, strict=False), "o-", label="eval loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(run_dir.name)
+    ax.legend()
+    fig.tight_layout()
+    path = run_dir / CURVE_FILE
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

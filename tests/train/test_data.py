@@ -1,0 +1,94 @@
+"""Data formats, detection and validation: every bad row reported by its line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from danlu.train.data import ChatExample, PreferenceExample, TextExample, load_data
+from danlu.train.errors import DataError
+from tests.train.conftest import DATA
+
+
+def test_each_format_is_detected_and_read():
+    cases = {
+        "facts.jsonl": ("alpaca", ChatExample),
+        "alpaca.json": ("alpaca", ChatExample),
+        "sharegpt.jsonl": ("sharegpt", ChatExample),
+        "messages.jsonl": ("messages", ChatExample),
+        "prefs.jsonl": ("dpo", PreferenceExample),
+    }
+    for name, (fmt, kind) in cases.items():
+        data = load_data(DATA / name)
+        assert data.format.name == fmt, name
+        assert data.examples and all(isinstance(e, kind) for e in data.examples)
+        data.require_clean()
+
+
+def test_alpaca_history_system_and_input_become_turns():
+    first = load_data(DATA / "alpaca.json").examples[0]
+    roles = [m.role for m in first.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    assert first.messages[3].content == "Translate to French\n\ngood morning"
+    assert first.messages[2].content == "chat"
+
+
+def test_plain_text_csv_and_parquet(tmp_path: Path):
+    csv = tmp_path / "notes.csv"
+    csv.write_text('text\n"Quillhaven is a harbour town."\n"It has two bridges."\n')
+    data = load_data(csv)
+    assert data.format.name == "text"
+    assert data.examples == [
+        TextExample("Quillhaven is a harbour town."),
+        TextExample("It has two bridges."),
+    ]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in (DATA / "facts.jsonl").read_text().splitlines()]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "facts.parquet")
+    assert len(load_data(tmp_path / "facts.parquet").examples) == 36
+
+
+def test_bad_rows_are_reported_by_line_before_any_work():
+    data = load_data(DATA / "bad.jsonl")
+    assert data.problems == [
+        "line 2: missing 'output'",
+        "line 3: not valid JSON (Expecting property name enclosed in double quotes)",
+        "line 4: 'output' is empty",
+        "line 5: 'instruction' must be text, not int",
+    ]
+    with pytest.raises(DataError, match=r"4 of 5 rows are bad: line 2: missing 'output'"):
+        data.require_clean()
+    skipping = load_data(DATA / "bad.jsonl", skip_invalid=True)
+    skipping.require_clean()
+    assert len(skipping.examples) == 1 and len(skipping.skipped) == 4
+
+
+def test_json_array_rows_are_located_by_line(tmp_path: Path):
+    path = tmp_path / "rows.json"
+    path.write_text('[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c"}\n]\n')
+    assert load_data(path).problems == ["line 3: missing 'output'"]
+
+
+def test_unknown_format_names_the_keys_and_the_known_formats():
+    with pytest.raises(DataError, match=r"from its keys \(answer, question\)") as err:
+        load_data(DATA / "unknown.jsonl")
+    assert "alpaca" in err.value.hint and "sharegpt" in err.value.hint
+    with pytest.raises(DataError, match="unknown data format 'orca'"):
+        load_data(DATA / "facts.jsonl", format="orca")
+
+
+def test_a_stage_refuses_data_of_the_wrong_kind():
+    with pytest.raises(DataError, match="is dpo data"):
+        load_data(DATA / "prefs.jsonl").require_clean(["chat", "text"])
+
+
+def test_missing_file_and_conversation_without_an_answer(tmp_path: Path):
+    with pytest.raises(DataError, match="no such data file"):
+        load_data(tmp_path / "nope.jsonl")
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    assert load_data(path).problems == ["line 1: no assistant turn to learn from"]
