@@ -131,3 +131,10 @@ class ShuttingDown(DanluError):
 
     status = 503
     code = "shutting_down"
+
+
+class MissingExtra(DanluError):
+    """A feature needs an optional dependency group (an "extra") that is not installed."""
+
+    status = 501
+    code = "missing_extra"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from danlu.cli import models, run, serve
+from danlu.cli import data, kb, models, run, runs, serve, train
 from danlu.cli.edge import run_guarded
 
 COMMANDS = {
@@ -19,6 +19,10 @@ COMMANDS = {
     "cp": models.copy,
     "run": run.run,
     "serve": serve.serve,
+    "kb": kb.group(),  # a sub-command group: a Typer of its own
+    "train": train.group(),
+    "data": data.group(),
+    "runs": runs.group(),
 }
 
 
@@ -50,8 +54,11 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root)  # the root's own options (--version) and its help text
-    for name, func in COMMANDS.items():
-        app.command(name)(func)
+    for name, target in COMMANDS.items():
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
     return app
 
 

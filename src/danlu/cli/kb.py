@@ -1,0 +1,323 @@
+"""`danlu kb create | add | sync | search | ask | ls | show | rm | eval`: knowledge bases.
+
+Each command is a thin call into `danlu.kb`, imported inside the command so that the
+rest of the CLI starts without the `kb` extra's libraries.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from danlu.kb import Hit, IngestReport, KnowledgeBase, Progress
+
+Opt = typer.Option
+Arg = typer.Argument
+Name = Annotated[str, Arg(help="Knowledge base name.")]
+AsJson = Annotated[bool, Opt("--json", help="Print JSON.")]
+
+
+def _open(name: str) -> KnowledgeBase:
+    import danlu.kb
+
+    return danlu.kb.open(name)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[Progress], None]]:
+    """A files bar with chunk count, rate and ETA on stderr (only on a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "files · {task.fields[chunks]} chunks · {task.fields[rate]}",
+        TimeElapsedColumn(),
+        "eta",
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task(label, total=None, chunks=0, rate="")
+
+        def update(step: Progress) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = f"{step.chunks / elapsed:.0f} chunks/s" if elapsed > 0 else ""
+            bar.update(task, completed=step.done, total=step.total, chunks=step.chunks, rate=rate)
+
+        yield update
+
+
+def _print_report(report: IngestReport) -> None:
+    for path, why in report.skipped:
+        print(f"skipped: {why}" if path in why else f"skipped: {path}: {why}", file=sys.stderr)
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}, removed {len(report.removed)}, "
+        f"skipped {len(report.skipped)} ({report.chunks} chunks embedded)"
+    )
+
+
+def create(
+    name: Name,
+    embedder: Annotated[
+        str, Opt("--embedder", help="minilm (default), st:PATH|ID, gguf:NAME, openai:URL#MODEL")
+    ] = "minilm",
+    store: Annotated[
+        str | None, Opt("--store", help="A postgresql:// URL (default: a SQLite file).")
+    ] = None,
+    chunk_size: Annotated[int | None, Opt("--chunk-size", help="Tokens per chunk.")] = None,
+    chunk_overlap: Annotated[int, Opt("--chunk-overlap", help="Tokens of overlap.")] = 32,
+) -> int:
+    """Create an empty knowledge base."""
+    import danlu.kb
+    from danlu.kb.chunking import ChunkSettings
+
+    chunking = ChunkSettings(size=chunk_size, overlap=chunk_overlap) if chunk_size else None
+    with danlu.kb.create(name, embedder=embedder, store=store, chunking=chunking) as kb:
+        info = kb.info()
+    print(f"created {name} ({info.embedder}, {info.dimension} dimensions, {info.url})")
+    return 0
+
+
+def add(
+    name: Name,
+    paths: Annotated[list[Path], Arg(help="Files and folders (folders recursively).")],
+) -> int:
+    """Add documents; unchanged files are skipped, changed ones re-read."""
+    with _open(name) as kb, _progress(f"adding to {name}") as progress:
+        report = kb.add(list(paths), on_progress=progress)
+    _print_report(report)
+    return 0
+
+
+def sync(name: Name) -> int:
+    """Re-read the added paths: re-parse changed files, purge removed ones, add new ones."""
+    with _open(name) as kb, _progress(f"syncing {name}") as progress:
+        report = kb.sync(on_progress=progress)
+    _print_report(report)
+    return 0
+
+
+def _hit_json(hit: Hit) -> dict:
+    c = hit.chunk
+    return {
+        "path": c.path,
+        "page": c.page,
+        "headings": list(c.headings),
+        "start": c.start,
+        "end": c.end,
+        "score": hit.score,
+        "similarity": hit.similarity,
+        "dense_rank": hit.dense_rank,
+        "keyword_rank": hit.keyword_rank,
+        "text": c.text,
+    }
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    for n, hit in enumerate(hits, start=1):
+        print(f"[{n}] {hit.chunk.where}  (score {hit.score:.4f}, similarity {hit.similarity:.3f})")
+        print("    " + " ".join(hit.chunk.text.split())[:300])
+
+
+def search(
+    name: Name,
+    query: Annotated[str, Arg(help="What to look for.")],
+    k: Annotated[int, Opt("-k", help="How many chunks.")] = 5,
+    mode: Annotated[str, Opt("--mode", help="hybrid, dense or keyword.")] = "hybrid",
+    glob: Annotated[str | None, Opt("--glob", help="Only files whose path matches.")] = None,
+    min_similarity: Annotated[float, Opt("--min-similarity", help="Relevance floor.")] = -1.0,
+    mmr: Annotated[float | None, Opt("--mmr", help="Diversify: MMR lambda 0..1.")] = None,
+    as_json: AsJson = False,
+) -> int:
+    """Ranked chunks for a query: source, page, heading, score."""
+    from danlu.kb import SearchOptions
+
+    options = SearchOptions(k=k, mode=mode, path_glob=glob, min_similarity=min_similarity, mmr=mmr)
+    with _open(name) as kb:
+        hits = kb.search(query, options)
+    if as_json:
+        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+    elif not hits:
+        print("no matching chunks", file=sys.stderr)
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def ask(
+    name: Name,
+    question: Annotated[str, Arg(help="The question.")],
+    model: Annotated[str | None, Opt("--model", "-m", help="Model (default: smollm2).")] = None,
+    k: Annotated[int, Opt("-k", help="Sources to retrieve.")] = 3,
+    min_similarity: Annotated[float, Opt("--min-similarity", help="Relevance floor.")] = 0.2,
+    show_sources: Annotated[bool, Opt("--show-sources", help="Print the sources used.")] = False,
+    temp: Annotated[float | None, Opt("--temp", help="Temperature; 0 is greedy.")] = None,
+    max_tokens: Annotated[int | None, Opt("--n-predict", "-n", help="Max new tokens.")] = None,
+    as_json: AsJson = False,
+) -> int:
+    """Answer from the knowledge base, streaming, citing sources by number."""
+    import danlu
+    from danlu.kb import SearchOptions
+
+    options = SearchOptions(k=k, min_similarity=min_similarity)
+    params = {
+        k: v for k, v in {"temperature": temp, "max_tokens": max_tokens}.items() if v is not None
+    }
+    with _open(name) as kb, danlu.load(model) as loaded:
+        answer = None
+        for event in kb.stream_ask(question, loaded, options, **params):
+            if event.sources is not None and show_sources and not as_json:
+                _print_hits(list(event.sources))
+                print()
+            if event.text and not as_json:
+                print(event.text, end="", flush=True)
+            answer = event.answer or answer
+    _finish_answer(answer, as_json)
+    return 0
+
+
+def _finish_answer(answer, as_json: bool) -> None:
+    if as_json:
+        cites = [
+            {
+                "n": c.number,
+                "valid": c.valid,
+                "attributed": c.attributed,
+                "path": c.hit.chunk.path if c.hit else None,
+                "page": c.hit.chunk.page if c.hit else None,
+            }
+            for c in answer.citations
+        ]
+        body = {
+            "answer": answer.text,
+            "abstained": answer.abstained,
+            "citations": cites,
+            "sources": [_hit_json(h) for h in answer.sources],
+            "notices": list(answer.notices),
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    print()
+    for c in answer.citations:
+        how = " (attributed)" if c.attributed else ""
+        print(f"[{c.number}] {c.hit.chunk.where if c.hit else '(no such source)'}{how}")
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+
+
+def ls(as_json: AsJson = False) -> int:
+    """List knowledge bases."""
+    import danlu.kb
+
+    names = danlu.kb.list_names()
+    print(json.dumps(names) if as_json else "\n".join(names))
+    return 0
+
+
+def show(name: Name, as_json: AsJson = False) -> int:
+    """A knowledge base's store, embedder, chunking, sources and row counts."""
+    with _open(name) as kb:
+        info = kb.info()
+    body = {
+        "name": info.name,
+        "store": info.url,
+        "embedder": info.embedder,
+        "dimension": info.dimension,
+        "chunking": info.chunking.model_dump(),
+        "sources": list(info.sources),
+        "counts": info.counts,
+    }
+    if as_json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
+    for key, value in body.items():
+        print(f"  {key:<10} {value}")
+    return 0
+
+
+def rm(names: Annotated[list[str], Arg(help="Knowledge base name(s).")]) -> int:
+    """Delete knowledge bases and all their data."""
+    import danlu.kb
+
+    for name in names:
+        danlu.kb.remove(name)
+        print(f"deleted {name}")
+    return 0
+
+
+def eval_kb(
+    name: Name,
+    questions: Annotated[Path, Arg(help="JSONL: question, gold, contains, unanswerable.")],
+    k: Annotated[int, Opt("-k", help="Cut-off for hit rate and nDCG.")] = 5,
+    model: Annotated[
+        str | None, Opt("--model", "-m", help="Also score answers with this model.")
+    ] = None,
+    as_json: AsJson = False,
+) -> int:
+    """Retrieval metrics (hit rate@k, MRR, nDCG), and answer metrics with --model."""
+    import danlu
+    from danlu.kb.evaluate import evaluate, read_questions, report_json
+
+    qs = read_questions(questions)
+    with _open(name) as kb:
+        if model is None:
+            report = evaluate(kb, qs, k)
+        else:
+            with danlu.load(model) as loaded:
+                report = evaluate(kb, qs, k, loaded)
+    if as_json:
+        print(report_json(report))
+        return 0
+    for key, value in report.__dict__.items():
+        if key != "misses" and value is not None:
+            print(
+                f"  {key:<18} {value:.3f}" if isinstance(value, float) else f"  {key:<18} {value}"
+            )
+    for miss in report.misses:
+        print(f"  missed: {miss}")
+    return 0
+
+
+COMMANDS = {
+    "create": create,
+    "add": add,
+    "sync": sync,
+    "search": search,
+    "ask": ask,
+    "ls": ls,
+    "show": show,
+    "rm": rm,
+    "eval": eval_kb,
+}
+
+
+def group() -> typer.Typer:
+    """The `danlu kb` sub-command group."""
+    app = typer.Typer(
+        name="kb",
+        help="Knowledge bases: answer from your documents, with citations.",
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name, func in COMMANDS.items():
+        app.command(name)(func)
+    return app

@@ -1,0 +1,40 @@
+"""Knowledge bases: answer from your own documents, with citations (`danlu kb`).
+
+    import danlu
+    import danlu.kb
+
+    kb = danlu.kb.create("handbook")            # or danlu.kb.open("handbook")
+    kb.add(["./docs", "./faq.pdf"])
+    for hit in kb.search("How do I request leave?"):
+        print(hit.score, hit.chunk.where)
+    with danlu.load("smollm2") as model:
+        print(kb.ask("How do I request leave?", model).text)
+
+Needs the `kb` extra (`pip install 'danlu[kb]'`); nothing heavy is imported until used.
+"""
+
+from __future__ import annotations
+
+from danlu.kb.answer import Answer, AnswerEvent, Citation
+from danlu.kb.base import KBInfo, KnowledgeBase, create, list_names, remove
+from danlu.kb.base import open_kb as open
+from danlu.kb.chunking import ChunkSettings
+from danlu.kb.ingest import IngestReport, Progress
+from danlu.kb.retrieve import Hit, SearchOptions
+
+__all__ = [
+    "Answer",
+    "AnswerEvent",
+    "ChunkSettings",
+    "Citation",
+    "Hit",
+    "IngestReport",
+    "KBInfo",
+    "KnowledgeBase",
+    "Progress",
+    "SearchOptions",
+    "create",
+    "list_names",
+    "open",
+    "remove",
+]

@@ -1,0 +1,246 @@
+"""`KnowledgeBase`: one named knowledge base, its store, embedder and settings.
+
+Where each lives under DANLU_HOME/kb: `<name>.sqlite` (the embedded store), or
+`<name>.url` holding a PostgreSQL URL (the data is in schema `kb_<name>` there). What
+the KB was built with (embedder and dimension, chunk settings) is recorded in the store,
+so it is opened the same way every time and a different embedder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from danlu.config import Settings
+from danlu.errors import InvalidRequest
+from danlu.kb.answer import Answer, AnswerEvent, collect, stream_answer
+from danlu.kb.chunking import Chunker, ChunkSettings
+from danlu.kb.embedders import DEFAULT_EMBEDDER, Embedder, open_embedder
+from danlu.kb.errors import (
+    EmbedderMismatch,
+    KnowledgeBaseExists,
+    KnowledgeBaseNotFound,
+    StoreUnavailable,
+)
+from danlu.kb.ingest import Ingester, IngestReport, OnProgress, discover, vanished
+from danlu.kb.retrieve import Hit, Retriever, SearchOptions
+from danlu.kb.stores import Store, open_store, sqlite_url
+from danlu.kb.terms import Segmenter
+from danlu.store.atomic import write_text_atomic
+
+if TYPE_CHECKING:
+    from danlu.model import Model
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ASK_FLOOR = 0.2  # cosine similarity under which a chunk is not evidence for an answer
+BATCH = 64  # chunks embedded together: large enough to keep the model busy
+ASK_K = 3  # sources given to the model: small models answer better from fewer
+
+
+@dataclass(frozen=True)
+class KBInfo:
+    """What `kb show` prints."""
+
+    name: str
+    url: str
+    embedder: str
+    dimension: int
+    chunking: ChunkSettings
+    sources: tuple[str, ...]
+    counts: dict[str, int]
+
+
+def kb_dir(settings: Settings) -> Path:
+    return settings.home / "kb"
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise InvalidRequest(
+            f"'{name}' is not a valid knowledge base name",
+            hint="use letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+def locate(name: str, settings: Settings) -> str | None:
+    """The store URL of knowledge base `name`, or None when there is none."""
+    folder = kb_dir(settings)
+    if (folder / f"{name}.sqlite").exists():
+        return sqlite_url(folder / f"{name}.sqlite")
+    pointer = folder / f"{name}.url"
+    return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
+
+
+def list_names(settings: Settings | None = None) -> list[str]:
+    folder = kb_dir(settings or Settings())
+    if not folder.is_dir():
+        return []
+    return sorted({p.stem for p in folder.iterdir() if p.suffix in (".sqlite", ".url")})
+
+
+class KnowledgeBase:
+    """A knowledge base: add and sync documents, search them, answer from them."""
+
+    def __init__(self, name: str, store: Store, embedder: Embedder | None = None) -> None:
+        self.name, self.store = name, store
+        meta = store.meta()
+        if "embedder" not in meta:
+            raise StoreUnavailable(
+                f"knowledge base '{name}' at {store.url} is incomplete (its creation was cut off)",
+                hint=f"remove it with `danlu kb rm {name}` and create it again",
+            )
+        self.embedder_name = meta["embedder"]
+        self.dimension = int(meta["dimension"])
+        self.chunking = ChunkSettings(
+            size=int(meta["chunk_size"]), overlap=int(meta["chunk_overlap"])
+        )
+        self._embedder = self._checked(embedder) if embedder is not None else None
+        self.segmenter = Segmenter()
+
+    def _checked(self, embedder: Embedder) -> Embedder:
+        if embedder.name != self.embedder_name or embedder.dimension != self.dimension:
+            raise EmbedderMismatch(
+                f"knowledge base '{self.name}' was built with embedder '{self.embedder_name}' "
+                f"({self.dimension} dimensions), not '{embedder.name}' ({embedder.dimension})",
+                hint=f"use {self.embedder_name}, or build a new knowledge base",
+            )
+        return embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        """The recorded embedder, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = self._checked(open_embedder(self.embedder_name))
+        return self._embedder
+
+    def _ingester(self, batch: int = BATCH) -> Ingester:
+        chunker = Chunker(self.embedder.count_tokens, self.chunking)
+        return Ingester(self.store, self.embedder, chunker, self.segmenter, batch)
+
+    @property
+    def sources(self) -> list[str]:
+        return json.loads(self.store.meta().get("sources", "[]"))
+
+    def add(
+        self, paths: list[str | Path], on_progress: OnProgress | None = None, batch: int = BATCH
+    ) -> IngestReport:
+        """Ingest files and folders; unchanged files are skipped. The paths are remembered
+        for `sync`. `batch`: chunks embedded at a time (files are committed after each)."""
+        resolved = [Path(p).expanduser() for p in paths]
+        report = self._ingester(batch).add(resolved, on_progress)
+        known = dict.fromkeys([*self.sources, *(str(p.resolve()) for p in resolved)])
+        self.store.set_meta({"sources": json.dumps(list(known), ensure_ascii=False)})
+        return report
+
+    def sync(self, on_progress: OnProgress | None = None) -> IngestReport:
+        """Re-read the remembered paths: changed files re-parsed, removed ones purged."""
+        present = discover([Path(p) for p in self.sources if Path(p).exists()])
+        report = IngestReport()
+        for path in vanished(self.store, present):
+            self.store.remove_file(path)
+            report.removed.append(path)
+        return self._ingester().ingest(present, report, on_progress)
+
+    def search(self, query: str, options: SearchOptions | None = None, **changes: Any) -> list[Hit]:
+        """Ranked chunks for `query`; `changes` override fields of SearchOptions."""
+        options = (options or SearchOptions()).model_copy(update=changes)
+        options = SearchOptions.model_validate(options.model_dump())
+        return Retriever(self.store, self.embedder, self.segmenter).search(query, options)
+
+    def stream_ask(
+        self,
+        question: str,
+        model: Model,
+        options: SearchOptions | None = None,
+        **params: Any,
+    ) -> Iterator[AnswerEvent]:
+        """Retrieve, then answer with `model`, streaming (see danlu.kb.answer)."""
+        options = options or SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR)
+        hits = self.search(question, options)
+        yield from stream_answer(model, question, hits, self.segmenter.query_terms, **params)
+
+    def ask(
+        self, question: str, model: Model, options: SearchOptions | None = None, **params: Any
+    ) -> Answer:
+        return collect(self.stream_ask(question, model, options, **params))
+
+    def info(self) -> KBInfo:
+        return KBInfo(
+            self.name,
+            self.store.url,
+            self.embedder_name,
+            self.dimension,
+            self.chunking,
+            tuple(self.sources),
+            self.store.counts(),
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def create(
+    name: str,
+    *,
+    settings: Settings | None = None,
+    embedder: str | Embedder = DEFAULT_EMBEDDER,
+    store: str | None = None,
+    chunking: ChunkSettings | None = None,
+) -> KnowledgeBase:
+    """Make a new knowledge base; `store` is a PostgreSQL URL, or None for a SQLite file."""
+    settings = settings or Settings()
+    if locate(check_name(name), settings) is not None:
+        raise KnowledgeBaseExists(
+            f"a knowledge base named '{name}' already exists",
+            hint=f"add to it with `danlu kb add {name} PATH`, or remove it first",
+        )
+    model = open_embedder(embedder) if isinstance(embedder, str) else embedder
+    chunking = chunking or ChunkSettings(size=min(200, model.max_tokens - 16))
+    kb_dir(settings).mkdir(parents=True, exist_ok=True)
+    url = store or sqlite_url(kb_dir(settings) / f"{name}.sqlite")
+    opened = open_store(url, name, model.dimension)
+    opened.set_meta(
+        {
+            "name": name,
+            "embedder": model.name,
+            "dimension": str(model.dimension),
+            "chunk_size": str(chunking.size),
+            "chunk_overlap": str(chunking.overlap),
+        }
+    )
+    if store is not None:
+        write_text_atomic(kb_dir(settings) / f"{name}.url", store + "\n")
+    return KnowledgeBase(name, opened, model)
+
+
+def open_kb(
+    name: str, *, settings: Settings | None = None, embedder: Embedder | None = None
+) -> KnowledgeBase:
+    """Open knowledge base `name`; `embedder` (optional) must be the one it was built with."""
+    settings = settings or Settings()
+    url = locate(check_name(name), settings)
+    if url is None:
+        raise KnowledgeBaseNotFound(
+            f"no knowledge base named '{name}'",
+            hint=f"create it with `danlu kb create {name}`; `danlu kb ls` lists them",
+        )
+    return KnowledgeBase(name, open_store(url, name), embedder)
+
+
+def remove(name: str, *, settings: Settings | None = None) -> None:
+    """Delete a knowledge base and all its data."""
+    settings = settings or Settings()
+    with open_kb(name, settings=settings) as kb:
+        kb.store.destroy()
+    (kb_dir(settings) / f"{name}.url").unlink(missing_ok=True)

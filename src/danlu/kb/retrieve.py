@@ -1,0 +1,109 @@
+"""Retrieval: dense, keyword (BM25) and hybrid search, with an optional MMR pass.
+
+1. Dense: the query's vector against every chunk's (cosine similarity).
+2. Keyword: the query's jieba terms, any of them, ranked by BM25 (ts_rank_cd on PostgreSQL).
+3. Hybrid (the default) fuses both rankings by reciprocal rank: score = sum 1/(60 + rank).
+4. Every candidate gets its cosine similarity to the query; those under `min_similarity`
+   are dropped, which is how `ask` knows when nothing relevant was found.
+5. MMR, when asked, re-picks the top k trading relevance against redundancy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from danlu.kb.embedders import Embedder
+from danlu.kb.stores import Store, StoredChunk
+from danlu.kb.terms import Segmenter
+
+Mode = Literal["hybrid", "dense", "keyword"]
+RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
+
+
+class SearchOptions(BaseModel):
+    """How a search runs; every field has the default `kb search` and `kb ask` use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(5, ge=1, le=200, description="How many chunks to return.")
+    mode: Mode = Field("hybrid", description="hybrid (fused), dense or keyword.")
+    path_glob: str | None = Field(None, description="Only chunks of files matching this glob.")
+    min_similarity: float = Field(
+        -1.0, ge=-1.0, le=1.0, description="Drop chunks less similar to the query than this."
+    )
+    mmr: float | None = Field(
+        None, ge=0.0, le=1.0, description="MMR lambda (1: pure relevance, 0: pure diversity)."
+    )
+    candidates: int = Field(50, ge=1, description="Chunks each ranking contributes to fusion.")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk and why: its fused score, similarity, and rank in each list."""
+
+    chunk: StoredChunk
+    score: float
+    similarity: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+class Retriever:
+    """Searches one store with the embedder and segmenter it was built with."""
+
+    def __init__(self, store: Store, embedder: Embedder, segmenter: Segmenter) -> None:
+        self.store, self.embedder, self.segmenter = store, embedder, segmenter
+
+    def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
+        options = options or SearchOptions()
+        qvec = self.embedder.embed([query])[0]  # (d,)
+        pool = max(options.candidates, options.k)
+        dense = self.store.dense(qvec, pool, options.path_glob) if options.mode != "keyword" else []
+        terms = self.segmenter.query_terms(query)
+        keyword = (
+            self.store.keyword(terms, pool, options.path_glob) if options.mode != "dense" else []
+        )
+        ranked = fuse(dense, keyword)
+        if not ranked:
+            return []
+        hits = self._hits(ranked, qvec, dense, keyword, options.min_similarity)
+        if options.mmr is not None:
+            return self._mmr(hits, qvec, options.k, options.mmr)
+        return hits[: options.k]
+
+    def _hits(self, ranked, qvec, dense, keyword, floor: float) -> list[Hit]:
+        ids = [cid for cid, _ in ranked]
+        similarity = self.store.vectors(ids) @ qvec  # (n,)
+        rows = self.store.chunks(ids)
+        d_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
+        k_rank = {cid: r for r, (cid, _) in enumerate(keyword, start=1)}
+        return [
+            Hit(rows[cid], score, float(sim), d_rank.get(cid), k_rank.get(cid))
+            for (cid, score), sim in zip(ranked, similarity, strict=True)
+            if sim >= floor and cid in rows
+        ]
+
+    def _mmr(self, hits: list[Hit], qvec: np.ndarray, k: int, lam: float) -> list[Hit]:
+        """Greedy maximal marginal relevance over the hits' stored vectors."""
+        vectors = self.store.vectors([h.chunk.id for h in hits])  # (n, d)
+        relevance = vectors @ qvec  # (n,)
+        chosen: list[int] = []
+        while len(chosen) < min(k, len(hits)):
+            redundancy = (vectors @ vectors[chosen].T).max(axis=1) if chosen else 0.0  # (n,)
+            gain = lam * relevance - (1 - lam) * redundancy
+            gain[chosen] = -np.inf
+            chosen.append(int(np.argmax(gain)))
+        return [hits[i] for i in chosen]
+
+
+def fuse(*rankings: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of rankings of (id, score), best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (cid, _) in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])

@@ -1,0 +1,84 @@
+"""Retrieval on the project's corpus, on both stores: every question finds its gold chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from danlu.kb import Hit, SearchOptions
+from tests.kb.conftest import questions
+
+ANSWERABLE = [q for q in questions() if not q.get("unanswerable")]
+CHINESE = [q for q in ANSWERABLE if not q["question"].isascii()]
+
+
+def gold_rank(hits: list[Hit], q: dict) -> int | None:
+    for rank, hit in enumerate(hits, start=1):
+        if Path(hit.chunk.path).name == q["gold"] and q["contains"] in hit.chunk.text:
+            return rank
+    return None
+
+
+def misses(kb, mode: str, qs: list[dict], k: int = 5) -> list[str]:
+    return [
+        q["question"]
+        for q in qs
+        if gold_rank(kb.search(q["question"], SearchOptions(k=k, mode=mode)), q) is None
+    ]
+
+
+def test_hybrid_finds_the_gold_chunk_in_the_top_5_for_every_question(built_kb):
+    assert misses(built_kb, "hybrid", ANSWERABLE) == []
+    assert len(CHINESE) >= 5
+
+
+def test_keyword_search_matches_chinese_through_segmentation(built_kb):
+    assert misses(built_kb, "keyword", CHINESE) == []
+    hits = built_kb.search("年假", SearchOptions(mode="keyword"))
+    assert hits and Path(hits[0].chunk.path).name == "leave_zh.md"
+
+
+def test_keyword_and_dense_alone_each_answer_most_questions(built_kb):
+    # measured on this corpus: keyword 19/19, dense 18/19 (a Chinese question on an
+    # English-trained model); hybrid gets every one (above)
+    assert len(misses(built_kb, "keyword", ANSWERABLE)) <= 1
+    assert len(misses(built_kb, "dense", ANSWERABLE)) <= 2
+
+
+def test_a_verbatim_phrase_is_found_first(built_kb):
+    hits = built_kb.search("red visitor badge", SearchOptions(k=1, mode="keyword"))
+    assert "red visitor badge" in hits[0].chunk.text
+
+
+def test_hits_carry_source_page_and_offsets(built_kb, corpus: Path):
+    (hit,) = built_kb.search("security incident reported within 24 hours", SearchOptions(k=1))
+    assert hit.chunk.path == str(corpus / "policy.pdf") and hit.chunk.page == 2
+    assert hit.chunk.where.startswith(f"{corpus / 'policy.pdf'}, p. 2")
+    assert hit.chunk.end > hit.chunk.start and 0 < hit.similarity <= 1
+
+
+def test_path_glob_limits_results_to_matching_files(built_kb):
+    for mode in ("hybrid", "dense", "keyword"):
+        hits = built_kb.search("leave", SearchOptions(k=10, mode=mode, path_glob="*.md"))
+        assert hits and all(h.chunk.path.endswith(".md") for h in hits)
+    none = built_kb.search("leave", SearchOptions(path_glob="*.nothing"))
+    assert none == []
+
+
+def test_the_relevance_floor_drops_unrelated_chunks(built_kb):
+    for q in questions():
+        hits = built_kb.search(q["question"], SearchOptions(min_similarity=0.2))
+        assert bool(hits) != bool(q.get("unanswerable")), q["question"]
+
+
+def test_mmr_picks_k_distinct_chunks(built_kb):
+    plain = built_kb.search("annual leave days", SearchOptions(k=4))
+    diverse = built_kb.search("annual leave days", SearchOptions(k=4, mmr=0.3))
+    assert len({h.chunk.id for h in diverse}) == 4
+    assert diverse[0].chunk.id == plain[0].chunk.id  # the most relevant still comes first
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_an_empty_kb_returns_nothing(fresh_kb, mode):
+    assert fresh_kb.search("anything at all", SearchOptions(mode=mode)) == []
