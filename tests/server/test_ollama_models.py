@@ -190,7 +190,7 @@ def test_pull_streams_download_progress_from_the_hub(tmp_path, monkeypatch, danl
 
 
 def test_root_says_running_as_ollama_does(live):
-    assert httpx.get(live.url).text == "Ollama is running"
+    assert httpx.get(live.url, timeout=60).text == "Ollama is running"
     assert httpx.head(live.url).status_code == 200
 
 

@@ -160,7 +160,7 @@ def test_more_than_2048_embedding_inputs_is_400(live):
 def test_the_server_is_still_up_after_all_that(live):
     r = post(live, CHAT, json=OK)
     assert r.status_code == 200
-    assert httpx.get(f"{live.url}/health").status_code == 200
+    assert httpx.get(f"{live.url}/health", timeout=60).status_code == 200
 
 
 def test_bodies_without_a_json_content_type_are_read_as_json(live):

@@ -16,7 +16,7 @@ from tests.server.gated_backend import GATE, add_gated_model, register
 
 
 def loaded(live) -> list[str]:
-    return [m["name"] for m in httpx.get(f"{live.url}/api/ps").json()["models"]]
+    return [m["name"] for m in httpx.get(f"{live.url}/api/ps", timeout=60).json()["models"]]
 
 
 def chat(live, model: str, **extra) -> httpx.Response:
@@ -113,15 +113,17 @@ def test_health_says_loading_while_a_model_loads_on_demand(gated):
         ServerSettings(models=[], n_ctx=512, threads=2, parallel=1, keep_alive=-1), gated
     )
     try:
-        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}  # nothing to load
+        assert httpx.get(f"{live.url}/health", timeout=60).json() == {
+            "status": "ok"
+        }  # nothing to load
         request, answer = request_in_background(live, "gated")
         assert GATE.entered.wait(30)  # the load has begun, and waits at the gate
-        r = httpx.get(f"{live.url}/health")
+        r = httpx.get(f"{live.url}/health", timeout=60)
         assert (r.status_code, r.json()) == (503, {"status": "loading"})
         GATE.release.set()
         request.join(60)
         assert answer[0].status_code == 200
-        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
+        assert httpx.get(f"{live.url}/health", timeout=60).json() == {"status": "ok"}
         assert loaded(live) == ["gated"]
     finally:
         GATE.release.set()
@@ -137,7 +139,7 @@ def test_a_loaded_model_answers_while_another_loads(gated):
         request, answer = request_in_background(live, "gated")
         assert GATE.entered.wait(30)
         assert chat(live, "smollm2", max_tokens=1).status_code == 200  # while the load waits
-        assert httpx.get(f"{live.url}/health").json() == {"status": "loading"}
+        assert httpx.get(f"{live.url}/health", timeout=60).json() == {"status": "loading"}
         assert not answer  # the gated request is still waiting for its model
         GATE.release.set()
         request.join(60)

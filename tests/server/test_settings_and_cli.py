@@ -62,7 +62,9 @@ def test_a_request_over_the_time_limit_gets_504(tmp_path):
         r = httpx.post(f"{live.v1}/chat/completions", json=body, timeout=60)
         assert r.status_code == 504
         assert r.json()["error"]["code"] == "timeout"
-        quick = httpx.post(f"{live.v1}/chat/completions", json={**body, "max_tokens": 2})
+        quick = httpx.post(
+            f"{live.v1}/chat/completions", json={**body, "max_tokens": 2}, timeout=60
+        )
         assert quick.status_code == 200  # the slot was freed
     finally:
         stop_server(live)
@@ -103,13 +105,17 @@ def test_a_damaged_model_requested_on_demand_is_422_and_the_server_keeps_serving
     )
     try:
         body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
-        bad = httpx.post(f"{live.v1}/chat/completions", json={**body, "model": damaged_model})
+        bad = httpx.post(
+            f"{live.v1}/chat/completions", json={**body, "model": damaged_model}, timeout=60
+        )
         assert bad.status_code == 422
         assert bad.json()["error"]["code"] == "corrupt_model"
         assert "could not load" in bad.json()["error"]["message"]
-        good = httpx.post(f"{live.v1}/chat/completions", json={**body, "model": "smollm2"})
+        good = httpx.post(
+            f"{live.v1}/chat/completions", json={**body, "model": "smollm2"}, timeout=60
+        )
         assert good.status_code == 200
-        assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
+        assert httpx.get(f"{live.url}/health", timeout=60).json() == {"status": "ok"}
     finally:
         stop_server(live)
 

@@ -1,10 +1,10 @@
-"""Operations routes: health, Prometheus metrics, tokenize and detokenize."""
+"""Operations routes: health, Prometheus metrics, tokenize, detokenize, tokenizer_info."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from danlu.server.openapi import AUTH, BODY, MODEL, openai_errors
 from danlu.server.state import state
@@ -13,12 +13,31 @@ router = APIRouter(tags=["operations"])
 
 
 class TokenizeRequest(BaseModel):
+    """llama-server's shape (`content`, `add_special`) or vLLM's (`prompt`,
+    `add_special_tokens`), which lm-evaluation-harness's remote tokenizer sends."""
+
     model_config = ConfigDict(extra="forbid")
 
-    content: str
+    content: str | None = Field(None, description="The text (llama-server's name).")
+    prompt: str | None = Field(None, description="The text (vLLM's name).")
     model: str | None = None
     add_special: bool = Field(False, description="Add the model's BOS token if it uses one.")
+    add_special_tokens: bool | None = Field(None, description="vLLM's name for add_special.")
     with_pieces: bool = Field(False, description="Also return each token's text.")
+
+    @model_validator(mode="after")
+    def _one_text(self) -> TokenizeRequest:
+        if (self.content is None) == (self.prompt is None):
+            raise ValueError("give the text as either 'content' or 'prompt'")
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.content if self.content is not None else self.prompt or ""
+
+    @property
+    def bos(self) -> bool:
+        return self.add_special or bool(self.add_special_tokens)
 
 
 class DetokenizeRequest(BaseModel):
@@ -51,17 +70,37 @@ async def metrics(request: Request) -> Response:
 
 @router.post("/tokenize", responses=openai_errors(AUTH, BODY, MODEL))
 async def tokenize(body: TokenizeRequest, request: Request) -> dict:
+    """The ids (`tokens`), with vLLM's `count` and `max_model_len` beside them."""
     ctx = state(request)
     async with ctx.pool.use(body.model or ctx.default_model()) as model:
-        tokens = model.engine.tokenize(body.content, add_bos=body.add_special)
+        tokens = model.engine.tokenize(body.text, add_bos=body.bos)
+        listed: list = tokens
         if body.with_pieces:
-            pieces = [{"id": t, "piece": model.engine.detokenize([t])} for t in tokens]
-            return {"tokens": pieces}
-        return {"tokens": tokens}
+            listed = [{"id": t, "piece": model.engine.detokenize([t])} for t in tokens]
+        return {"tokens": listed, "count": len(tokens), "max_model_len": model.n_ctx}
 
 
 @router.post("/detokenize", responses=openai_errors(AUTH, BODY, MODEL))
 async def detokenize(body: DetokenizeRequest, request: Request) -> dict:
+    """The text as `content` (llama-server's name) and `prompt` (vLLM's)."""
     ctx = state(request)
     async with ctx.pool.use(body.model or ctx.default_model()) as model:
-        return {"content": model.engine.detokenize(body.tokens)}
+        text = model.engine.detokenize(body.tokens)
+        return {"content": text, "prompt": text}
+
+
+@router.get("/tokenizer_info", responses=openai_errors(AUTH, (400, *MODEL)))
+async def tokenizer_info(request: Request, model: str | None = None) -> dict:
+    """vLLM's tokenizer description, for clients that tokenize through the server."""
+    ctx = state(request)
+    async with ctx.pool.use(model or ctx.default_model()) as loaded:
+        bos, eos = loaded.engine.special_tokens()
+        return {
+            "tokenizer_class": "llama.cpp",
+            "bos_token": bos or None,
+            "eos_token": eos or None,
+            "pad_token": None,
+            "chat_template": loaded.template.source,
+            "model_max_length": loaded.n_ctx,
+            "vocab_size": loaded.engine.n_vocab,
+        }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
@@ -60,7 +61,13 @@ class CompletionPlan:
 
 
 def _piece(model: Model, token: int) -> str:
-    return model.engine.piece(token).decode("utf-8", "replace")
+    """A token's text; one that holds part of a UTF-8 character keeps its bytes, written as
+    OpenAI writes them ("bytes:\\xe4\\xb8"), so nothing is lost to U+FFFD."""
+    raw = model.engine.piece(token)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + "".join(f"\\x{b:02x}" for b in raw)
 
 
 def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, list]:
@@ -78,19 +85,27 @@ def _prompt_logprobs(model: Model, tokens: list[int], top: int) -> dict[str, lis
             tokens[1:], scored.token_logprobs, scored.alternatives, strict=True
         )
     ]
-    return _concat(head, _gen_logprobs(model, items, len(first)))
+    return _concat(head, _gen_logprobs(model, items, 0, model.engine.piece(tokens[0])))
 
 
-def _gen_logprobs(model: Model, items: Sequence[TokenLogprob], start: int) -> dict[str, list]:
-    """Legacy-format logprobs of generated tokens, text offsets counted from `start`."""
-    pieces, lps, tops, offsets, pos = [], [], [], [], start
+def _gen_logprobs(
+    model: Model, items: Sequence[TokenLogprob], start: int, before: bytes = b""
+) -> dict[str, list]:
+    """Legacy-format logprobs of a stretch of tokens that begins at character `start` of the
+    returned text; `before` holds the bytes of the stretch's earlier tokens.
+
+    Offsets index the text as returned: a token's offset is the number of characters that
+    the bytes before it decode to (a character cut between tokens counts once it is whole).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pos = start + len(decoder.decode(before))
+    pieces, lps, tops, offsets = [], [], [], []
     for item in items:
-        piece = _piece(model, item.token)
-        pieces.append(piece)
+        pieces.append(_piece(model, item.token))
         lps.append(item.logprob)
         tops.append({_piece(model, t): lp for t, lp in item.top})
         offsets.append(pos)
-        pos += len(piece)
+        pos += len(decoder.decode(model.engine.piece(item.token)))
     return {"tokens": pieces, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
 
@@ -160,10 +175,10 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     cid, created = completion_id("cmpl"), int(time.time())
     completion_tokens = cached = 0
-    offsets = [0] * len(plan.prompts)  # text_offset: where each choice's text has reached
+    starts = [0] * len(plan.prompts)  # where each choice's generated text starts (after echo)
+    raw = [b""] * len(plan.prompts)  # the bytes of each choice's generated tokens so far
 
     def frame(i: int, text: str, reason=None, logprobs=None) -> bytes:
-        offsets[i] += len(text)
         return sse(_frame(cid, created, model, i, text, reason, logprobs))
 
     async with stack:
@@ -171,6 +186,7 @@ async def _stream(
             if body.echo:
                 for i, p in enumerate(plan.prompts):
                     text, logprobs = await asyncio.to_thread(_echo, model, body, p.tokens)
+                    starts[i] = len(text)
                     yield frame(i, text, None, logprobs)
             if plan.echo_only:
                 for i in range(len(plan.prompts)):
@@ -179,7 +195,8 @@ async def _stream(
                 async for i, chunk in merge_streams(ctx, model, plan.prompts, request):
                     logprobs = None
                     if body.logprobs is not None and chunk.logprobs:
-                        logprobs = _gen_logprobs(model, chunk.logprobs, offsets[i])
+                        logprobs = _gen_logprobs(model, chunk.logprobs, starts[i], raw[i])
+                        raw[i] += b"".join(model.engine.piece(t.token) for t in chunk.logprobs)
                     if chunk.text or logprobs:
                         yield frame(i, chunk.text, None, logprobs)
                     if chunk.finish_reason:
