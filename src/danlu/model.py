@@ -20,8 +20,9 @@ from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions,
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
-from danlu.errors import ContextOverflow, InvalidParameter
+from danlu.errors import ContextOverflow, CorruptModel, InvalidParameter
 from danlu.store import Catalog, Manifest
+from danlu.store.manifest import MANIFEST_NAME, read_manifest
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,9 @@ def load(
     """
     settings = settings or Settings()
     catalog = Catalog(settings)
-    manifest = catalog.get(name or settings.default_model)
+    name = name or settings.default_model
+    folder = _manifest_folder(name, settings)  # a training run given by path, else None
+    manifest = read_manifest(folder) if folder else catalog.get(name)
     options = LoadOptions.build(
         n_ctx=settings.n_ctx if n_ctx is None else n_ctx,
         threads=settings.threads if threads is None else threads,
@@ -237,13 +240,32 @@ def load(
         extra={"verbose": verbose},
     )
     options = _within_trained_context(options, manifest, asked=n_ctx is not None)
-    path: Path = catalog.main_path(manifest.name)
+    path = _main_path(manifest, folder) if folder else catalog.main_path(manifest.name)
     engine = open_engine(manifest.backend, path, options)
     bos, eos = engine.special_tokens()
     chat_template = resolve_template(
         manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
     )
     return Model(manifest, engine, chat_template)
+
+
+def _manifest_folder(name: str, settings: Settings) -> Path | None:
+    """A folder with its own manifest.json given by path, such as a `danlu train` run
+    (`runs/RUN`, relative to the working folder or to DANLU_HOME); None for a store name.
+    Store names cannot hold a '/', so a path is never mistaken for a name."""
+    if "/" not in name and not name.startswith(("~", ".")):
+        return None
+    for folder in (Path(name).expanduser(), settings.home / name):
+        if (folder / MANIFEST_NAME).is_file():
+            return folder
+    return None
+
+
+def _main_path(manifest: Manifest, folder: Path) -> Path:
+    for file in manifest.file_paths(folder):
+        if not file.is_file():
+            raise CorruptModel(f"{folder} is missing its file {file}")
+    return manifest.main_path(folder)
 
 
 def _within_trained_context(

@@ -18,14 +18,14 @@ __all__ = ["DPOSettings", "SFTSettings", "TrainSettings", "dpo", "sft"]
 
 
 def sft(settings: SFTSettings, home: Settings | None = None) -> RunResult:
-    """Supervised fine-tuning; see `danlu.train.sft` module."""
-    from danlu.train.sft import sft as run_sft
+    """Supervised fine-tuning; see `danlu.train.stages.sft`."""
+    from danlu.train.stages.sft import sft as run_sft
 
     return run_sft(settings, home)
 
 
 def dpo(settings: DPOSettings, home: Settings | None = None) -> RunResult:
-    """Preference tuning (DPO); see `danlu.train.dpo` module."""
-    from danlu.train.dpo import dpo as run_dpo
+    """Preference tuning (DPO); see `danlu.train.stages.dpo`."""
+    from danlu.train.stages.dpo import dpo as run_dpo
 
     return run_dpo(settings, home)

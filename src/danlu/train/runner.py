@@ -240,7 +240,7 @@ def common_args(plan: Plan, run_dir: Path) -> dict[str, Any]:
         "max_length": s.max_length,
         "seed": s.seed,
         "data_seed": s.seed,
-        "gradient_checkpointing": s.gradient_checkpointing,
+        _checkpointing_arg(): s.gradient_checkpointing,
         "bf16": prec == "bf16",
         "fp16": prec == "fp16",
         "use_cpu": plan.device == "cpu",
@@ -254,6 +254,18 @@ def common_args(plan: Plan, run_dir: Path) -> dict[str, Any]:
         "include_num_input_tokens_seen": "non_padding",
         "dataloader_num_workers": 0,
     }
+
+
+def _checkpointing_arg() -> str:
+    """transformers 5.x renamed gradient_checkpointing to activation_checkpointing."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in fields
+        else "gradient_checkpointing"
+    )
 
 
 def split(dataset: Any, settings: TrainSettings) -> tuple[Any, Any]:
@@ -291,7 +303,7 @@ def run(settings: TrainSettings, home: Settings | None, build: BuildTrainer) -> 
 
 
 def _train(plan, run_dir, record, checkpoint, build) -> RunResult:
-    from transformers import set_seed
+    from transformers import PrinterCallback, set_seed
 
     from danlu.train.outputs import save_outputs
     from danlu.train.progress import RunProgress, drop_metrics_after
@@ -308,6 +320,7 @@ def _train(plan, run_dir, record, checkpoint, build) -> RunResult:
         plan, run_dir, tokenizer, Renderer(template, tokenizer), model, common_args(plan, run_dir)
     )
     trainer = build(context)
+    trainer.remove_callback(PrinterCallback)  # RunProgress shows and records the logs
     trainer.add_callback(RunProgress(run_dir))
     if checkpoint is not None:
         drop_metrics_after(run_dir, int(checkpoint.name.split("-")[-1]))

@@ -169,8 +169,17 @@ class TransformersEngine:
         """Logits of the last position, shape (vocab,), and the grown KV cache."""
         batch = torch.tensor([list(ids)], device=self._device)
         with self._lock, torch.inference_mode():
-            out = self._model(input_ids=batch, past_key_values=past, use_cache=True)
-        return out.logits[0, -1], out.past_key_values
+            out = self._model(input_ids=batch, use_cache=True, **{self._cache_arg: past})
+        return out.logits[0, -1], getattr(out, self._cache_arg)
+
+    @cached_property
+    def _cache_arg(self) -> str:
+        """transformers 5.24 renamed `past_key_values` to `cache` (argument and output)."""
+        from transformers.modeling_outputs import CausalLMOutputWithPast
+
+        return (
+            "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+        )
 
     def _check(self, prompt: Sequence[int], params: SamplingParams) -> list[int]:
         prompt = list(prompt)

@@ -1,0 +1,135 @@
+"""`danlu train sft | dpo`: fine-tune a model; one option per field of the stage's settings.
+
+The options are built from the pydantic settings class itself (name, help, and the
+default shown in the help), so the CLI, the YAML recipes and the Python API cannot
+drift apart. `--config recipe.yaml` fills the settings first; the flags given override.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from danlu.config import Settings
+from danlu.train.settings import STAGES, TrainSettings
+
+SKIPPED = {"stage"}
+
+
+def _cli_type(annotation: Any) -> Any:
+    """The type typer parses a field as; pydantic checks the value afterwards."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation is bool or bool in args:
+        return bool
+    if annotation in (int, float) or (len(args) == 1 and args[0] in (int, float)):
+        return args[0] if args else annotation
+    return str  # text, Literal choices, and lists given as "a,b,c"
+
+
+def _option(name: str, field: Any) -> inspect.Parameter:
+    flag = "--" + name.replace("_", "-")
+    kind = _cli_type(field.annotation)
+    decls = [f"{flag}/--no-{name.replace('_', '-')}"] if kind is bool else [flag]
+    shown = "" if field.is_required() else f" [default: {field.default}]"
+    option = typer.Option(None, *decls, help=(field.description or "") + shown, show_default=False)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None
+    )
+
+
+def _config_option() -> inspect.Parameter:
+    option = typer.Option(
+        None, "--config", "-c", help="YAML recipe (a file, or a shipped recipe's name)."
+    )
+    return inspect.Parameter(
+        "config", inspect.Parameter.KEYWORD_ONLY, default=option, annotation=str | None
+    )
+
+
+def _split_lists(flags: dict[str, Any]) -> dict[str, Any]:
+    modules = flags.get("target_modules")
+    if modules and modules != "all-linear":
+        flags["target_modules"] = [m.strip() for m in modules.split(",") if m.strip()]
+    return flags
+
+
+def settings_from(cls: type[TrainSettings], config: str | None, flags: dict[str, Any]) -> Any:
+    """The settings: a resumed run's own, or the recipe's, then the flags given."""
+    flags = _split_lists(flags)
+    if flags.get("resume") and not config and not flags.get("data"):
+        from danlu.train.runs import find_run, latest_unfinished, read_record
+
+        home = Settings()
+        stage = cls.model_fields["stage"].default
+        run_dir = (
+            find_run(flags["run"], home) if flags.get("run") else latest_unfinished(home, stage)
+        )
+        if run_dir is not None:
+            values = read_record(run_dir).settings | {"run": run_dir.name}
+            values.update({k: v for k, v in flags.items() if v is not None})
+            return cls.from_sources(None, **values)
+    return cls.from_sources(config, **flags)
+
+
+def _quiet_libraries() -> None:
+    """The run shows its own progress; the libraries' bars and notices would interleave."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", module="(torch|transformers|trl|peft)")
+
+
+def _report(result: Any) -> None:
+    loss = result.metrics.get("train_loss")
+    shown = f", mean loss {loss:.3f}" if loss is not None else ""
+    print(f"run {result.id}: {result.steps} steps{shown}")
+    print(f"  folder: {result.run_dir}")
+    print(f'  chat with it: danlu run {result.run_dir} "..."')
+
+
+def _command(stage: str) -> Callable[..., int]:
+    cls = STAGES[stage]
+
+    def command(**values: Any) -> int:
+        from danlu.extras import require
+
+        require("trl", "train", "danlu train")
+        config = values.pop("config")
+        settings = settings_from(cls, config, values)
+        _quiet_libraries()
+        from danlu import train
+
+        runner = getattr(train, stage)
+        _report(runner(settings))
+        return 0
+
+    params = [_config_option()]
+    params += [_option(n, f) for n, f in cls.model_fields.items() if n not in SKIPPED]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = (cls.__doc__ or "").strip() + (
+        " The result lands in DANLU_HOME/runs/<run-id>/."
+    )
+    command.__name__ = stage
+    return command
+
+
+def group() -> typer.Typer:
+    """The `danlu train` sub-command group."""
+    app = typer.Typer(
+        name="train",
+        help="Fine-tune a model (LoRA, QLoRA, full) with SFT or DPO.",
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for stage in STAGES:
+        app.command(stage)(_command(stage))
+    return app
