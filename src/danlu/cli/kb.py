@@ -134,7 +134,8 @@ def _hit_json(hit: Hit) -> dict:
 
 def _print_hits(hits: list[Hit]) -> None:
     for n, hit in enumerate(hits, start=1):
-        print(f"[{n}] {hit.chunk.where}  (score {hit.score:.4f}, similarity {hit.similarity:.3f})")
+        similarity = "" if hit.similarity is None else f", similarity {hit.similarity:.3f}"
+        print(f"[{n}] {hit.chunk.where}  (score {hit.score:.4f}{similarity})")
         print("    " + " ".join(hit.chunk.text.split())[:300])
 
 

@@ -31,6 +31,7 @@ INSTRUCTIONS = (
     "You answer questions from numbered sources and cite the source number in square "
     "brackets, like [1]. If the sources do not answer the question, say you do not know."
 )
+ANSWER_TOKENS = 512  # an answer's default length limit: grounded answers are short
 ASK = "Write a one-sentence answer from the sources, then cite the source number in brackets."
 ABSTAIN = "I don't know: nothing in the knowledge base matches this question closely enough."
 CITATION = re.compile(r"\[(\d+)\]")
@@ -133,7 +134,8 @@ def stream_answer(
         yield AnswerEvent(text=ABSTAIN)
         yield AnswerEvent(answer=Answer(ABSTAIN, (), (), abstained=True))
         return
-    kept, notices = fit_sources(model, question, hits, params.get("max_tokens"))
+    params.setdefault("max_tokens", ANSWER_TOKENS)
+    kept, notices = fit_sources(model, question, hits, params["max_tokens"])
     if not kept:
         raise ContextOverflow(
             f"the question and its best source do not fit the model's {model.n_ctx}-token context",

@@ -3,7 +3,7 @@
 1. Dense: the query's vector against every chunk's (cosine similarity).
 2. Keyword: the query's jieba terms, any of them, ranked by BM25 (ts_rank_cd on PostgreSQL).
 3. Hybrid (the default) fuses both rankings by reciprocal rank: score = sum 1/(60 + rank).
-4. Every candidate gets its cosine similarity to the query; those under `min_similarity`
+4. Candidates get their cosine similarity to the query; those under `min_similarity`
    are dropped, which is how `ask` knows when nothing relevant was found.
 5. MMR, when asked, re-picks the top k trading relevance against redundancy.
 """
@@ -47,7 +47,7 @@ class Hit:
 
     chunk: StoredChunk
     score: float
-    similarity: float
+    similarity: float | None  # None: a keyword search that did not need the query's vector
     dense_rank: int | None = None
     keyword_rank: int | None = None
 
@@ -60,44 +60,57 @@ class Retriever:
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         options = options or SearchOptions()
-        qvec = self.embedder.embed([query])[0]  # (d,)
+        qvec = self.embedder.embed([query])[0] if wants_vector(options) else None  # (d,)
         pool = max(options.candidates, options.k)
-        dense = self.store.dense(qvec, pool, options.path_glob) if options.mode != "keyword" else []
-        terms = self.segmenter.query_terms(query)
-        keyword = (
-            self.store.keyword(terms, pool, options.path_glob) if options.mode != "dense" else []
-        )
+        dense, keyword = [], []
+        if qvec is not None and options.mode != "keyword":
+            dense = self.store.dense(qvec, pool, options.path_glob)
+        if options.mode != "dense":
+            terms = self.segmenter.query_terms(query)
+            keyword = self.store.keyword(terms, pool, options.path_glob)
         ranked = fuse(dense, keyword)
-        if not ranked:
-            return []
-        hits = self._hits(ranked, qvec, dense, keyword, options.min_similarity)
-        if options.mmr is not None:
-            return self._mmr(hits, qvec, options.k, options.mmr)
-        return hits[: options.k]
+        if options.min_similarity <= -1.0 and options.mmr is None:
+            ranked = ranked[: options.k]  # nothing to filter or re-pick: look up k only
+        similarity = self._similarity([cid for cid, _ in ranked], qvec)
+        ranked = [(c, s) for c, s in ranked if similarity.get(c, 1.0) >= options.min_similarity]
+        if options.mmr is not None and qvec is not None:
+            ranked = self._mmr(ranked, qvec, options.k, options.mmr)
+        return self._hits(ranked[: options.k], similarity, dense, keyword)
 
-    def _hits(self, ranked, qvec, dense, keyword, floor: float) -> list[Hit]:
-        ids = [cid for cid, _ in ranked]
-        similarity = self.store.vectors(ids) @ qvec  # (n,)
-        rows = self.store.chunks(ids)
+    def _similarity(self, ids: list[int], qvec: np.ndarray | None) -> dict[int, float]:
+        """Cosine similarity of each chunk to the query (none without a query vector)."""
+        if qvec is None or not ids:
+            return {}
+        return dict(zip(ids, (self.store.vectors(ids) @ qvec).tolist(), strict=True))  # (n,)
+
+    def _hits(self, ranked, similarity, dense, keyword) -> list[Hit]:
+        rows = self.store.chunks([cid for cid, _ in ranked])
         d_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         k_rank = {cid: r for r, (cid, _) in enumerate(keyword, start=1)}
         return [
-            Hit(rows[cid], score, float(sim), d_rank.get(cid), k_rank.get(cid))
-            for (cid, score), sim in zip(ranked, similarity, strict=True)
-            if sim >= floor and cid in rows
+            Hit(rows[cid], score, similarity.get(cid), d_rank.get(cid), k_rank.get(cid))
+            for cid, score in ranked
+            if cid in rows
         ]
 
-    def _mmr(self, hits: list[Hit], qvec: np.ndarray, k: int, lam: float) -> list[Hit]:
-        """Greedy maximal marginal relevance over the hits' stored vectors."""
-        vectors = self.store.vectors([h.chunk.id for h in hits])  # (n, d)
+    def _mmr(self, ranked, qvec: np.ndarray, k: int, lam: float) -> list[tuple[int, float]]:
+        """Greedy maximal marginal relevance over the candidates' stored vectors."""
+        if not ranked:
+            return []
+        vectors = self.store.vectors([cid for cid, _ in ranked])  # (n, d)
         relevance = vectors @ qvec  # (n,)
         chosen: list[int] = []
-        while len(chosen) < min(k, len(hits)):
+        while len(chosen) < min(k, len(ranked)):
             redundancy = (vectors @ vectors[chosen].T).max(axis=1) if chosen else 0.0  # (n,)
             gain = lam * relevance - (1 - lam) * redundancy
             gain[chosen] = -np.inf
             chosen.append(int(np.argmax(gain)))
-        return [hits[i] for i in chosen]
+        return [ranked[i] for i in chosen]
+
+
+def wants_vector(options: SearchOptions) -> bool:
+    """Keyword search needs the query's vector only for a floor or MMR."""
+    return options.mode != "keyword" or options.min_similarity > -1.0 or options.mmr is not None
 
 
 def fuse(*rankings: list[tuple[int, float]]) -> list[tuple[int, float]]:
