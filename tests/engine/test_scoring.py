@@ -44,3 +44,12 @@ def test_embeddings_are_normalised_and_deterministic(model):
 def test_empty_continuation_is_refused(model):
     with pytest.raises(InvalidRequest):
         model.engine.loglikelihood([1, 2], [])
+
+
+def test_a_score_does_not_depend_on_what_was_scored_before(model):
+    """No prefix reuse in scoring: batch shapes move llama.cpp's sums, so scores would drift."""
+    context = "Question: What colour is the sky?\nAnswer:"
+    first = model.loglikelihood(context, " blue").token_logprobs
+    model.loglikelihood(context, " green")  # shares the whole context
+    model.loglikelihood(context + " a deep shade of", " blue")
+    assert model.loglikelihood(context, " blue").token_logprobs == first

@@ -158,9 +158,14 @@ class LlamaCppEngine:
         return self.scheduler.call(lambda: self._score(tokens, len(context) - 1, max(top, 1)))
 
     def _score(self, tokens: list[int], first: int, top: int) -> LogLikelihood:
-        """Decode tokens[:-1] on the scoring sequence; read logits from row `first` on."""
+        """Decode tokens[:-1] on the scoring sequence; read logits from row `first` on.
+
+        Always from position 0 in n_batch blocks, never from a cached prefix: llama.cpp's
+        sums move by up to ~0.1 nats with the batch shape, and a score must not depend on
+        what was scored before (an evaluation through the server must match one in-process).
+        """
         slot = self._score_slot
-        self.scheduler.forget(slot, min(slot.shared_prefix(tokens), first))
+        self.scheduler.forget(slot, 0)
         batch = internals.LlamaBatch(n_tokens=self._ctx.params.n_batch, embd=0, n_seq_max=1)
         scores: list[TokenLogprob] = []
         try:

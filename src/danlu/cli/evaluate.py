@@ -1,0 +1,142 @@
+"""`danlu eval`: score models in the store or behind a server; `danlu eval report` compares runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from danlu.errors import InvalidRequest
+
+Opt = typer.Option
+
+
+def evaluate(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="Models in the store or server URLs; or 'report' and run folders."),
+    ],
+    task: Annotated[
+        str | None, Opt("--task", help="mmlu, ceval, cmmlu, mc, qa, perplexity.")
+    ] = None,
+    data: Annotated[Path | None, Opt("--data", help="The task's data folder or file.")] = None,
+    subjects: Annotated[str | None, Opt("--subjects", help="Comma-separated subjects.")] = None,
+    shots: Annotated[int, Opt("--shots", help="Solved examples before each question.")] = 0,
+    limit: Annotated[int | None, Opt("--limit", help="Score at most N items.")] = None,
+    seed: Annotated[int, Opt("--seed", help="Seed for the --limit sample.")] = 1234,
+    mode: Annotated[str, Opt("--mode", help="loglikelihood or generate.")] = "loglikelihood",
+    metric: Annotated[str, Opt("--metric", help="Q&A: exact, contains, regex, f1, rouge.")] = (
+        "contains"
+    ),
+    model: Annotated[str | None, Opt("--model", help="Model name on a server URL.")] = None,
+    api_key: Annotated[str | None, Opt("--api-key", help="Bearer key for a server.")] = None,
+    ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context length.")] = None,
+    output: Annotated[Path | None, Opt("--output", "-o", help="Report file (report).")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
+) -> int:
+    """Measure a model: multiple choice (MMLU, C-Eval, CMMLU, JSONL), Q&A, perplexity."""
+    if targets[0] == "report":
+        return _report([Path(p) for p in targets[1:]], output or Path("report.md"))
+    if task is None or data is None:
+        raise InvalidRequest("--task and --data are required", hint="see 'danlu eval --help'")
+    from danlu.evaluate import EvalSettings
+
+    settings = _settings(
+        EvalSettings,
+        task=task,
+        data=data,
+        shots=shots,
+        limit=limit,
+        seed=seed,
+        mode=mode,
+        metric=metric,
+        subjects=[s for s in (subjects or "").split(",") if s],
+    )
+    results = [_one(target, settings, model, api_key, ctx_size) for target in targets]
+    if as_json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    else:
+        from danlu.evaluate.report import table
+
+        print(table(results), end="")
+    return 0
+
+
+def _settings(cls, **fields: Any):
+    from pydantic import ValidationError
+
+    from danlu.engine.sampling import describe_validation_error
+
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation_error(exc)) from None
+
+
+def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: int | None):
+    from danlu.config import Settings
+    from danlu.evaluate import evaluate as run
+
+    home = Settings().home
+    with _scorer(target, model, api_key, n_ctx) as scorer, _bar(f"{target} {settings.task}") as bar:
+        result = run(settings, scorer, home, progress=bar)
+    print(f"results: {result['run_dir']}/result.json", file=sys.stderr)
+    return result
+
+
+@contextmanager
+def _scorer(target: str, model: str | None, api_key: str | None, n_ctx: int | None):
+    from danlu.evaluate import ModelScorer, ServerScorer
+
+    if target.startswith(("http://", "https://")):
+        if not model:
+            raise InvalidRequest("a server URL needs --model NAME", hint="the model it serves")
+        scorer = ServerScorer(target, model, api_key)
+        try:
+            yield scorer
+        finally:
+            scorer.close()
+        return
+    from danlu import load
+
+    with load(target, n_ctx=n_ctx) as loaded:
+        yield ModelScorer(loaded)
+
+
+@contextmanager
+def _bar(label: str):
+    """A progress bar on stderr with the item rate and the time left."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    console = Console(stderr=True)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def _report(paths: list[Path], output: Path) -> int:
+    from danlu.evaluate.report import load_results, write_report
+
+    if not paths:
+        raise InvalidRequest("no runs to report", hint="danlu eval report RUN_DIR... -o report.md")
+    markdown, png = write_report(load_results(paths), output)
+    print(f"wrote {markdown} and {png}")
+    return 0

@@ -1,0 +1,45 @@
+"""What every task is: settings in, items out, one scored record per item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from danlu.evaluate.items import Dataset
+from danlu.evaluate.scorers import Scorer
+
+
+class EvalSettings(BaseModel):
+    """One evaluation: what to score, on what data, how. The CLI flags fill this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(description="Task name: mmlu, ceval, cmmlu, mc, qa, perplexity.")
+    data: Path = Field(description="The task's data: a folder (mmlu/ceval/cmmlu) or a file.")
+    subjects: list[str] = Field(default_factory=list, description="Subjects to keep (all).")
+    shots: int = Field(0, ge=0, le=25, description="Solved examples before each question.")
+    limit: int | None = Field(None, ge=1, description="Score at most this many items.")
+    seed: int = Field(1234, description="Seed for picking items when --limit is given.")
+    mode: Literal["loglikelihood", "generate"] = Field(
+        "loglikelihood",
+        description="Multiple choice by option log-likelihood, or by a generated letter "
+        "(for chat-only endpoints).",
+    )
+    metric: str = Field("contains", description="Q&A metric: exact, contains, regex, f1, rouge.")
+    max_tokens: int = Field(64, ge=1, description="Longest generated answer (qa, generate).")
+    window: int = Field(512, ge=16, description="Perplexity: tokens scored per window.")
+    stride: int | None = Field(None, ge=1, description="Perplexity: window step (window/2).")
+
+
+class Task(Protocol):
+    """A kind of evaluation; `metric_name` names what `score` puts in a record's 'score'."""
+
+    metric_name: str
+
+    def __init__(self, settings: EvalSettings) -> None: ...
+
+    def load(self) -> Dataset: ...
+
+    def score(self, item: Any, scorer: Scorer, dev: list) -> dict[str, Any]: ...
