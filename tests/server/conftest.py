@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -49,6 +50,16 @@ def start_server(server_settings: ServerSettings, home) -> LiveServer:
             pass
         time.sleep(0.1)
     raise RuntimeError("server did not become healthy")
+
+
+def metric(live, name: str) -> float:
+    """The sample `name` (labels included, e.g. 'x_total{route="/v1"}') in /metrics.
+
+    A sample that is not there fails the test: read as 0 it would pass every `== 0`."""
+    text = httpx.get(f"{live.url}/metrics", timeout=60).text
+    match = re.search(rf"^{re.escape(name)} ([-+0-9.e]+|NaN|[+-]Inf)$", text, re.M)
+    assert match, f"/metrics has no sample {name}"
+    return float(match.group(1))
 
 
 def stop_server(live: LiveServer) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
+import time
 
 import httpx
 import pytest
+
+from tests.server.conftest import metric
 
 
 def test_text_completion_and_stream_agree(openai_client):
@@ -148,10 +153,18 @@ def test_embeddings_dimensions_keep_the_head_renormalised(openai_client, live):
     assert r.status_code == 400 and "576" in r.json()["error"]["message"]
 
 
-def test_embeddings_base64(live):
+def test_embeddings_base64_decodes_to_the_float_vector(openai_client, live):
+    floats = openai_client.embeddings.create(
+        model="smollm2", input="hi", encoding_format="float"
+    ).data[0]
     body = {"model": "smollm2", "input": "hi", "encoding_format": "base64"}
-    data = httpx.post(f"{live.v1}/embeddings", json=body).json()["data"][0]["embedding"]
-    assert isinstance(data, str) and len(data) > 100
+    encoded = httpx.post(f"{live.v1}/embeddings", json=body, timeout=60).json()["data"][0][
+        "embedding"
+    ]
+    raw = base64.b64decode(encoded, validate=True)
+    assert len(raw) == 4 * len(floats.embedding) == 4 * 576  # float32, as OpenAI sends
+    decoded = struct.unpack(f"<{len(raw) // 4}f", raw)  # little-endian
+    assert decoded == pytest.approx(floats.embedding, rel=1e-6, abs=1e-7)
 
 
 def test_tokenize_detokenize_round_trip(live):
@@ -161,21 +174,44 @@ def test_tokenize_detokenize_round_trip(live):
     assert text == "Hello danlu"
 
 
-def test_metrics_expose_counters(openai_client, live):
-    openai_client.chat.completions.create(
-        model="smollm2", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
-    )
-    text = httpx.get(f"{live.url}/metrics").text
-    for name in (
-        "danlu_requests_total",
+def test_metrics_count_what_was_served(openai_client, live):
+    ask = {
+        "model": "smollm2",
+        "max_tokens": 3,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": "Count the metrics."}],
+        "extra_body": {"ignore_eos": True},  # three tokens each, whatever the model says
+    }
+    openai_client.chat.completions.create(**ask)  # every series below exists from here on
+    route = 'danlu_requests_total{route="/v1/chat/completions",status="200"}'
+    counters = (
+        route,
+        "danlu_prompt_tokens_total",
         "danlu_generated_tokens_total",
-        "danlu_queue_depth",
-        "danlu_active_slots",
-        "danlu_time_to_first_token_seconds_bucket",
+        "danlu_prefix_cache_tokens_total",
         "danlu_prefix_cache_hits_total",
+        "danlu_time_to_first_token_seconds_count",
         "danlu_inter_token_latency_seconds_count",
-    ):
-        assert name in text
+    )
+    before = {name: metric(live, name) for name in counters}
+    usages = [openai_client.chat.completions.create(**ask).usage for _ in range(3)]
+    # the request counter goes up once the response is out: give it a moment to land
+    deadline = time.monotonic() + 5
+    while metric(live, route) < before[route] + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    moved = {name: metric(live, name) - before[name] for name in counters}
+    cached = [u.prompt_tokens_details.cached_tokens for u in usages]
+    assert moved == {
+        route: 3,
+        "danlu_prompt_tokens_total": sum(u.prompt_tokens for u in usages),
+        "danlu_generated_tokens_total": 9,
+        "danlu_prefix_cache_tokens_total": sum(cached),
+        "danlu_prefix_cache_hits_total": sum(1 for c in cached if c),
+        "danlu_time_to_first_token_seconds_count": 3,
+        "danlu_inter_token_latency_seconds_count": 3,  # one mean per request of 2+ tokens
+    }
+    assert all(cached)  # the same question thrice: the prefix cache served each
+    assert metric(live, "danlu_queue_depth") == metric(live, "danlu_active_slots") == 0
 
 
 def test_health_and_openapi(live):
