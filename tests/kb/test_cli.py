@@ -49,3 +49,13 @@ def test_eval_reports_retrieval_metrics(danlu, corpus: Path, tmp_path: Path):  #
     danlu("kb", "add", "hb", str(corpus))
     report = json.loads(danlu("kb", "eval", "hb", str(questions), "--json").out)
     assert report["hit_rate"] == 1.0 and report["mrr"] == 1.0 and report["ndcg"] > 0.5
+
+
+def test_a_postgres_kb_from_the_cli(danlu, corpus: Path, pg_url: str):  # noqa: F811
+    assert danlu("kb", "create", "pgcli", "--store", pg_url).code == 0
+    assert danlu("kb", "add", "pgcli", str(corpus / "faq.html")).code == 0
+    shown = json.loads(danlu("kb", "show", "pgcli", "--json").out)
+    assert shown["store"] == pg_url and shown["counts"]["files"] == 1
+    hits = json.loads(danlu("kb", "search", "pgcli", "如何连接无线网络", "--json").out)
+    assert "Northwind-Staff" in hits[0]["text"]
+    assert danlu("kb", "rm", "pgcli").code == 0

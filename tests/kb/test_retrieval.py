@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from danlu.kb import Hit, SearchOptions
+from danlu.kb.embedders.sentence import bundled_path
 from tests.kb.conftest import questions
 
 ANSWERABLE = [q for q in questions() if not q.get("unanswerable")]
@@ -82,3 +83,15 @@ def test_mmr_picks_k_distinct_chunks(built_kb):
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
 def test_an_empty_kb_returns_nothing(fresh_kb, mode):
     assert fresh_kb.search("anything at all", SearchOptions(mode=mode)) == []
+
+
+@pytest.mark.parametrize("built_kb", ["sqlite"], indirect=True)
+def test_a_cross_encoder_re_scores_the_candidates(built_kb):
+    # no cross-encoder ships offline: MiniLM's BERT folder loads as one with a fresh head,
+    # enough to check that its scores, not the fused ones, order the results
+    spec = str(bundled_path())
+    query = "How do I reset my password?"
+    hits = built_kb.search(query, SearchOptions(k=4, candidates=8, rerank=spec))
+    expected = built_kb.reranker(spec).scores(query, [h.chunk.text for h in hits])
+    assert [h.score for h in hits] == pytest.approx(expected)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

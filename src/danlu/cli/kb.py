@@ -102,16 +102,20 @@ def add(
     paths: Annotated[list[Path], Arg(help="Files and folders (folders recursively).")],
 ) -> int:
     """Add documents; unchanged files are skipped, changed ones re-read."""
-    with _open(name) as kb, _progress(f"adding to {name}") as progress:
-        report = kb.add(list(paths), on_progress=progress)
+    with _open(name) as kb:
+        kb.embedder  # noqa: B018 -- loaded before the bar starts, so its rate is the ingest's
+        with _progress(f"adding to {name}") as progress:
+            report = kb.add(list(paths), on_progress=progress)
     _print_report(report)
     return 0
 
 
 def sync(name: Name) -> int:
     """Re-read the added paths: re-parse changed files, purge removed ones, add new ones."""
-    with _open(name) as kb, _progress(f"syncing {name}") as progress:
-        report = kb.sync(on_progress=progress)
+    with _open(name) as kb:
+        kb.embedder  # noqa: B018 -- loaded before the bar starts
+        with _progress(f"syncing {name}") as progress:
+            report = kb.sync(on_progress=progress)
     _print_report(report)
     return 0
 
@@ -147,12 +151,17 @@ def search(
     glob: Annotated[str | None, Opt("--glob", help="Only files whose path matches.")] = None,
     min_similarity: Annotated[float, Opt("--min-similarity", help="Relevance floor.")] = -1.0,
     mmr: Annotated[float | None, Opt("--mmr", help="Diversify: MMR lambda 0..1.")] = None,
+    rerank: Annotated[
+        str | None, Opt("--rerank", help="Re-score with a cross-encoder (folder or hub ID).")
+    ] = None,
     as_json: AsJson = False,
 ) -> int:
     """Ranked chunks for a query: source, page, heading, score."""
     from danlu.kb import SearchOptions
 
-    options = SearchOptions(k=k, mode=mode, path_glob=glob, min_similarity=min_similarity, mmr=mmr)
+    options = SearchOptions(
+        k=k, mode=mode, path_glob=glob, min_similarity=min_similarity, mmr=mmr, rerank=rerank
+    )
     with _open(name) as kb:
         hits = kb.search(query, options)
     if as_json:

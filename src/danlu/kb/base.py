@@ -27,6 +27,7 @@ from danlu.kb.errors import (
     StoreUnavailable,
 )
 from danlu.kb.ingest import Ingester, IngestReport, OnProgress, discover, vanished
+from danlu.kb.rerank import CrossEncoderReranker
 from danlu.kb.retrieve import Hit, Retriever, SearchOptions
 from danlu.kb.stores import Store, open_store, sqlite_url
 from danlu.kb.terms import Segmenter
@@ -101,6 +102,7 @@ class KnowledgeBase:
         )
         self._embedder = self._checked(embedder) if embedder is not None else None
         self.segmenter = Segmenter()
+        self._rerankers: dict[str, CrossEncoderReranker] = {}
 
     def _checked(self, embedder: Embedder) -> Embedder:
         if embedder.name != self.embedder_name or embedder.dimension != self.dimension:
@@ -150,7 +152,14 @@ class KnowledgeBase:
         """Ranked chunks for `query`; `changes` override fields of SearchOptions."""
         options = (options or SearchOptions()).model_copy(update=changes)
         options = SearchOptions.model_validate(options.model_dump())
-        return Retriever(self.store, self.embedder, self.segmenter).search(query, options)
+        retriever = Retriever(self.store, self.embedder, self.segmenter, self.reranker)
+        return retriever.search(query, options)
+
+    def reranker(self, spec: str) -> CrossEncoderReranker:
+        """The cross-encoder `spec` names, loaded once for this KB object."""
+        if spec not in self._rerankers:
+            self._rerankers[spec] = CrossEncoderReranker(spec)
+        return self._rerankers[spec]
 
     def stream_ask(
         self,

@@ -5,22 +5,31 @@
 3. Hybrid (the default) fuses both rankings by reciprocal rank: score = sum 1/(60 + rank).
 4. Candidates get their cosine similarity to the query; those under `min_similarity`
    are dropped, which is how `ask` knows when nothing relevant was found.
-5. MMR, when asked, re-picks the top k trading relevance against redundancy.
+5. A cross-encoder, when named, re-scores the remaining candidates (danlu/kb/rerank.py).
+6. MMR, when asked, re-picks the top k trading relevance against redundancy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from danlu.kb.embedders import Embedder
+from danlu.kb.rerank import CrossEncoderReranker
 from danlu.kb.stores import Store, StoredChunk
 from danlu.kb.terms import Segmenter
 
 Mode = Literal["hybrid", "dense", "keyword"]
+
+
+class Reranker(Protocol):
+    def scores(self, query: str, passages: list[str]) -> list[float]: ...
+
+
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
 
 
@@ -39,6 +48,9 @@ class SearchOptions(BaseModel):
         None, ge=0.0, le=1.0, description="MMR lambda (1: pure relevance, 0: pure diversity)."
     )
     candidates: int = Field(50, ge=1, description="Chunks each ranking contributes to fusion.")
+    rerank: str | None = Field(
+        None, description="A cross-encoder (folder or hub ID) that re-scores the candidates."
+    )
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,15 @@ class Hit:
 class Retriever:
     """Searches one store with the embedder and segmenter it was built with."""
 
-    def __init__(self, store: Store, embedder: Embedder, segmenter: Segmenter) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        segmenter: Segmenter,
+        reranker: Callable[[str], Reranker] | None = None,
+    ) -> None:
         self.store, self.embedder, self.segmenter = store, embedder, segmenter
+        self.reranker = reranker or CrossEncoderReranker
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         options = options or SearchOptions()
@@ -69,13 +88,22 @@ class Retriever:
             terms = self.segmenter.query_terms(query)
             keyword = self.store.keyword(terms, pool, options.path_glob)
         ranked = fuse(dense, keyword)
-        if options.min_similarity <= -1.0 and options.mmr is None:
+        if options.min_similarity <= -1.0 and options.mmr is None and options.rerank is None:
             ranked = ranked[: options.k]  # nothing to filter or re-pick: look up k only
         similarity = self._similarity([cid for cid, _ in ranked], qvec)
         ranked = [(c, s) for c, s in ranked if similarity.get(c, 1.0) >= options.min_similarity]
+        if options.rerank is not None:
+            ranked = self._rerank(query, ranked[: options.candidates], options.rerank)
         if options.mmr is not None and qvec is not None:
             ranked = self._mmr(ranked, qvec, options.k, options.mmr)
         return self._hits(ranked[: options.k], similarity, dense, keyword)
+
+    def _rerank(self, query: str, ranked, spec: str) -> list[tuple[int, float]]:
+        """The candidates re-scored by a cross-encoder, best first."""
+        rows = self.store.chunks([cid for cid, _ in ranked])
+        ids = [cid for cid, _ in ranked if cid in rows]
+        scores = self.reranker(spec).scores(query, [rows[cid].text for cid in ids])
+        return sorted(zip(ids, scores, strict=True), key=lambda item: -item[1])
 
     def _similarity(self, ids: list[int], qvec: np.ndarray | None) -> dict[int, float]:
         """Cosine similarity of each chunk to the query (none without a query vector)."""

@@ -11,6 +11,8 @@ from danlu.errors import InvalidRequest, OfflineError
 from danlu.extras import require
 from danlu.kb.embedders.base import normalised
 
+CONTEXT = 512
+
 
 class GGUFEmbedder:
     """`gguf:NAME`: a model from danlu's store, embedding through `Model.embed`."""
@@ -18,7 +20,8 @@ class GGUFEmbedder:
     def __init__(self, name: str) -> None:
         import danlu  # the model layer sits beside kb; loaded only when this embedder is used
 
-        self.model = danlu.load(name)
+        # chunks are short, and an embedding pass costs more with a larger context
+        self.model = danlu.load(name, n_ctx=CONTEXT)
         self.name = f"gguf:{name}"
         self.max_tokens = self.model.n_ctx
         self.dimension = len(self.model.embed(["probe"])[0])
