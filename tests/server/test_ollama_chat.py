@@ -7,6 +7,10 @@ import json
 import httpx
 import jsonschema
 
+from danlu.server import ServerSettings
+from danlu.server.ollama.chat import ChatPlan
+from danlu.server.ollama.schemas import ChatRequest
+from tests.server.conftest import start_server, stop_server
 from tests.tools.specs import WEATHER
 
 POEM = [{"role": "user", "content": "Write a short poem about rivers."}]
@@ -143,32 +147,26 @@ def test_format_schema_output_validates(ollama_client):
     jsonschema.validate(json.loads(r.response), schema)
 
 
-def test_tools_answer_with_text_or_well_formed_calls(ollama_client):
+def test_with_tools_offered_the_answer_is_the_same_streamed_or_not(ollama_client):
+    """Ollama has no tool_choice: here greedy SmolLM2 answers in text, and that text must
+    come back whole, with no call made up from it, streamed or not. (A call the model does
+    make is the next test.)"""
     messages = [
         {"role": "system", "content": "Always answer by calling a tool."},
         {"role": "user", "content": "What is the weather in Paris? Call get_weather."},
     ]
-    r = ollama_client.chat(
-        model="smollm2",
-        messages=messages,
-        tools=[WEATHER],
-        options={"temperature": 0, "num_predict": 60},
-    )
-    assert r.done and (r.message.content or r.message.tool_calls)
-    for call in r.message.tool_calls or ():
-        assert call.function.name == "get_weather"
-        assert isinstance(call.function.arguments, dict)
-    parts = list(
-        ollama_client.chat(
-            model="smollm2",
-            messages=messages,
-            tools=[WEATHER],
-            options={"temperature": 0, "num_predict": 60},
-            stream=True,
-        )
-    )
-    streamed = [c for p in parts for c in p.message.tool_calls or ()]
-    assert len(streamed) == len(r.message.tool_calls or ())
+    ask = {"model": "smollm2", "messages": messages, "tools": [WEATHER]}
+    ask["options"] = {"temperature": 0, "num_predict": 60}
+    ollama_client.chat(**ask)
+    # asked again, the prompt comes from the prefix cache as it will for the stream below:
+    # llama.cpp's greedy pick can change with how much of a prompt was cached
+    r = ollama_client.chat(**ask)
+    assert r.done and r.done_reason == "length" and r.eval_count == 60
+    assert r.message.tool_calls is None and r.message.content.strip()
+    assert "<tool_call>" not in r.message.content
+    parts = list(ollama_client.chat(**ask, stream=True))
+    assert "".join(p.message.content for p in parts) == r.message.content
+    assert not any(p.message.tool_calls for p in parts)
 
 
 def test_a_taught_tool_call_reaches_the_client_parsed_streamed_or_not(ollama_client):
@@ -200,7 +198,7 @@ def test_a_taught_tool_call_reaches_the_client_parsed_streamed_or_not(ollama_cli
     ]
 
 
-def test_tool_results_in_ollama_shape_are_accepted(ollama_client):
+def test_tool_results_in_ollama_shape_reach_the_model(live, model):
     messages = [
         {"role": "user", "content": "Weather in Oslo?"},
         {
@@ -210,8 +208,46 @@ def test_tool_results_in_ollama_shape_are_accepted(ollama_client):
         },
         {"role": "tool", "tool_name": "get_weather", "content": "Sunny, 21 degrees"},
     ]
-    r = ollama_client.chat(model="smollm2", messages=messages, tools=[WEATHER], options=GREEDY)
-    assert r.done and (r.message.content or r.message.tool_calls)
+    body = {"model": "smollm2", "messages": messages, "tools": [WEATHER], "options": GREEDY}
+    r = httpx.post(f"{live.url}/api/chat", json={**body, "stream": False}, timeout=60).json()
+    assert r["done"] and (r["message"]["content"] or r["message"].get("tool_calls"))
+    tokens = ChatPlan(ChatRequest.model_validate(body), model).prompt.tokens
+    prompt = model.engine.detokenize(tokens, special=True)
+    assert prompt.index('"city": "Oslo"') < prompt.index("Sunny, 21 degrees")  # call, then result
+    assert prompt.endswith("<|im_start|>assistant\n")  # the model answers the result
+    assert r["prompt_eval_count"] == len(tokens)  # the server ran that prompt
+
+
+def test_a_conversation_longer_than_the_servers_context_drops_its_oldest_turns(tmp_path, model):
+    """The server's own context (-c 256, no num_ctx): the oldest exchanges give way, the
+    system prompt stays, and the answer is the one a direct chat in 256 tokens gives."""
+    live = start_server(
+        ServerSettings(models=["smollm2"], n_ctx=256, threads=2, parallel=1), tmp_path / "home"
+    )
+    messages = [{"role": "system", "content": "You are a weather bot."}]
+    for city in ("Oslo", "Lima", "Cairo", "Perth", "Quito", "Dakar", "Hanoi", "Tunis", "Baku"):
+        messages.append({"role": "user", "content": f"What is the weather like in {city} now?"})
+        messages.append({"role": "assistant", "content": f"It is mild and dry in {city} today."})
+    messages.append({"role": "user", "content": "And in Riga?"})
+    options = {"temperature": 0, "num_predict": 8}
+    try:
+        r = httpx.post(
+            f"{live.url}/api/chat",
+            json={"model": "smollm2", "messages": messages, "stream": False, "options": options},
+            timeout=120,
+        )
+    finally:
+        stop_server(live)
+    assert r.status_code == 200, r.text
+    model.engine.reset()  # the server's slot started empty too
+    direct = model.chat(messages, context_length=256, temperature=0, max_tokens=8)
+    fitted = model.prepare_chat(messages, context_length=256, temperature=0, max_tokens=8)
+    prompt = model.engine.detokenize(fitted.tokens, special=True)
+    assert direct.notices and "Oslo" not in prompt and "Baku" in prompt  # oldest went first
+    assert prompt.startswith("<|im_start|>system\nYou are a weather bot.")
+    answer = r.json()
+    assert answer["prompt_eval_count"] == len(fitted.tokens) <= 256 - 8
+    assert answer["message"]["content"] == direct.text
 
 
 def test_stream_is_the_default_and_is_ndjson(live):
