@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from danlu.cli import data, evaluate, kb, models, run, runs, serve, train
+from danlu.cli import bench, data, evaluate, kb, models, run, runs, serve, train
 from danlu.cli.edge import run_guarded
 
 COMMANDS = {
@@ -20,6 +20,7 @@ COMMANDS = {
     "run": run.run,
     "serve": serve.serve,
     "eval": evaluate.evaluate,
+    "bench": bench.bench,
     "kb": kb.group(),  # a sub-command group: a Typer of its own
     "train": train.group(),
     "data": data.group(),

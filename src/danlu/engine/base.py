@@ -141,6 +141,9 @@ GpuLayers = Annotated[
 Parallel = Annotated[
     int, Field(ge=1, le=64, description="Sequences decoded together (server slots).")
 ]
+BatchSize = Annotated[
+    int, Field(ge=1, description="Prompt tokens per decode call (llama.cpp's -b).")
+]
 
 
 class LoadOptions(BaseModel):
@@ -152,6 +155,7 @@ class LoadOptions(BaseModel):
     threads: Threads = 2
     gpu_layers: GpuLayers = 0
     parallel: Parallel = 1
+    n_batch: BatchSize = 512
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Backend-specific options (e.g. verbose)."
     )

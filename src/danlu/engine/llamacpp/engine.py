@@ -37,7 +37,11 @@ class LlamaCppEngine:
         self._n_ctx = min(options.n_ctx or train_ctx, train_ctx)
         n_seq = options.parallel + 1  # the extra sequence is for scoring
         self._ctx = native.new_context(
-            self._model, n_ctx=self._n_ctx, threads=options.threads, n_seq=n_seq
+            self._model,
+            n_ctx=self._n_ctx,
+            threads=options.threads,
+            n_seq=n_seq,
+            n_batch=options.n_batch,
         )
         self.scheduler = Scheduler(
             self._model, self._ctx, n_slots=options.parallel, n_batch=self._ctx.params.n_batch

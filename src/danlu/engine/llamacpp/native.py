@@ -50,12 +50,13 @@ def new_context(
     n_ctx: int,
     threads: int,
     n_seq: int = 1,
+    n_batch: int = 512,
     embeddings: bool = False,
 ) -> internals.LlamaContext:
     """A llama.cpp context with `n_ctx` tokens of KV cache per sequence."""
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = n_ctx * n_seq
-    params.n_batch = min(512, n_ctx) if not embeddings else n_ctx
+    params.n_batch = min(n_batch, n_ctx) if not embeddings else n_ctx
     params.n_ubatch = params.n_batch
     params.n_seq_max = n_seq
     params.n_threads = threads

@@ -1,0 +1,143 @@
+"""`danlu bench MODEL...` (engine speed) and `danlu bench serve URL` (a server under load)."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from danlu.errors import InvalidRequest
+
+Opt = typer.Option
+
+
+def _ints(text: str | None, flag: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidRequest(f"{flag} takes comma-separated integers, not '{text}'") from None
+
+
+def bench(
+    targets: Annotated[
+        list[str], typer.Argument(help="Models in the store; or 'serve' and a URL.")
+    ],
+    prompt: Annotated[str | None, Opt("-p", "--n-prompt", help="pp sizes, e.g. 512")] = None,
+    gen: Annotated[str | None, Opt("-n", "--n-gen", help="tg sizes, e.g. 128")] = None,
+    reps: Annotated[int, Opt("-r", "--repetitions", help="Measured repetitions.")] = 5,
+    threads: Annotated[str | None, Opt("-t", "--threads", help="Thread counts, e.g. 1,2")] = None,
+    batch: Annotated[str | None, Opt("-b", "--batch-size", help="Batch sizes, e.g. 512")] = None,
+    depth: Annotated[str | None, Opt("-d", "--n-depth", help="Cached tokens, e.g. 0,512")] = None,
+    concurrency: Annotated[str, Opt("--concurrency", help="serve: client counts.")] = "1,4,8",
+    requests: Annotated[int, Opt("--requests", help="serve: requests per level.")] = 32,
+    max_tokens: Annotated[int, Opt("--max-tokens", help="serve: tokens per request.")] = 128,
+    model: Annotated[str, Opt("--model", help="serve: model name to request.")] = "smollm2",
+    prompts: Annotated[Path | None, Opt("--prompts", help="serve: one prompt per line.")] = None,
+    time_limit: Annotated[float, Opt("--time-limit", help="serve: seconds per level.")] = 300.0,
+    api_key: Annotated[str | None, Opt("--api-key", help="serve: bearer key.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, Opt("--csv", help="Print CSV.")] = False,
+) -> int:
+    """Measure speed: prompt processing and generation, or a server under concurrent load."""
+    from danlu.bench import report
+
+    if targets[0] == "serve":
+        if len(targets) != 2:
+            raise InvalidRequest(
+                "danlu bench serve takes one URL", hint="e.g. http://127.0.0.1:8585"
+            )
+        levels = _serve(
+            targets[1], concurrency, requests, max_tokens, model, prompts, time_limit, api_key
+        )
+        _print(levels, report.load_table, report.load_csv, as_json, as_csv)
+        return 0
+    from danlu.bench import SpeedSettings, bench_model
+
+    fields = {
+        "prompt_tokens": _ints(prompt, "-p"),
+        "gen_tokens": _ints(gen, "-n"),
+        "reps": reps,
+        "threads": _ints(threads, "-t"),
+        "batch": _ints(batch, "-b"),
+        "depth": _ints(depth, "-d"),
+    }
+    settings = _build(SpeedSettings, {k: v for k, v in fields.items() if v is not None})
+    rows = []
+    for name in targets:
+        with _bar(f"bench {name}") as bar:
+            rows += bench_model(name, settings, progress=bar)
+    if as_json:
+        print(report.speed_json(rows))
+    else:
+        print(report.speed_csv(rows) if as_csv else report.speed_table(rows), end="")
+    return 0
+
+
+def _serve(url, concurrency, requests, max_tokens, model, prompts, time_limit, api_key):
+    from danlu.bench.load import LoadSettings, bench_server, repeats_prompts
+
+    settings = _build(
+        LoadSettings,
+        {
+            "url": url,
+            "model": model,
+            "concurrency": _ints(concurrency, "--concurrency"),
+            "requests": requests,
+            "max_tokens": max_tokens,
+            "prompts": prompts,
+            "time_limit": time_limit,
+            "api_key": api_key,
+        },
+    )
+    if repeats_prompts(settings):
+        print(
+            "note: more requests than prompts; a prefix cache may shorten repeated prompts' TTFT",
+            file=sys.stderr,
+        )
+    total = requests * len(settings.concurrency)
+    with _bar(f"bench serve {url}") as bar:
+        done = iter(range(1, total + 1))
+        return bench_server(settings, progress=lambda: bar(next(done), total))
+
+
+def _build(cls, fields: dict[str, Any]):
+    from pydantic import ValidationError
+
+    from danlu.engine.sampling import describe_validation_error
+
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation_error(exc)) from None
+
+
+def _print(levels, table, as_csv_fn, as_json: bool, as_csv: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(levels, indent=2))
+    else:
+        print(as_csv_fn(levels) if as_csv else table(levels), end="")
+
+
+@contextmanager
+def _bar(label: str):
+    """A progress bar on stderr (a terminal only), with the rate and the time left."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)

@@ -1,0 +1,42 @@
+"""`danlu bench serve` against a live `danlu serve`: complete reports, errors counted."""
+
+from __future__ import annotations
+
+import json
+
+from danlu.bench import LoadSettings, bench_server
+from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
+
+
+def test_levels_are_complete_and_well_formed(live):
+    settings = LoadSettings(url=live.url, concurrency=[1, 2], requests=4, max_tokens=8)
+    levels = bench_server(settings)
+    assert [lv["concurrency"] for lv in levels] == [1, 2]
+    for lv in levels:
+        assert lv["requests"] == 4 and lv["errors"] == 0, lv
+        assert lv["output_tokens_per_second"] > 0 and lv["requests_per_second"] > 0
+        for metric in ("ttft", "tpot", "itl"):
+            values = lv[metric]
+            assert set(values) == {"mean", "p50", "p90", "p99"}
+            assert 0 < values["p50"] <= values["p90"] <= values["p99"]
+
+
+def test_failures_are_counted_not_raised(live):
+    settings = LoadSettings(url=live.v1, model="nope", concurrency=[2], requests=3, max_tokens=4)
+    (level,) = bench_server(settings)
+    assert level["requests"] == 3 and level["errors"] == 3
+    assert level["error_kinds"] == ["HTTP 404"] and level["output_tokens_per_second"] == 0
+
+
+def test_cli_json(danlu, live):  # noqa: F811
+    r = danlu("bench", "serve", live.url, "--concurrency", "2", "--requests", "2",
+              "--max-tokens", "4", "--json")
+    assert r.code == 0, r.err
+    (level,) = json.loads(r.out)
+    assert level["concurrency"] == 2 and level["errors"] == 0
+    table = danlu("bench", "serve", live.url, "--concurrency", "1", "--requests", "20",
+                  "--max-tokens", "2")
+    assert table.out.startswith("| clients | requests | errors |")
+    assert "more requests than prompts" in table.err
+    bad = danlu("bench", "serve", "ftp://x")
+    assert bad.code == 1 and "not an http(s) URL" in bad.err
