@@ -3,7 +3,8 @@
 Both load the same GGUF with the same threads, context and batch size, in one
 process, and alternate repetition by repetition so drift hits both alike.
 pp: 512 prompt tokens from an empty cache. tg: 128 greedy tokens after a short
-prompt, end-of-generation ignored (as llama-bench does).
+prompt, end-of-generation ignored (as llama-bench does). danlu's side is measured by
+`danlu.bench.speed`, the code behind `danlu bench`.
 
     python benchmarks/engine_speed.py --threads 2 --reps 5
 """
@@ -17,21 +18,13 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
+from danlu.bench.speed import filler_tokens, time_pp, time_tg
 from danlu.config import Settings
 from danlu.engine.base import LoadOptions
 from danlu.engine.llamacpp import LlamaCppEngine
-from danlu.engine.sampling import SamplingParams
 from danlu.store import Catalog
 
 N_CTX = 2048
-TEXT = "The furnace burns steadily while the alchemist records every step in a notebook. "
-
-
-def prompt_tokens(engine: LlamaCppEngine, n: int) -> list[int]:
-    tokens: list[int] = []
-    while len(tokens) < n:
-        tokens += engine.tokenize(TEXT)
-    return tokens[:n]
 
 
 def raw_pp(llm: Llama, tokens: list[int]) -> float:
@@ -46,24 +39,6 @@ def raw_tg(llm: Llama, tokens: list[int], n: int) -> float:
     llm.reset()
     stream = llm.generate(tokens, temp=0.0, reset=True)
     next(stream)  # the first token pays for the prompt
-    start = time.perf_counter()
-    for _ in range(n):
-        next(stream)
-    return n / (time.perf_counter() - start)
-
-
-def danlu_pp(engine: LlamaCppEngine, tokens: list[int]) -> float:
-    engine.reset()
-    params = SamplingParams(temperature=0, max_tokens=1, ignore_eos=True)
-    final = list(engine.stream(tokens, params))[-1]
-    return len(tokens) / final.timing.prompt_seconds
-
-
-def danlu_tg(engine: LlamaCppEngine, tokens: list[int], n: int) -> float:
-    engine.reset()
-    params = SamplingParams(temperature=0, max_tokens=n + 1, ignore_eos=True)
-    stream = engine.stream(tokens, params)
-    next(stream)
     start = time.perf_counter()
     for _ in range(n):
         next(stream)
@@ -89,14 +64,14 @@ def main() -> None:
         n_threads_batch=args.threads,
         verbose=False,
     )
-    pp_tokens = prompt_tokens(engine, args.pp)
-    tg_tokens = prompt_tokens(engine, 16)
+    pp_tokens = filler_tokens(engine, args.pp)
+    tg_tokens = filler_tokens(engine, 16)
     results: dict[str, list[float]] = {k: [] for k in ("raw_pp", "dl_pp", "raw_tg", "dl_tg")}
     for _ in range(args.reps):
         results["raw_pp"].append(raw_pp(llm, pp_tokens))
-        results["dl_pp"].append(danlu_pp(engine, pp_tokens))
+        results["dl_pp"].append(time_pp(engine, [], pp_tokens))
         results["raw_tg"].append(raw_tg(llm, tg_tokens, args.tg))
-        results["dl_tg"].append(danlu_tg(engine, tg_tokens, args.tg))
+        results["dl_tg"].append(time_tg(engine, [], args.tg))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"model {args.model}, threads {args.threads}, reps {args.reps} (median tok/s)")
     print("| test | llama-cpp-python | danlu | danlu / raw |")

@@ -1,11 +1,11 @@
 """Serving benchmark: `danlu serve` vs llama-cpp-python's own server, in one run.
 
 Both serve the same GGUF with the same threads and per-request context on loopback.
-K concurrent clients stream chat completions (temperature 0); we report output
-tokens/s over the whole phase, time to first token (TTFT) p50/p90 and inter-token
-latency (ITL) p50, errors, and a multi-turn prefix-cache TTFT ratio. Tokens are
-counted as streamed content chunks (both servers send one token per chunk), read
-with the standard library's HTTP client so the load generator stays light.
+K concurrent clients stream chat completions (temperature 0) through the client of
+`danlu bench serve` (danlu.bench.load); we report output tokens/s over the whole phase,
+time to first token (TTFT) p50/p90 and inter-token latency (ITL) p50, errors, and a
+multi-turn prefix-cache TTFT ratio. Tokens are counted as streamed content chunks (both
+servers send one token per chunk).
 
 Last, one stream through danlu's server is compared with the same prompt run in
 process (no HTTP), alternating rep by rep: the decode rate from first to last token.
@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import math
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from danlu.bench.load import LoadSettings, Sample, chat_body, chat_url, run_level, stream_one
 
 TOPICS = [
     "a lighthouse",
@@ -47,26 +46,6 @@ TOPICS = [
 SYSTEM = "You are a careful assistant. " + " ".join(
     f"Rule {i}: answer plainly, cite nothing, and keep the tone friendly." for i in range(60)
 )
-
-
-@dataclass
-class Sample:
-    stamps: list[float] = field(default_factory=list)  # arrival time of each token
-    ttft: float | None = None
-    error: str | None = None
-
-    @property
-    def tokens(self) -> int:
-        return len(self.stamps)
-
-    @property
-    def gaps(self) -> list[float]:
-        return [b - a for a, b in zip(self.stamps, self.stamps[1:], strict=False)]
-
-    @property
-    def decode_rate(self) -> float:
-        """Tokens per second from the first token to the last: generation alone."""
-        return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
 
 
 @dataclass
@@ -115,76 +94,35 @@ def start(cmd: list[str], url: str, env: dict[str, str], ready_path: str) -> sub
 
 
 def stream_chat(url: str, messages: list[dict], max_tokens: int, **extra) -> Sample:
-    """One streamed chat completion, read with the standard library's lean HTTP client so
-    that the load generator takes as little CPU from the server as it can."""
-    body = {
-        "model": "smollm2",
-        "messages": messages,
-        "temperature": 0,
-        "max_tokens": max_tokens,
-        "stream": True,
-        **extra,
-    }
-    host, port = url.removeprefix("http://").split(":")
-    sample, start_t = Sample(), time.perf_counter()
-    conn = http.client.HTTPConnection(host, int(port), timeout=300)
-    try:
-        conn.request(
-            "POST",
-            "/v1/chat/completions",
-            json.dumps(body),
-            {"content-type": "application/json", "connection": "close"},
-        )
-        r = conn.getresponse()
-        if r.status != 200:
-            return Sample(error=f"HTTP {r.status}")
-        while line := r.fp.readline():
-            if line.startswith(b"data: [DONE]"):
-                break
-            if not line.startswith(b"data: {"):
-                continue
-            choices = json.loads(line[6:]).get("choices") or [{}]
-            if choices[0].get("delta", {}).get("content"):
-                sample.stamps.append(time.perf_counter())
-    except OSError as exc:
-        sample.error = type(exc).__name__
-    finally:
-        conn.close()
-    if sample.stamps:
-        sample.ttft = sample.stamps[0] - start_t
-    return sample
+    """One streamed chat completion through danlu bench's own client."""
+    settings = LoadSettings(url=url, max_tokens=max_tokens, usage=False)
+    return stream_one(chat_url(url), chat_body(settings, messages, **extra), {}, 300)
+
+
+def decode_rate(sample: Sample) -> float:
+    """Tokens per second from the first token to the last: generation alone."""
+    return (len(sample.stamps) - 1) / (sample.stamps[-1] - sample.stamps[0])
 
 
 def phase(name: str, url: str, clients: int, requests: int, max_tokens: int) -> Phase:
-    samples: list[Sample] = []
-    lock = threading.Lock()
-
-    def client(k: int) -> None:
-        for r in range(requests):
-            topic = TOPICS[(k * requests + r) % len(TOPICS)]
-            ask = [{"role": "user", "content": f"Write a long story about {topic}."}]
-            s = stream_chat(url, ask, max_tokens)
-            with lock:
-                samples.append(s)
-
-    began = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - began
-    ok = [s for s in samples if s.error is None and s.ttft is not None]
-    ttfts = sorted(s.ttft for s in ok) or [0.0]
-    gaps = [g for s in ok for g in s.gaps] or [0.0]
+    """One concurrency level through `danlu bench serve`'s code (danlu.bench.load)."""
+    settings = LoadSettings(
+        url=url,
+        requests=clients * requests,
+        max_tokens=max_tokens,
+        usage=False,
+        concurrency=[clients],
+    )
+    prompts = [f"Write a long story about {topic}." for topic in TOPICS]
+    level = run_level(settings, clients, prompts)
     return Phase(
         name,
         clients,
-        sum(s.tokens for s in ok) / wall,
-        statistics.median(ttfts),
-        ttfts[math.ceil(0.9 * len(ttfts)) - 1],
-        statistics.median(gaps),
-        len(samples) - len(ok),
+        level["output_tokens_per_second"],
+        level["ttft"]["p50"],
+        level["ttft"]["p90"],
+        level["itl"]["p50"],
+        level["errors"],
     )
 
 
@@ -218,8 +156,8 @@ def single_stream(url: str, threads: int, reps: int, max_tokens: int) -> tuple[f
             sample = stream_chat(url, ask, max_tokens, ignore_eos=True)
             stamps = [time.perf_counter() for c in model.stream(prompt) if c.token_ids]
             if rep:
-                served.append(sample.decode_rate)
-                local.append(Sample(stamps=stamps).decode_rate)
+                served.append(decode_rate(sample))
+                local.append(decode_rate(Sample(0.0, stamps=stamps)))
     return statistics.median(served), statistics.median(local)
 
 

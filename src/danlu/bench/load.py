@@ -12,6 +12,7 @@ Bounded by design: a request count and a time limit, and only the URL given.
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from danlu.bench.stats import latency_summary
@@ -58,6 +59,10 @@ class LoadSettings(BaseModel):
     time_limit: float = Field(300.0, gt=0, description="Seconds per level at most.")
     prompts: Path | None = Field(None, description="One prompt per line (default: built in).")
     api_key: str | None = Field(None, description="Bearer key, if the server wants one.")
+    usage: bool = Field(
+        True, description="Ask for a final usage chunk (stream_options); off for servers "
+        "that refuse it, and tokens are then counted one per content chunk.",
+    )
 
 
 @dataclass
@@ -101,20 +106,47 @@ def chat_url(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1") + "/v1/chat/completions"
 
 
-def stream_one(client: httpx.Client, url: str, body: dict[str, Any]) -> Sample:
+def stream_one(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Sample:
+    """One streamed chat completion, read with the standard library's lean HTTP client so
+    that the load generator takes as little CPU from a server on the same machine as it can."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     sample = Sample(time.perf_counter())
     try:
-        with client.stream("POST", url, json=body) as response:
-            if response.status_code != 200:
-                sample.error = f"HTTP {response.status_code}"
-                return sample
-            for line in response.iter_lines():
-                _read_event(line, sample)
-    except httpx.HTTPError as exc:
+        conn.request(
+            "POST",
+            parts.path,
+            json.dumps(body),
+            {"content-type": "application/json", "connection": "close", **headers},
+        )
+        response = conn.getresponse()
+        if response.status != 200:
+            sample.error = f"HTTP {response.status}"
+            return sample
+        while line := response.fp.readline():
+            if line.startswith(b"data: [DONE]"):
+                break
+            _read_event(line.decode("utf-8", "replace"), sample)
+    except (OSError, http.client.HTTPException) as exc:
         sample.error = type(exc).__name__
+    finally:
+        conn.close()
     if not sample.tokens:
         sample.tokens = len(sample.stamps)
     return sample
+
+
+def chat_body(settings: LoadSettings, messages: list[dict[str, str]], **extra: Any) -> dict:
+    return {
+        "model": settings.model,
+        "messages": messages,
+        "max_tokens": settings.max_tokens,
+        "temperature": 0,
+        "stream": True,
+        **({"stream_options": {"include_usage": True}} if settings.usage else {}),
+        **extra,
+    }
 
 
 def _read_event(line: str, sample: Sample) -> None:
@@ -144,25 +176,17 @@ def run_level(
     counter = iter(range(settings.requests))
 
     def client_loop() -> None:
-        with httpx.Client(timeout=settings.time_limit, headers=headers) as client:
-            while time.perf_counter() < deadline:
-                with lock:
-                    index = next(counter, None)
-                if index is None:
-                    return
-                body = {
-                    "model": settings.model,
-                    "messages": [{"role": "user", "content": prompts[index % len(prompts)]}],
-                    "max_tokens": settings.max_tokens,
-                    "temperature": 0,
-                    "stream": True,
-                    "stream_options": {"include_usage": True},
-                }
-                sample = stream_one(client, url, body)
-                with lock:
-                    samples.append(sample)
-                if progress:
-                    progress()
+        while time.perf_counter() < deadline:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            ask = [{"role": "user", "content": prompts[index % len(prompts)]}]
+            sample = stream_one(url, chat_body(settings, ask), headers, settings.time_limit)
+            with lock:
+                samples.append(sample)
+            if progress:
+                progress()
 
     began = time.perf_counter()
     threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
