@@ -9,6 +9,7 @@ import pytest
 
 from danlu.train.data import ChatExample, PreferenceExample, TextExample, load_data
 from danlu.train.errors import DataError
+from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.train.conftest import DATA
 
 
@@ -92,3 +93,14 @@ def test_missing_file_and_conversation_without_an_answer(tmp_path: Path):
     path = tmp_path / "chat.jsonl"
     path.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
     assert load_data(path).problems == ["line 1: no assistant turn to learn from"]
+
+
+def test_data_check_reports_rows_and_token_lengths(danlu):  # noqa: F811
+    good = danlu("data", "check", str(DATA / "facts.jsonl"))
+    assert good.code == 0
+    assert "alpaca (chat)" in good.out and "rows: 36 · valid: 36 · invalid: 0" in good.out
+    assert "tokens per example: min " in good.out
+    bad = danlu("data", "check", str(DATA / "bad.jsonl"), "--json")
+    assert bad.code == 1 and "4 of 5 rows are bad" in bad.err
+    report = json.loads(bad.out)
+    assert report["invalid"] == 4 and report["problems"][0] == "line 2: missing 'output'"

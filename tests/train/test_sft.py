@@ -19,7 +19,7 @@ from tests.train.conftest import DATA
 QUESTION = "When was Zorblax Industries founded?"
 # The cheapest settings that teach the set reliably on the 2 cores (see docs/train.md).
 FAST = {
-    "max_steps": 18,
+    "max_steps": 27,
     "batch_size": 4,
     "learning_rate": 1e-3,
     "lora_r": 8,

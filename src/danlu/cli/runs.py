@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,14 +25,17 @@ def ls(as_json: AsJson = False) -> int:
     if not records:
         print("no runs yet: start one with `danlu train sft --data FILE`")
         return 0
-    table = Table("RUN", "STAGE", "MODEL", "DATA", "STATUS", "STEPS", "LOSS", box=None)
+    table = Table(box=None)
+    table.add_column("RUN", no_wrap=True)
+    for name in ("STAGE", "MODEL", "DATA", "STATUS", "STEPS", "LOSS"):
+        table.add_column(name)
     for r in records:
         loss = r.metrics.get("train_loss")
         table.add_row(
             r.id,
             r.stage,
             r.base_model.get("name", "-"),
-            str(r.data.get("source", "-")),
+            Path(str(r.data.get("source", "-"))).name,
             r.status,
             str(r.steps),
             f"{loss:.3f}" if loss is not None else "-",
