@@ -27,22 +27,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from danlu.bench.load import LoadSettings, Sample, chat_body, chat_url, run_level, stream_one
+from danlu.bench.load import (
+    TOPICS,
+    LoadSettings,
+    Sample,
+    chat_body,
+    chat_url,
+    run_level,
+    stream_one,
+)
 
-TOPICS = [
-    "a lighthouse",
-    "a dragon",
-    "a lost key",
-    "the sea",
-    "a robot",
-    "a forest",
-    "a storm",
-    "a market",
-    "a clock",
-    "a river",
-    "a train",
-    "a garden",
-]
 SYSTEM = "You are a careful assistant. " + " ".join(
     f"Rule {i}: answer plainly, cite nothing, and keep the tone friendly." for i in range(60)
 )

@@ -27,23 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from danlu.bench.stats import latency_summary
 from danlu.errors import InvalidRequest
 
-BUILTIN_PROMPTS = [
-    f"Write a short story about {topic}."
-    for topic in (
-        "a lighthouse",
-        "a dragon",
-        "a lost key",
-        "the sea",
-        "a robot",
-        "a forest",
-        "a storm",
-        "a market",
-        "a clock",
-        "a river",
-        "a train",
-        "a garden",
-    )
-] + [f"用三句话描述{topic}。" for topic in ("长城", "西湖", "熊猫", "茶")]
+TOPICS = (
+    "a lighthouse", "a dragon", "a lost key", "the sea", "a robot", "a forest",
+    "a storm", "a market", "a clock", "a river", "a train", "a garden",
+)  # fmt: skip
+BUILTIN_PROMPTS = [f"Write a short story about {topic}." for topic in TOPICS] + [
+    f"用三句话描述{topic}。" for topic in ("长城", "西湖", "熊猫", "茶")
+]
 
 
 class LoadSettings(BaseModel):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from danlu.cli.progress import progress_bar
+from danlu.engine.sampling import validated
 from danlu.errors import InvalidRequest
 
 Opt = typer.Option
@@ -66,10 +67,10 @@ def bench(
         "batch": _ints(batch, "-b"),
         "depth": _ints(depth, "-d"),
     }
-    settings = _build(SpeedSettings, {k: v for k, v in fields.items() if v is not None})
+    settings = validated(SpeedSettings, **{k: v for k, v in fields.items() if v is not None})
     rows = []
     for name in targets:
-        with _bar(f"bench {name}") as bar:
+        with progress_bar(f"bench {name}") as bar:
             rows += bench_model(name, settings, progress=bar)
     if as_json:
         print(report.speed_json(rows))
@@ -81,9 +82,9 @@ def bench(
 def _serve(url, concurrency, requests, max_tokens, model, prompts, time_limit, api_key):
     from danlu.bench.load import LoadSettings, bench_server, repeats_prompts
 
-    settings = _build(
+    settings = validated(
         LoadSettings,
-        {
+        **{
             "url": url,
             "model": model,
             "concurrency": _ints(concurrency, "--concurrency"),
@@ -100,20 +101,9 @@ def _serve(url, concurrency, requests, max_tokens, model, prompts, time_limit, a
             file=sys.stderr,
         )
     total = requests * len(settings.concurrency)
-    with _bar(f"bench serve {url}") as bar:
+    with progress_bar(f"bench serve {url}") as bar:
         done = iter(range(1, total + 1))
         return bench_server(settings, progress=lambda: bar(next(done), total))
-
-
-def _build(cls, fields: dict[str, Any]):
-    from pydantic import ValidationError
-
-    from danlu.engine.sampling import describe_validation_error
-
-    try:
-        return cls(**fields)
-    except ValidationError as exc:
-        raise InvalidRequest(describe_validation_error(exc)) from None
 
 
 def _print(levels, table, as_csv_fn, as_json: bool, as_csv: bool) -> None:
@@ -123,21 +113,3 @@ def _print(levels, table, as_csv_fn, as_json: bool, as_csv: bool) -> None:
         print(json.dumps(levels, indent=2))
     else:
         print(as_csv_fn(levels) if as_csv else table(levels), end="")
-
-
-@contextmanager
-def _bar(label: str):
-    """A progress bar on stderr (a terminal only), with the rate and the time left."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)

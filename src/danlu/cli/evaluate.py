@@ -6,7 +6,7 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -43,9 +43,10 @@ def evaluate(
         return _report([Path(p) for p in targets[1:]], output or Path("report.md"))
     if task is None or data is None:
         raise InvalidRequest("--task and --data are required", hint="see 'danlu eval --help'")
+    from danlu.engine.sampling import validated
     from danlu.evaluate import EvalSettings
 
-    settings = _settings(
+    settings = validated(
         EvalSettings,
         task=task,
         data=data,
@@ -66,23 +67,14 @@ def evaluate(
     return 0
 
 
-def _settings(cls, **fields: Any):
-    from pydantic import ValidationError
-
-    from danlu.engine.sampling import describe_validation_error
-
-    try:
-        return cls(**fields)
-    except ValidationError as exc:
-        raise InvalidRequest(describe_validation_error(exc)) from None
-
-
 def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: int | None):
+    from danlu.cli.progress import progress_bar
     from danlu.config import Settings
     from danlu.evaluate import evaluate as run
 
     home = Settings().home
-    with _scorer(target, model, api_key, n_ctx) as scorer, _bar(f"{target} {settings.task}") as bar:
+    label = f"{target} {settings.task}"
+    with _scorer(target, model, api_key, n_ctx) as scorer, progress_bar(label) as bar:
         result = run(settings, scorer, home, progress=bar)
     print(f"results: {result['run_dir']}/result.json", file=sys.stderr)
     return result
@@ -105,31 +97,6 @@ def _scorer(target: str, model: str | None, api_key: str | None, n_ctx: int | No
 
     with load(target, n_ctx=n_ctx) as loaded:
         yield ModelScorer(loaded)
-
-
-@contextmanager
-def _bar(label: str):
-    """A progress bar on stderr with the item rate and the time left."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    console = Console(stderr=True)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _report(paths: list[Path], output: Path) -> int:

@@ -100,3 +100,11 @@ def describe_validation_error(exc: ValidationError) -> str:
         got = err.get("input")
         parts.append(f"invalid {field}={got!r}: {err['msg'].lower()}")
     return "; ".join(parts)
+
+
+def validated(cls: type[BaseModel], **fields: Any) -> Any:
+    """`cls(**fields)`, or one InvalidParameter naming each bad field (settings from flags)."""
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise InvalidParameter(describe_validation_error(exc)) from None
