@@ -15,7 +15,7 @@ sqlite_only = pytest.mark.parametrize("built_kb", ["sqlite"], indirect=True)
 @sqlite_only
 def test_an_answer_streams_and_cites_sources_that_exist(built_kb, model):
     question = "How many days of annual leave does a full-time employee get?"
-    events = list(built_kb.stream_ask(question, model, temperature=0.0, max_tokens=80))
+    events = list(built_kb.stream_ask(question, model, temperature=0.0, max_tokens=48))
     assert events[0].sources  # the sources come first, for --show-sources
     answer = events[-1].answer
     assert answer is not None and not answer.abstained
@@ -26,6 +26,7 @@ def test_an_answer_streams_and_cites_sources_that_exist(built_kb, model):
     assert any(Path(c.path).name == "handbook.md" and "25 days" in c.text for c in cited)
 
 
+@sqlite_only
 def test_markers_in_an_answer_map_to_their_sources(built_kb):
     hits = tuple(built_kb.search("annual leave", SearchOptions(k=2)))
     citations = cite("Take leave [2], as the handbook says [1][2] and [7].", hits)
@@ -37,6 +38,7 @@ def test_markers_in_an_answer_map_to_their_sources(built_kb):
     assert citations[0].hit == hits[1]
 
 
+@sqlite_only
 def test_an_answer_without_markers_is_attributed_to_the_source_it_repeats(built_kb):
     hits = tuple(built_kb.search("visitor badge", SearchOptions(k=3)))
     badge = next(n for n, h in enumerate(hits, 1) if "red visitor badge" in h.chunk.text)

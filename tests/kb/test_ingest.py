@@ -12,7 +12,12 @@ from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.kb.embedders import open_embedder
 from danlu.kb.embedders.sentence import bundled_path
-from danlu.kb.errors import EmbedderMismatch, KnowledgeBaseExists, KnowledgeBaseNotFound
+from danlu.kb.errors import (
+    EmbedderMismatch,
+    KnowledgeBaseExists,
+    KnowledgeBaseNotFound,
+    StoreUnavailable,
+)
 
 
 def consistent(kb) -> dict[str, int]:
@@ -114,3 +119,18 @@ def test_names_must_be_new_valid_and_known(danlu_home: Path, embedder):
     assert danlu.kb.list_names(settings) == ["dup"]
     danlu.kb.remove("dup", settings=settings)
     assert danlu.kb.list_names(settings) == []
+
+
+def test_postgres_refuses_a_second_kb_of_the_same_name(pg_url: str, tmp_path: Path, embedder):
+    first, second = Settings(home=tmp_path / "one"), Settings(home=tmp_path / "two")
+    danlu.kb.create("shared", settings=first, embedder=embedder, store=pg_url).close()
+    with pytest.raises(KnowledgeBaseExists, match="already holds a knowledge base"):
+        danlu.kb.create("shared", settings=second, embedder=embedder, store=pg_url)
+    danlu.kb.remove("shared", settings=first)
+
+
+def test_an_unreachable_postgres_is_one_clear_error(danlu_home: Path, embedder):
+    url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    with pytest.raises(StoreUnavailable, match="cannot open PostgreSQL at"):
+        danlu.kb.create("x", settings=Settings(home=danlu_home), embedder=embedder, store=url)
+    assert danlu.kb.list_names(Settings(home=danlu_home)) == []

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from danlu.kb import Hit, SearchOptions
 from danlu.kb.embedders.sentence import bundled_path
+from danlu.kb.retrieve import QueryCache
 from tests.kb.conftest import questions
 
 ANSWERABLE = [q for q in questions() if not q.get("unanswerable")]
@@ -95,3 +97,13 @@ def test_a_cross_encoder_re_scores_the_candidates(built_kb):
     expected = built_kb.reranker(spec).scores(query, [h.chunk.text for h in hits])
     assert [h.score for h in hits] == pytest.approx(expected)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_the_query_cache_keeps_the_latest_vectors():
+    cache = QueryCache(size=2)
+    for n, query in enumerate(["a", "b", "c"]):
+        cache.put(query, np.full(3, n, dtype=np.float32))
+    assert cache.get("a") is None and cache.get("b")[0] == 1 and cache.get("c")[0] == 2
+    cache.get("b")  # used again: "c" is now the oldest
+    cache.put("d", np.zeros(3, dtype=np.float32))
+    assert cache.get("c") is None and cache.get("b") is not None

@@ -28,7 +28,7 @@ from danlu.kb.errors import (
 )
 from danlu.kb.ingest import Ingester, IngestReport, OnProgress, discover, vanished
 from danlu.kb.rerank import CrossEncoderReranker
-from danlu.kb.retrieve import Hit, Retriever, SearchOptions
+from danlu.kb.retrieve import Hit, QueryCache, Retriever, SearchOptions
 from danlu.kb.stores import Store, open_store, sqlite_url
 from danlu.kb.terms import Segmenter
 from danlu.store.atomic import write_text_atomic
@@ -103,6 +103,7 @@ class KnowledgeBase:
         self._embedder = self._checked(embedder) if embedder is not None else None
         self.segmenter = Segmenter()
         self._rerankers: dict[str, CrossEncoderReranker] = {}
+        self.query_vectors = QueryCache()
 
     def _checked(self, embedder: Embedder) -> Embedder:
         if embedder.name != self.embedder_name or embedder.dimension != self.dimension:
@@ -152,7 +153,9 @@ class KnowledgeBase:
         """Ranked chunks for `query`; `changes` override fields of SearchOptions."""
         options = (options or SearchOptions()).model_copy(update=changes)
         options = SearchOptions.model_validate(options.model_dump())
-        retriever = Retriever(self.store, self.embedder, self.segmenter, self.reranker)
+        retriever = Retriever(
+            self.store, self.embedder, self.segmenter, self.reranker, self.query_vectors
+        )
         return retriever.search(query, options)
 
     def reranker(self, spec: str) -> CrossEncoderReranker:
@@ -219,6 +222,12 @@ def create(
     kb_dir(settings).mkdir(parents=True, exist_ok=True)
     url = store or sqlite_url(kb_dir(settings) / f"{name}.sqlite")
     opened = open_store(url, name, model.dimension)
+    if "embedder" in opened.meta():  # a server-side KB another DANLU_HOME made
+        opened.close()
+        raise KnowledgeBaseExists(
+            f"{url} already holds a knowledge base named '{name}'",
+            hint="pick another name, or remove that one first",
+        )
     opened.set_meta(
         {
             "name": name,

@@ -116,9 +116,14 @@ def mean(values: list[float]) -> float | None:
 
 
 def evaluate(
-    kb: KnowledgeBase, questions: list[Question], k: int = 5, model: Model | None = None
+    kb: KnowledgeBase,
+    questions: list[Question],
+    k: int = 5,
+    model: Model | None = None,
+    max_tokens: int = 160,
 ) -> Report:
-    """Score retrieval for every answerable question, and answers when `model` is given."""
+    """Score retrieval for every answerable question, and answers (greedy, at most
+    `max_tokens` each) when `model` is given."""
     report = Report(k=k, questions=len(questions))
     retrieval: list[Scores] = []
     cited, abstain_ok, abstain_wrong = [], [], []
@@ -129,7 +134,7 @@ def evaluate(
                 report.misses.append(q.question)
         if model is None:
             continue
-        answer = kb.ask(q.question, model, temperature=0.0, max_tokens=160)
+        answer = kb.ask(q.question, model, temperature=0.0, max_tokens=max_tokens)
         if q.unanswerable:
             abstain_ok.append(float(abstained(answer)))
         else:

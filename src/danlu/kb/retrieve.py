@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -73,13 +74,22 @@ class Retriever:
         embedder: Embedder,
         segmenter: Segmenter,
         reranker: Callable[[str], Reranker] | None = None,
+        query_vectors: QueryCache | None = None,
     ) -> None:
         self.store, self.embedder, self.segmenter = store, embedder, segmenter
         self.reranker = reranker or CrossEncoderReranker
+        self.cache = query_vectors if query_vectors is not None else QueryCache()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's vector, from the cache when the same query was embedded lately."""
+        vector = self.cache.get(query)
+        if vector is None:
+            vector = self.cache.put(query, self.embedder.embed([query])[0])  # (d,)
+        return vector
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         options = options or SearchOptions()
-        qvec = self.embedder.embed([query])[0] if wants_vector(options) else None  # (d,)
+        qvec = self.query_vector(query) if wants_vector(options) else None  # (d,)
         pool = max(options.candidates, options.k)
         dense, keyword = [], []
         if qvec is not None and options.mode != "keyword":
@@ -134,6 +144,25 @@ class Retriever:
             gain[chosen] = -np.inf
             chosen.append(int(np.argmax(gain)))
         return [ranked[i] for i in chosen]
+
+
+class QueryCache:
+    """The last `size` query vectors (ask, eval and a server repeat queries)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, query: str) -> np.ndarray | None:
+        if query in self.vectors:
+            self.vectors.move_to_end(query)
+        return self.vectors.get(query)
+
+    def put(self, query: str, vector: np.ndarray) -> np.ndarray:
+        self.vectors[query] = vector
+        if len(self.vectors) > self.size:
+            self.vectors.popitem(last=False)
+        return vector
 
 
 def wants_vector(options: SearchOptions) -> bool:
