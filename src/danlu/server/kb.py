@@ -1,0 +1,189 @@
+"""/v1/kb: knowledge bases over HTTP (list, show, search, add) and grounded chat.
+
+`POST /v1/kb/{name}/chat/completions` is the OpenAI chat route with retrieval in front:
+an OpenAI client pointed at `base_url=.../v1/kb/{name}` gets answers from that knowledge
+base, unchanged. The last user message is the question; the conversation is replaced by
+the grounded prompt (danlu.kb.answer), fitted to the model's context, and answered by
+the same handler as /v1/chat/completions. A non-streamed reply also carries `sources`
+and `citations`; nothing passing the relevance floor is an "I don't know" without the
+model. Knowledge-base work (embedding, SQL) runs in a worker thread; embedders are loaded
+once per app and spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from danlu.errors import InvalidRequest
+from danlu.server.openai.chat import chat_completions
+from danlu.server.openai.format import completion_id
+from danlu.server.openai.schemas import ChatCompletionRequest
+from danlu.server.openapi import AUTH, BODY, GENERATE, openai_errors
+from danlu.server.state import state
+
+KB = (400, 404, 501, 503)  # a bad or unknown name, the kb extra missing, the store down
+router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=openai_errors(AUTH))
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1)
+    k: int = Field(5, ge=1, le=200)
+    mode: str = "hybrid"
+    path_glob: str | None = None
+    min_similarity: float = -1.0
+
+
+class AddRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1, description="Files or folders on the server.")
+
+
+def _cached(request: Request, key: str, make: Any) -> Any:
+    """One object per app and key (embedders, the segmenter): loading them is slow."""
+    cache: dict = request.app.state.__dict__.setdefault("danlu_kb_cache", {})
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _open(request: Request, name: str):
+    """Open KB `name` with the app's cached embedder for its spec (loaded on first use)."""
+    import danlu.kb
+    from danlu.kb.embedders import open_embedder
+
+    settings = state(request).settings
+    with danlu.kb.open(name, settings=settings) as probe:
+        spec = probe.embedder_name
+    embedder = _cached(request, f"embedder:{spec}", lambda: open_embedder(spec))
+    return danlu.kb.open(name, settings=settings, embedder=embedder)
+
+
+def _hit_json(hit) -> dict[str, Any]:
+    c = hit.chunk
+    return {
+        "path": c.path, "page": c.page, "headings": list(c.headings), "start": c.start,
+        "end": c.end, "score": hit.score, "similarity": hit.similarity, "text": c.text,
+    }  # fmt: skip
+
+
+@router.get("")
+async def list_kbs(request: Request) -> dict:
+    import danlu.kb
+
+    names = danlu.kb.list_names(state(request).settings)
+    return {"object": "list", "data": [{"id": n, "object": "knowledge_base"} for n in names]}
+
+
+@router.get("/{name}", responses=openai_errors(KB))
+async def show_kb(name: str, request: Request) -> dict:
+    def run() -> dict:
+        import danlu.kb
+
+        with danlu.kb.open(name, settings=state(request).settings) as kb:
+            info = kb.info()
+        return {
+            "id": info.name, "object": "knowledge_base", "store": info.url,
+            "embedder": info.embedder, "dimension": info.dimension,
+            "chunking": info.chunking.model_dump(), "counts": info.counts,
+        }  # fmt: skip
+
+    return await asyncio.to_thread(run)
+
+
+@router.post("/{name}/search", responses=openai_errors(BODY, KB))
+async def search_kb(name: str, body: SearchRequest, request: Request) -> dict:
+    from danlu.kb import SearchOptions
+
+    options = SearchOptions(**body.model_dump(exclude={"query"}))
+
+    def run() -> list:
+        with _open(request, name) as kb:
+            return kb.search(body.query, options)
+
+    return {"object": "list", "data": [_hit_json(h) for h in await asyncio.to_thread(run)]}
+
+
+@router.post("/{name}/add", responses=openai_errors(BODY, KB))
+async def add_to_kb(name: str, body: AddRequest, request: Request) -> dict:
+    def run():
+        with _open(request, name) as kb:
+            return kb.add([Path(p) for p in body.paths])
+
+    report = await asyncio.to_thread(run)
+    return {
+        "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+        "removed": report.removed, "chunks": report.chunks,
+        "skipped": [{"path": p, "reason": why} for p, why in report.skipped],
+    }  # fmt: skip
+
+
+@router.post("/{name}/chat/completions", responses=openai_errors(BODY, GENERATE, KB))
+async def kb_chat(name: str, body: ChatCompletionRequest, request: Request):
+    """Retrieve for the last user message, then answer as /v1/chat/completions does."""
+    from danlu.kb.answer import ABSTAIN, fit_sources, messages_for
+
+    question = _question(body)
+    hits = await asyncio.to_thread(_retrieve, request, name, question)
+    model_name = body.model or state(request).default_model()
+    if not hits:
+        return _abstention(model_name, ABSTAIN)
+    async with state(request).pool.use(model_name) as model:
+        limit = body.max_completion_tokens or body.max_tokens or 512
+        kept, _ = await asyncio.to_thread(fit_sources, model, question, hits, limit)
+    grounded = body.model_dump(exclude_unset=True) | {
+        "messages": messages_for(question, kept),
+        "max_tokens": limit,
+    }
+    reply = await chat_completions(ChatCompletionRequest.model_validate(grounded), request)
+    if isinstance(reply, dict):  # a stream has no room for them: search for the sources
+        reply["sources"] = [_hit_json(h) for h in kept]
+        reply["citations"] = _citations(request, reply, tuple(kept))
+    return reply
+
+
+def _citations(request: Request, reply: dict, sources: tuple) -> list[dict]:
+    from danlu.kb.answer import attribute, cite
+    from danlu.kb.terms import Segmenter
+
+    text = (reply["choices"][0]["message"]["content"] or "") if reply["choices"] else ""
+    terms = _cached(request, "segmenter", Segmenter).query_terms
+    return [
+        {"n": c.number, "valid": c.valid, "attributed": c.attributed,
+         "path": c.hit.chunk.path if c.hit else None, "page": c.hit.chunk.page if c.hit else None}
+        for c in cite(text, sources) or attribute(text, sources, terms)
+    ]  # fmt: skip
+
+
+def _question(body: ChatCompletionRequest) -> str:
+    for message in reversed(body.messages):
+        if message.role == "user" and message.text().strip():
+            return message.text()
+    raise InvalidRequest("a knowledge-base chat needs a user message with text")
+
+
+def _retrieve(request: Request, name: str, question: str) -> list:
+    from danlu.kb import SearchOptions
+    from danlu.kb.base import ASK_FLOOR, ASK_K
+
+    with _open(request, name) as kb:
+        return kb.search(question, SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR))
+
+
+def _abstention(model: str, text: str) -> dict:
+    message = {"role": "assistant", "content": text}
+    return {
+        "id": completion_id("chatcmpl"), "object": "chat.completion",
+        "created": int(time.time()), "model": model, "system_fingerprint": "danlu",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "sources": [], "citations": [],
+    }  # fmt: skip

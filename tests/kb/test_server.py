@@ -1,0 +1,109 @@
+"""/v1/kb over a live server: list, show, search, add, and grounded OpenAI chat."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+import danlu.kb
+from danlu.config import Settings
+from danlu.kb.answer import ABSTAIN
+from danlu.server import ServerSettings, create_app
+from danlu.server.kb import router as kb_router
+from danlu.server.serving import Server
+
+
+@pytest.fixture(scope="module")
+def kb_server(tmp_path_factory, corpus: Path, embedder) -> Iterator[str]:
+    """A server on an ephemeral port whose DANLU_HOME holds KB 'hb' (handbook, FAQ)."""
+    home = tmp_path_factory.mktemp("kb-server-home")
+    with danlu.kb.create("hb", settings=Settings(home=home), embedder=embedder) as kb:
+        kb.add([corpus / "handbook.md", corpus / "faq.html"])
+    settings = ServerSettings(models=["smollm2"], n_ctx=2048, threads=2, parallel=1)
+    app = create_app(settings, Settings(home=home, threads=2))
+    app.include_router(kb_router)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = Server(app, grace=settings.shutdown_grace)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_list_show_search_and_add(kb_server: str, corpus: Path, tmp_path: Path):
+    listing = httpx.get(f"{kb_server}/v1/kb").json()
+    assert [k["id"] for k in listing["data"]] == ["hb"]
+    shown = httpx.get(f"{kb_server}/v1/kb/hb").json()
+    assert shown["embedder"] == "minilm" and shown["counts"]["files"] == 2
+    found = httpx.post(
+        f"{kb_server}/v1/kb/hb/search", json={"query": "reset my password", "k": 2}, timeout=60
+    ).json()
+    assert "Forgot password" in found["data"][0]["text"]
+    shutil.copy(corpus / "policy.pdf", tmp_path / "policy.pdf")
+    added = httpx.post(
+        f"{kb_server}/v1/kb/hb/add", json={"paths": [str(tmp_path)]}, timeout=120
+    ).json()
+    assert added["added"] == [str(tmp_path / "policy.pdf")] and added["chunks"] >= 2
+
+
+def test_an_unknown_kb_is_an_openai_style_404(kb_server: str):
+    reply = httpx.post(f"{kb_server}/v1/kb/nope/search", json={"query": "x"}, timeout=30)
+    assert reply.status_code == 404
+    assert "no knowledge base named 'nope'" in reply.json()["error"]["message"]
+
+
+def test_the_openai_client_chats_with_a_kb(kb_server: str):
+    client = openai.OpenAI(base_url=f"{kb_server}/v1/kb/hb", api_key="none")
+    reply = client.chat.completions.create(
+        model="smollm2",
+        messages=[{"role": "user", "content": "How do I reset my password?"}],
+        temperature=0,
+        max_tokens=48,
+    )
+    raw = reply.model_dump()
+    assert reply.choices[0].message.content
+    assert raw["sources"] and "Forgot password" in raw["sources"][0]["text"]
+    assert all(c["valid"] for c in raw["citations"])
+
+
+def test_a_kb_chat_streams(kb_server: str):
+    client = openai.OpenAI(base_url=f"{kb_server}/v1/kb/hb", api_key="none")
+    stream = client.chat.completions.create(
+        model="smollm2",
+        messages=[{"role": "user", "content": "Who do I call when my laptop breaks?"}],
+        temperature=0,
+        max_tokens=16,
+        stream=True,
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_a_kb_chat_abstains_when_nothing_is_relevant(kb_server: str):
+    client = openai.OpenAI(base_url=f"{kb_server}/v1/kb/hb", api_key="none")
+    reply = client.chat.completions.create(
+        model="smollm2",
+        messages=[{"role": "user", "content": "Who won the football world cup in 1954?"}],
+    )
+    assert reply.choices[0].message.content == ABSTAIN
+    assert reply.model_dump()["sources"] == []
