@@ -34,7 +34,7 @@ def _option(name: str, field: Any) -> inspect.Parameter:
     flag = "--" + name.replace("_", "-")
     kind = _cli_type(field.annotation)
     decls = [f"{flag}/--no-{name.replace('_', '-')}"] if kind is bool else [flag]
-    shown = "" if field.is_required() else f" [default: {field.default}]"
+    shown = " (required)" if field.is_required() else f" (default: {field.default})"
     option = typer.Option(None, *decls, help=(field.description or "") + shown, show_default=False)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None
