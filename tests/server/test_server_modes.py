@@ -121,24 +121,43 @@ def test_a_client_that_gives_up_on_a_plain_request_frees_its_slot(server_with, p
     assert metric(live, "danlu_cancelled_requests_total") == 1
 
 
+NEAR_TIE = 0.25  # nats; batch shapes and the prefix cache move log-probabilities ~0.06
+
+
+def assert_same_answer_up_to_a_near_tie(solo, batched) -> None:
+    """Token for token the same, with the same log-probabilities, until the two part; they
+    may part only where the solo answer had the two tokens nearly level (llama.cpp's sums
+    shift a little with the batch's shape, which flips a greedy pick on a near-tie)."""
+    for k, (a, b) in enumerate(zip(solo.content, batched.content, strict=False)):
+        if a.token != b.token:
+            ranked = {t.token: t.logprob for t in a.top_logprobs}
+            assert b.token in ranked and ranked[a.token] - ranked[b.token] < NEAR_TIE, (k, a)
+            return
+        assert b.logprob == pytest.approx(a.logprob, abs=NEAR_TIE)
+    assert [t.token for t in solo.content] == [t.token for t in batched.content]
+
+
 def test_eight_simultaneous_greedy_requests_match_their_solo_answers(server_with):
     live = server_with(parallel=8, n_ctx=512)
     client = openai.OpenAI(base_url=live.v1, api_key="x", max_retries=0, timeout=300)
     prompts = [f"Write one sentence about the number {i}." for i in range(8)]
 
-    def ask(prompt: str) -> str:
+    def ask(prompt: str):
         r = client.chat.completions.create(
             model="smollm2",
             temperature=0,
             max_tokens=24,
+            logprobs=True,
+            top_logprobs=2,
             messages=[{"role": "user", "content": prompt}],
         )
-        return r.choices[0].message.content
+        return r.choices[0].logprobs
 
     solo = [ask(p) for p in prompts]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         together = list(pool.map(ask, prompts))
-    assert together == solo
+    for alone, batched in zip(solo, together, strict=True):
+        assert_same_answer_up_to_a_near_tie(alone, batched)
 
 
 def test_stopping_the_server_ends_running_streams_at_once(tmp_path):
