@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ASK_FLOOR = 0.2  # cosine similarity under which a chunk is not evidence for an answer
-BATCH = 64  # chunks embedded together: large enough to keep the model busy
+BATCH = 128  # chunks embedded together: enough to keep the model busy and pad little
 ASK_K = 3  # sources given to the model: small models answer better from fewer
 
 
