@@ -44,7 +44,7 @@ def test_a_run_too_big_for_the_machine_is_refused_with_figures(danlu, danlu_home
         "--method",
         "full",
         "--batch-size",
-        "512",
+        "4096",
         "--max-length",
         "8192",
     )
@@ -72,7 +72,7 @@ def test_python_api_raises_the_typed_errors(danlu_home):
     with pytest.raises(DoesNotFit):
         sft(
             SFTSettings(
-                data=str(DATA / "facts.jsonl"), method="full", batch_size=512, max_length=8192
+                data=str(DATA / "facts.jsonl"), method="full", batch_size=4096, max_length=8192
             ),
             home,
         )

@@ -14,14 +14,14 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from danlu.config import Settings
 from danlu.train import runs
 from danlu.train.base import BaseModelRef, chat_template, dequantize, find_base, load_tokenizer
-from danlu.train.data import DataSet, load_data
+from danlu.train.data import DataSet, PreferenceExample, TextExample, load_data
 from danlu.train.errors import HardwareMissing
 from danlu.train.memory import available_memory, estimate, require_fit
 from danlu.train.render import Renderer
@@ -52,6 +52,7 @@ class RunContext:
     renderer: Renderer
     model: Any
     args: dict[str, Any]  # TrainingArguments fields common to every stage
+    data_facts: dict[str, Any] = field(default_factory=dict)  # what the stage saw, for run.json
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def check(settings: TrainSettings, home: Settings) -> Plan:
     base = find_base(settings.model, home)
     weight_bytes = 2 if precision(settings, device) != "fp32" else 4
     pairs = 2 if stage_of(settings) == "dpo" else 1  # chosen and rejected run together
-    tokens = settings.batch_size * settings.max_length * pairs
+    longest = min(settings.max_length, max(map(approx_tokens, data.examples)))
+    tokens = settings.batch_size * longest * pairs
     needed = estimate(
         base.shape,
         method=settings.method,
@@ -103,6 +105,18 @@ def check(settings: TrainSettings, home: Settings) -> Plan:
     )
     require_fit(needed, available_memory(device), "the GPU" if device == "cuda" else "this machine")
     return Plan(settings, home, data, base, device)
+
+
+def approx_tokens(example: Any) -> int:
+    """A generous token count from the characters (about 3 per token, plus the template's
+    markers), for the memory estimate before any tokenizer loads."""
+    if isinstance(example, TextExample):
+        return len(example.text) // 3 + 8
+    turns = list(getattr(example, "messages", getattr(example, "prompt", ())))
+    chars = sum(len(m.content) for m in turns)
+    if isinstance(example, PreferenceExample):
+        chars += max(len(example.chosen), len(example.rejected))
+    return chars // 3 + 16 * (len(turns) + 1) + 32
 
 
 def precision(settings: TrainSettings, device: str) -> str:
@@ -320,6 +334,7 @@ def _train(plan, run_dir, record, checkpoint, build) -> RunResult:
         plan, run_dir, tokenizer, Renderer(template, tokenizer), model, common_args(plan, run_dir)
     )
     trainer = build(context)
+    record.data.update(context.data_facts)
     trainer.remove_callback(PrinterCallback)  # RunProgress shows and records the logs
     trainer.add_callback(RunProgress(run_dir))
     if checkpoint is not None:

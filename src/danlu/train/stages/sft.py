@@ -29,6 +29,13 @@ def encode_rows(context: RunContext) -> Any:
         encoded = context.renderer.encode(example)  # type: ignore[arg-type]
         mask = encoded.assistant_masks if settings.assistant_only else [1] * len(encoded.input_ids)
         rows.append({"input_ids": encoded.input_ids, "assistant_masks": mask})
+    lengths = [len(row["input_ids"]) for row in rows]
+    context.data_facts["tokens"] = {
+        "total": sum(lengths),
+        "max": max(lengths),
+        "mean": round(sum(lengths) / len(lengths), 1),
+        "cut": sum(n > settings.max_length for n in lengths),  # examples cut to max_length
+    }
     return Dataset.from_list(rows)
 
 
