@@ -1,0 +1,36 @@
+"""The progress callback on a terminal: a bar with loss, learning rate, tokens/s and ETA,
+and every logged step in metrics.jsonl."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from danlu.train.runs import read_metrics
+
+
+def test_bar_and_metrics_file(tmp_path: Path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from danlu.train.progress import RunProgress, drop_metrics_after
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    progress = RunProgress(tmp_path, console=console)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+    state, control = TrainerState(max_steps=3), TrainerControl()
+    progress.on_train_begin(args, state, control)
+    for step in (1, 2, 3):
+        state.global_step, state.num_input_tokens_seen = step, 100 * step
+        progress.on_step_end(args, state, control)
+        progress.on_log(args, state, control, logs={"loss": 2.0 / step, "learning_rate": 1e-3})
+    progress.on_train_end(args, state, control)
+    shown = screen.getvalue()
+    assert "loss 0.667" in shown and "lr 1.0e-03" in shown and "tok/s" in shown and "3/3" in shown
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2, 3] and rows[0]["loss"] == 2.0
+    assert rows[-1]["tokens_seen"] == 300 and rows[-1]["tokens_per_s"] > 0
+    drop_metrics_after(tmp_path, 1)
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1]
