@@ -8,7 +8,7 @@ A run directory keeps the object it ran with, so a run can be resumed or repeate
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -45,14 +45,16 @@ class TrainSettings(BaseModel):
     )
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator (alpha / r).")
-    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Layers that get adapters: 'all-linear' or module names."
     )
     # -- optimisation -------------------------------------------------------------------------
     epochs: float = Field(3.0, gt=0, description="Passes over the data (unless max_steps > 0).")
     max_steps: int = Field(-1, ge=-1, description="Optimizer steps; > 0 overrides epochs.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    learning_rate: float | None = Field(
+        None, gt=0, description="Peak learning rate; None: the stage's rate for the method."
+    )
     scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
     warmup_ratio: float = Field(0.0, ge=0.0, le=1.0, description="Share of steps warming up.")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
@@ -88,10 +90,16 @@ class TrainSettings(BaseModel):
         description="Recorded for multi-GPU runs started with `accelerate launch` (see docs).",
     )
 
+    # The rate each method starts from when none is given: adapters take large steps (a
+    # small set is learned in a few epochs), a whole model small ones.
+    DEFAULT_RATES: ClassVar[dict[str, float]] = {"lora": 1e-3, "qlora": 2e-4, "full": 2e-5}
+
     @model_validator(mode="after")
     def _lora_only_options(self) -> TrainSettings:
         if self.method == "full" and self.target_modules != "all-linear":
             raise ValueError("target_modules applies to lora and qlora, not full fine-tuning")
+        if self.learning_rate is None:
+            self.learning_rate = self.DEFAULT_RATES[self.method]
         return self
 
     @classmethod
@@ -120,7 +128,7 @@ class DPOSettings(TrainSettings):
     """Direct preference optimisation: prefer the chosen answer over the rejected one."""
 
     stage: Literal["dpo"] = Field("dpo", description="The training stage.")
-    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate.")
+    DEFAULT_RATES: ClassVar[dict[str, float]] = {"lora": 5e-5, "qlora": 5e-5, "full": 1e-6}
     epochs: float = Field(1.0, gt=0, description="Passes over the data (unless max_steps > 0).")
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the base model.")
     loss_type: Literal["sigmoid", "ipo", "hinge"] = Field("sigmoid", description="DPO loss.")
