@@ -149,7 +149,7 @@ def test_embeddings_dimensions_keep_the_head_renormalised(openai_client, live):
     norm = math.sqrt(sum(v * v for v in full.embedding[:64]))
     assert vec == pytest.approx([v / norm for v in full.embedding[:64]], abs=1e-5)
     body = {"model": "smollm2", "input": "hi", "dimensions": 5000}
-    r = httpx.post(f"{live.v1}/embeddings", json=body)
+    r = httpx.post(f"{live.v1}/embeddings", json=body, timeout=60)
     assert r.status_code == 400 and "576" in r.json()["error"]["message"]
 
 
@@ -168,9 +168,13 @@ def test_embeddings_base64_decodes_to_the_float_vector(openai_client, live):
 
 
 def test_tokenize_detokenize_round_trip(live):
-    tokens = httpx.post(f"{live.url}/tokenize", json={"content": "Hello danlu"}).json()["tokens"]
+    tokens = httpx.post(f"{live.url}/tokenize", json={"content": "Hello danlu"}, timeout=60).json()[
+        "tokens"
+    ]
     assert tokens and all(isinstance(t, int) for t in tokens)
-    text = httpx.post(f"{live.url}/detokenize", json={"tokens": tokens}).json()["content"]
+    text = httpx.post(f"{live.url}/detokenize", json={"tokens": tokens}, timeout=60).json()[
+        "content"
+    ]
     assert text == "Hello danlu"
 
 
@@ -215,18 +219,22 @@ def test_metrics_count_what_was_served(openai_client, live):
 
 
 def test_health_and_openapi(live):
-    assert httpx.get(f"{live.url}/health").json() == {"status": "ok"}
-    assert "/v1/chat/completions" in httpx.get(f"{live.url}/openapi.json").json()["paths"]
+    assert httpx.get(f"{live.url}/health", timeout=60).json() == {"status": "ok"}
+    assert (
+        "/v1/chat/completions" in httpx.get(f"{live.url}/openapi.json", timeout=60).json()["paths"]
+    )
 
 
 def test_per_request_context_length(live):
     body = {"model": "smollm2", "prompt": "1, 2, 3,", "max_tokens": 50, "temperature": 0}
-    small = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 16}).json()
+    small = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 16}, timeout=60).json()
     assert small["usage"]["prompt_tokens"] + small["usage"]["completion_tokens"] <= 16
     assert small["choices"][0]["finish_reason"] == "length"
-    too_big = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 100_000})
+    too_big = httpx.post(f"{live.v1}/completions", json={**body, "n_ctx": 100_000}, timeout=60)
     assert too_big.status_code == 400
     assert "context length 100000" in too_big.json()["error"]["message"]
     chat = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "n_ctx": 64}
-    r = httpx.post(f"{live.v1}/chat/completions", json={**chat, "max_tokens": 100}).json()
+    r = httpx.post(
+        f"{live.v1}/chat/completions", json={**chat, "max_tokens": 100}, timeout=60
+    ).json()
     assert r["usage"]["total_tokens"] <= 64

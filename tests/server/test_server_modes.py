@@ -36,12 +36,14 @@ def test_api_keys_guard_every_route_but_health(server_with, tmp_path):
     key_file = tmp_path / "keys.txt"
     key_file.write_text("# team keys\nfile-key\n", encoding="utf-8")
     live = server_with(api_keys=["sekret"], api_key_file=key_file)
-    assert httpx.get(f"{live.url}/health").status_code == 200
-    refused = httpx.get(f"{live.v1}/models")
+    assert httpx.get(f"{live.url}/health", timeout=60).status_code == 200
+    refused = httpx.get(f"{live.v1}/models", timeout=60)
     assert refused.status_code == 401
     error = refused.json()["error"]
     assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
-    refused = httpx.get(f"{live.url}/api/tags", headers={"Authorization": "Bearer wrong"})
+    refused = httpx.get(
+        f"{live.url}/api/tags", headers={"Authorization": "Bearer wrong"}, timeout=60
+    )
     assert refused.status_code == 401 and set(refused.json()) == {"error"}
     assert "API key" in refused.json()["error"]
     with pytest.raises(openai.AuthenticationError):
@@ -53,10 +55,10 @@ def test_api_keys_guard_every_route_but_health(server_with, tmp_path):
 
 def test_cors_is_closed_by_default_and_opens_when_asked(live, server_with):
     origin = {"Origin": "http://app.example"}
-    closed = httpx.get(f"{live.v1}/models", headers=origin)
+    closed = httpx.get(f"{live.v1}/models", headers=origin, timeout=60)
     assert "access-control-allow-origin" not in closed.headers
     opened = server_with(cors_origins=["http://app.example"])
-    r = httpx.get(f"{opened.v1}/models", headers=origin)
+    r = httpx.get(f"{opened.v1}/models", headers=origin, timeout=60)
     assert r.headers["access-control-allow-origin"] == "http://app.example"
 
 
