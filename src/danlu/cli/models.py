@@ -171,7 +171,7 @@ def pull(
     ref: Annotated[str, typer.Argument(help="org/repo, org/repo:QUANT or org/repo/file.gguf")],
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
 ) -> int:
-    """Download a model from the Hugging Face hub (resumable) into the store."""
+    """Download a model from the Hugging Face hub into the store."""
     with _progress() as bar:
         manifest = _catalog().pull(
             ref, name, download=bar(f"downloading {ref}"), progress=bar("verifying")

@@ -1,7 +1,9 @@
 """Find and download models on the Hugging Face Hub through `huggingface_hub`.
 
-Downloads land in the standard HF cache (which resumes interrupted transfers and is
-shared with other tools); the catalog then hard-links them into the store. Every
+Downloads land in the standard HF cache (shared with other tools); the catalog then
+hard-links them into the store. A dropped connection resumes where it stopped (a Range
+request); a pull that is stopped (Ctrl-C) starts that file over next time, because
+huggingface_hub 2.x downloads into a per-process temporary file it deletes on failure. Every
 hub failure becomes one of our typed errors: unreachable -> OfflineError, missing
 repo or file -> ModelNotFound.
 """
