@@ -64,3 +64,8 @@ def test_sources_that_do_not_fit_the_context_are_left_out_with_a_notice(built_kb
         f"{len(many) - len(kept)} of {len(many)} sources did not fit the model's "
         f"{model.n_ctx}-token context and were left out",
     )
+
+
+def test_an_empty_kb_abstains(fresh_kb, model):
+    answer = fresh_kb.ask("How many days of annual leave do I get?", model)
+    assert answer.abstained and answer.sources == ()

@@ -134,3 +134,14 @@ def test_an_unreachable_postgres_is_one_clear_error(danlu_home: Path, embedder):
     with pytest.raises(StoreUnavailable, match="cannot open PostgreSQL at"):
         danlu.kb.create("x", settings=Settings(home=danlu_home), embedder=embedder, store=url)
     assert danlu.kb.list_names(Settings(home=danlu_home)) == []
+
+
+def test_a_file_that_became_unreadable_is_purged_and_reported(fresh_kb, docs: Path, corpus):
+    shutil.copy(corpus / "policy.pdf", docs / "policy.pdf")
+    fresh_kb.add([docs])
+    (docs / "policy.pdf").write_bytes(b"%PDF-1.4 overwritten by a broken download")
+    report = fresh_kb.sync()
+    assert report.removed == [str(docs / "policy.pdf")]
+    assert [p for p, _ in report.skipped] == [str(docs / "policy.pdf")]
+    assert str(docs / "policy.pdf") not in fresh_kb.store.files()
+    consistent(fresh_kb)
