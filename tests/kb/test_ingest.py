@@ -145,3 +145,14 @@ def test_a_file_that_became_unreadable_is_purged_and_reported(fresh_kb, docs: Pa
     assert [p for p, _ in report.skipped] == [str(docs / "policy.pdf")]
     assert str(docs / "policy.pdf") not in fresh_kb.store.files()
     consistent(fresh_kb)
+
+
+def test_chunks_larger_than_the_embedder_reads_are_refused(danlu_home: Path, embedder):
+    with pytest.raises(InvalidRequest, match="chunks of 400 tokens do not fit embedder"):
+        danlu.kb.create(
+            "big",
+            settings=Settings(home=danlu_home),
+            embedder=embedder,
+            chunking=danlu.kb.ChunkSettings(size=400),
+        )
+    assert danlu.kb.list_names(Settings(home=danlu_home)) == []

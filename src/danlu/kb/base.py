@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ASK_FLOOR = 0.2  # cosine similarity under which a chunk is not evidence for an answer
+HEADING_ROOM = 16  # tokens of an embedder's input kept for the chunk's heading path
 BATCH = 128  # chunks embedded together: enough to keep the model busy and pad little
 ASK_K = 3  # sources given to the model: small models answer better from fewer
 
@@ -218,7 +219,13 @@ def create(
             hint=f"add to it with `danlu kb add {name} PATH`, or remove it first",
         )
     model = open_embedder(embedder) if isinstance(embedder, str) else embedder
-    chunking = chunking or ChunkSettings(size=min(200, model.max_tokens - 16))
+    chunking = chunking or ChunkSettings(size=min(200, model.max_tokens - HEADING_ROOM))
+    if chunking.size > model.max_tokens - HEADING_ROOM:
+        raise InvalidRequest(
+            f"chunks of {chunking.size} tokens do not fit embedder '{model.name}', which "
+            f"reads {model.max_tokens} (less {HEADING_ROOM} for the heading path)",
+            hint=f"use --chunk-size {model.max_tokens - HEADING_ROOM} or less",
+        )
     kb_dir(settings).mkdir(parents=True, exist_ok=True)
     url = store or sqlite_url(kb_dir(settings) / f"{name}.sqlite")
     opened = open_store(url, name, model.dimension)
