@@ -152,8 +152,8 @@ class KnowledgeBase:
 
     def search(self, query: str, options: SearchOptions | None = None, **changes: Any) -> list[Hit]:
         """Ranked chunks for `query`; `changes` override fields of SearchOptions."""
-        options = (options or SearchOptions()).model_copy(update=changes)
-        options = SearchOptions.model_validate(options.model_dump())
+        base = options.model_dump() if options is not None else {}
+        options = SearchOptions.model_validate({**base, **changes})
         retriever = Retriever(
             self.store, self.embedder, self.segmenter, self.reranker, self.query_vectors
         )
