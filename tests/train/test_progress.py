@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from danlu.train.runs import read_metrics
+from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 
 
 def test_bar_and_metrics_file(tmp_path: Path):
@@ -34,3 +35,34 @@ def test_bar_and_metrics_file(tmp_path: Path):
     assert rows[-1]["tokens_seen"] == 300 and rows[-1]["tokens_per_s"] > 0
     drop_metrics_after(tmp_path, 1)
     assert [r["step"] for r in read_metrics(tmp_path)] == [1]
+
+
+def test_runs_ls_and_show_read_the_records(danlu, danlu_home):  # noqa: F811
+    from danlu.config import Settings
+    from danlu.train.runs import RunRecord, new_run_id, now, runs_dir, write_record
+
+    run_id = new_run_id("sft", "smollm2")
+    folder = runs_dir(Settings(home=danlu_home)) / run_id
+    folder.mkdir(parents=True)
+    record = RunRecord(
+        id=run_id,
+        stage="sft",
+        status="finished",
+        created=now(),
+        updated=now(),
+        steps=27,
+        base_model={"name": "smollm2", "format": "gguf", "sha256": "ab" * 32},
+        data={"source": "/somewhere/facts.jsonl", "format": "alpaca", "sha256": "cd" * 32},
+        template={"name": "gguf", "source": "...", "stop": ["<|im_end|>"]},
+        settings={"lora_r": 8},
+        versions={"trl": "1.0"},
+        metrics={"train_loss": 0.378},
+        output="adapter",
+    )
+    write_record(folder, record)
+    listed = danlu("runs", "ls")
+    assert listed.code == 0
+    assert run_id in listed.out and "finished" in listed.out and "0.378" in listed.out
+    shown = danlu("runs", "show", run_id)
+    assert shown.code == 0 and "base model: smollm2" in shown.out and "lora_r=8" in shown.out
+    assert danlu("runs", "show", "nope").code == 1

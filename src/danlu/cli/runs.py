@@ -26,19 +26,19 @@ def ls(as_json: AsJson = False) -> int:
         print("no runs yet: start one with `danlu train sft --data FILE`")
         return 0
     table = Table(box=None)
-    table.add_column("RUN", no_wrap=True)
-    for name in ("STAGE", "MODEL", "DATA", "STATUS", "STEPS", "LOSS"):
-        table.add_column(name)
+    for name in ("RUN", "STATUS", "STEPS", "LOSS", "STAGE", "MODEL"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("DATA", overflow="fold")  # the one column that may wrap
     for r in records:
         loss = r.metrics.get("train_loss")
         table.add_row(
             r.id,
-            r.stage,
-            r.base_model.get("name", "-"),
-            Path(str(r.data.get("source", "-"))).name,
             r.status,
             str(r.steps),
             f"{loss:.3f}" if loss is not None else "-",
+            r.stage,
+            r.base_model.get("name", "-"),
+            Path(str(r.data.get("source", "-"))).name,
         )
     Console(soft_wrap=True).print(table)
     return 0
