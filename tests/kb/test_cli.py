@@ -59,3 +59,17 @@ def test_a_postgres_kb_from_the_cli(danlu, corpus: Path, pg_url: str):  # noqa: 
     hits = json.loads(danlu("kb", "search", "pgcli", "如何连接无线网络", "--json").out)
     assert "Northwind-Staff" in hits[0]["text"]
     assert danlu("kb", "rm", "pgcli").code == 0
+
+
+def test_ask_streams_an_answer_with_sources_or_abstains(danlu, corpus: Path):  # noqa: F811
+    danlu("kb", "create", "hb")
+    danlu("kb", "add", "hb", str(corpus / "faq.html"))
+    answered = danlu(
+        "kb", "ask", "hb", "How do I reset my password?", "--show-sources", "--temp", "0", "-n", "8"
+    )
+    assert answered.code == 0
+    assert answered.out.startswith("[1] ") and "faq.html" in answered.out.splitlines()[0]
+    assert "Forgot password" in answered.out
+    unknown = danlu("kb", "ask", "hb", "Who won the football world cup in 1954?", "--json")
+    body = json.loads(unknown.out)
+    assert body["abstained"] and body["sources"] == [] and body["citations"] == []
