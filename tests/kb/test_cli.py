@@ -70,6 +70,8 @@ def test_ask_streams_an_answer_with_sources_or_abstains(danlu, corpus: Path):  #
     assert answered.code == 0
     assert answered.out.startswith("[1] ") and "faq.html" in answered.out.splitlines()[0]
     assert "Forgot password" in answered.out
-    unknown = danlu("kb", "ask", "hb", "Who won the football world cup in 1954?", "--json")
+    # an abstention runs no model: even one that is not there is not loaded
+    unknown = danlu("kb", "ask", "hb", "Who won the world cup in 1954?", "-m", "nope", "--json")
+    assert unknown.code == 0
     body = json.loads(unknown.out)
     assert body["abstained"] and body["sources"] == [] and body["citations"] == []

@@ -6,6 +6,7 @@ rest of the CLI starts without the `kb` extra's libraries.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -190,19 +191,33 @@ def ask(
 
     options = SearchOptions(k=k, min_similarity=min_similarity)
     params = {
-        k: v for k, v in {"temperature": temp, "max_tokens": max_tokens}.items() if v is not None
+        key: v
+        for key, v in {"temperature": temp, "max_tokens": max_tokens}.items()
+        if v is not None
     }
-    with _open(name) as kb, danlu.load(model) as loaded:
-        answer = None
-        for event in kb.stream_ask(question, loaded, options, **params):
-            if event.sources is not None and show_sources and not as_json:
-                _print_hits(list(event.sources))
-                print()
-            if event.text and not as_json:
-                print(event.text, end="", flush=True)
-            answer = event.answer or answer
+    with _open(name) as kb:
+        hits = kb.search(question, options)
+        # nothing relevant: the answer is "I don't know", and no model need load for it
+        loading = danlu.load(model) if hits else contextlib.nullcontext()
+        with loading as loaded:
+            answer = _stream(
+                kb.stream_answer(question, hits, loaded, **params), show_sources, as_json
+            )
     _finish_answer(answer, as_json)
     return 0
+
+
+def _stream(events, show_sources: bool, as_json: bool):
+    """Print an answer's events as they come; return the finished Answer."""
+    answer = None
+    for event in events:
+        if event.sources is not None and show_sources and not as_json:
+            _print_hits(list(event.sources))
+            print()
+        if event.text and not as_json:
+            print(event.text, end="", flush=True)
+        answer = event.answer or answer
+    return answer
 
 
 def _finish_answer(answer, as_json: bool) -> None:

@@ -126,14 +126,17 @@ def attribute(text: str, hits: tuple[Hit, ...], terms: Terms) -> tuple[Citation,
 
 
 def stream_answer(
-    model: Model, question: str, hits: list[Hit], terms: Terms, **params: Any
+    model: Model | None, question: str, hits: list[Hit], terms: Terms, **params: Any
 ) -> Iterator[AnswerEvent]:
-    """Answer `question` from `hits`, streaming; the last event carries the Answer."""
+    """Answer `question` from `hits`, streaming; the last event carries the Answer.
+    Without hits the answer is an abstention and `model` is not used (it may be None)."""
     if not hits:
         yield AnswerEvent(sources=())
         yield AnswerEvent(text=ABSTAIN)
         yield AnswerEvent(answer=Answer(ABSTAIN, (), (), abstained=True))
         return
+    if model is None:
+        raise ValueError("answering from sources needs a model")
     params.setdefault("max_tokens", ANSWER_TOKENS)
     kept, notices = fit_sources(model, question, hits, params["max_tokens"])
     if not kept:

@@ -174,7 +174,13 @@ class KnowledgeBase:
     ) -> Iterator[AnswerEvent]:
         """Retrieve, then answer with `model`, streaming (see danlu.kb.answer)."""
         options = options or SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR)
-        hits = self.search(question, options)
+        yield from self.stream_answer(question, self.search(question, options), model, **params)
+
+    def stream_answer(
+        self, question: str, hits: list[Hit], model: Model | None, **params: Any
+    ) -> Iterator[AnswerEvent]:
+        """Answer from hits already retrieved; `model` may be None when there are none
+        (the answer is then an abstention, and no model need be loaded)."""
         yield from stream_answer(model, question, hits, self.segmenter.query_terms, **params)
 
     def ask(
