@@ -17,7 +17,6 @@ import danlu.kb
 from danlu.config import Settings
 from danlu.kb.answer import ABSTAIN
 from danlu.server import ServerSettings, create_app
-from danlu.server.kb import router as kb_router
 from danlu.server.serving import Server
 
 
@@ -29,7 +28,6 @@ def kb_server(tmp_path_factory, corpus: Path, embedder) -> Iterator[str]:
         kb.add([corpus / "handbook.md", corpus / "faq.html"])
     settings = ServerSettings(models=["smollm2"], n_ctx=2048, threads=2, parallel=1)
     app = create_app(settings, Settings(home=home, threads=2))
-    app.include_router(kb_router)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = Server(app, grace=settings.shutdown_grace)
@@ -83,6 +81,23 @@ def test_the_openai_client_chats_with_a_kb(kb_server: str):
     assert reply.choices[0].message.content
     assert raw["sources"] and "Forgot password" in raw["sources"][0]["text"]
     assert all(c["valid"] for c in raw["citations"])
+
+
+def test_a_kb_model_name_on_the_plain_chat_route_answers_from_the_kb(kb_server: str):
+    """model="kb:hb" on /v1/chat/completions is the same grounded answer as /v1/kb/hb."""
+    ask = {
+        "messages": [{"role": "user", "content": "How do I reset my password?"}],
+        "temperature": 0,
+        "max_tokens": 24,
+    }
+    plain = openai.OpenAI(base_url=f"{kb_server}/v1", api_key="none")
+    aliased = plain.chat.completions.create(model="kb:hb", **ask).model_dump()
+    routed = openai.OpenAI(base_url=f"{kb_server}/v1/kb/hb", api_key="none")
+    direct = routed.chat.completions.create(model="smollm2", **ask).model_dump()
+    assert aliased["choices"][0]["message"] == direct["choices"][0]["message"]
+    assert aliased["sources"] == direct["sources"] and aliased["model"] == "smollm2"
+    with pytest.raises(openai.NotFoundError):
+        plain.chat.completions.create(model="kb:nope", **ask)
 
 
 def test_a_kb_chat_streams(kb_server: str):

@@ -13,6 +13,7 @@ from danlu.config import Settings
 from danlu.errors import DanluError
 from danlu.server.errors import install_error_handlers
 from danlu.server.guard import Guard
+from danlu.server.kb import router as kb_router
 from danlu.server.metrics import Metrics
 from danlu.server.ollama.routes import root as ollama_root
 from danlu.server.ollama.routes import router as ollama_router
@@ -91,6 +92,7 @@ async def _expire_forever(pool: ModelPool) -> None:
 
 def _include_api_routers(app: FastAPI) -> None:
     app.include_router(openai_router)
+    app.include_router(kb_router)
     app.include_router(ollama_router)
     app.include_router(ollama_root)
 

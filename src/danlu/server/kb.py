@@ -101,9 +101,10 @@ async def show_kb(name: str, request: Request) -> dict:
 
 @router.post("/{name}/search", responses=openai_errors(BODY, KB))
 async def search_kb(name: str, body: SearchRequest, request: Request) -> dict:
+    from danlu.engine.sampling import validated
     from danlu.kb import SearchOptions
 
-    options = SearchOptions(**body.model_dump(exclude={"query"}))
+    options = validated(SearchOptions, **body.model_dump(exclude={"query"}))  # a bad mode: 400
 
     def run() -> list:
         with _open(request, name) as kb:
@@ -187,3 +188,13 @@ def _abstention(model: str, text: str) -> dict:
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "sources": [], "citations": [],
     }  # fmt: skip
+
+
+async def chat_or_kb(body: ChatCompletionRequest, request: Request):
+    """/v1/chat/completions: a model named `kb:NAME` answers from knowledge base NAME with
+    the server's default model, as /v1/kb/NAME/chat/completions does; any other name chats."""
+    if not body.model.startswith("kb:"):
+        return await chat_completions(body, request)
+    name = body.model.removeprefix("kb:")
+    plain = body.model_copy(update={"model": state(request).default_model()})
+    return await kb_chat(name, plain, request)

@@ -10,7 +10,7 @@ import time
 from fastapi import APIRouter, Request
 
 from danlu.errors import InvalidRequest
-from danlu.server.openai.chat import chat_completions
+from danlu.server.kb import chat_or_kb
 from danlu.server.openai.completions import completions
 from danlu.server.openai.schemas import EmbeddingRequest, as_batch
 from danlu.server.openapi import AUTH, BODY, GENERATE, MODEL, openai_errors
@@ -18,7 +18,8 @@ from danlu.server.state import state
 from danlu.server.vectors import shorten
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=openai_errors(AUTH))
-router.post("/chat/completions", responses=openai_errors(BODY, GENERATE))(chat_completions)
+# a model named kb:NAME answers from that knowledge base (server/kb.py)
+router.post("/chat/completions", responses=openai_errors(BODY, GENERATE, (501,)))(chat_or_kb)
 router.post("/completions", responses=openai_errors(BODY, GENERATE))(completions)
 
 
