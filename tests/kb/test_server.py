@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +13,8 @@ import pytest
 import danlu.kb
 from danlu.config import Settings
 from danlu.kb.answer import ABSTAIN
-from danlu.server import ServerSettings, create_app
-from danlu.server.serving import Server
+from danlu.server import ServerSettings
+from tests.server.conftest import start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -27,24 +24,9 @@ def kb_server(tmp_path_factory, corpus: Path, embedder) -> Iterator[str]:
     with danlu.kb.create("hb", settings=Settings(home=home), embedder=embedder) as kb:
         kb.add([corpus / "handbook.md", corpus / "faq.html"])
     settings = ServerSettings(models=["smollm2"], n_ctx=2048, threads=2, parallel=1)
-    app = create_app(settings, Settings(home=home, threads=2))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = Server(app, grace=settings.shutdown_grace)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=30)
+    live = start_server(settings, home)
+    yield live.url
+    stop_server(live)
 
 
 def test_list_show_search_and_add(kb_server: str, corpus: Path, tmp_path: Path):
