@@ -72,13 +72,6 @@ class Model:
         tokens = self.engine.tokenize(prompt, add_bos=True)
         return self.within(Prompt(tokens, self.params(**params)), context_length)
 
-    def prepare_tokens(
-        self, tokens: Sequence[int], *, context_length: int | None = None, **params: Any
-    ) -> Prompt:
-        """A prompt given as token ids (checked against the vocabulary), ready to run."""
-        check_token_ids(tokens, self.engine.n_vocab)
-        return self.within(Prompt(list(tokens), self.params(**params)), context_length)
-
     def within(self, prompt: Prompt, context_length: int | None) -> Prompt:
         """`prompt` with its answer capped so that prompt + answer fit `context_length`."""
         window = self._window(context_length)

@@ -14,7 +14,6 @@ def test_every_entry_point_names_the_bad_id(model, bad):
     expected = rf"{bad} is outside this model's vocabulary \(0\.\.49151\)"
     entries = {
         "stream": lambda: list(model.stream(Prompt([1, bad], model.params(max_tokens=1)))),
-        "prepare_tokens": lambda: model.prepare_tokens([bad]),
         "embed": lambda: model.embed([[5, bad]]),
         "loglikelihood": lambda: model.engine.loglikelihood([1, 2], [bad]),
         "detokenize": lambda: model.detokenize([bad]),

@@ -106,7 +106,7 @@ class ServerScorer:
         return self._post("/tokenize", {"content": text, "add_special": True})["tokens"]
 
     def token_logprobs(self, tokens: list[int]) -> list[float]:
-        return [lp for lp in self._echo(tokens)["token_logprobs"][1:]]
+        return self._echo(tokens)["token_logprobs"][1:]
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int) -> str:
         body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0}
