@@ -57,17 +57,19 @@ def pick(items: list, limit: int | None, seed: int) -> list:
     return [item for i, item in enumerate(items) if i in keep]
 
 
-def read_samples(path: Path) -> dict[str, dict[str, Any]]:
-    """Scored samples by id; a line cut short by a crash is dropped (it is scored again)."""
-    done = {}
+def read_samples(path: Path) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Scored samples by id, and whether a line was cut short by a crash (it is dropped and
+    scored again)."""
+    done, torn = {}, False
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 sample = json.loads(line)
             except json.JSONDecodeError:
+                torn = True
                 continue
             done[sample["id"]] = sample
-    return done
+    return done, torn
 
 
 def evaluate(
@@ -81,8 +83,9 @@ def evaluate(
     sha = data_hash(settings.data)
     folder = run_dir(home, scorer, settings, sha)
     folder.mkdir(parents=True, exist_ok=True)
-    done = read_samples(folder / SAMPLES)
-    _compact(folder / SAMPLES, done)  # drop a torn last line before appending
+    done, torn = read_samples(folder / SAMPLES)
+    if torn:  # rewrite the log without the cut line before appending to it
+        _rewrite(folder / SAMPLES, done)
     with (folder / SAMPLES).open("a", encoding="utf-8") as log:
         for count, item in enumerate(items, 1):
             if item.id not in done:
@@ -99,10 +102,9 @@ def evaluate(
     return result
 
 
-def _compact(path: Path, done: dict[str, dict[str, Any]]) -> None:
-    if path.exists():
-        lines = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in done.values())
-        write_text_atomic(path, lines)
+def _rewrite(path: Path, done: dict[str, dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in done.values())
+    write_text_atomic(path, lines)
 
 
 def summarise(samples: list[dict[str, Any]], key: str = "score") -> dict[str, float]:
