@@ -12,6 +12,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# the ui tests drive Debian's chromium through its chromedriver (Playwright cannot
+# download its own browsers here); installed once, when missing
+BROWSER_STAMP := $(VENV)/.browser-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(BROWSER_STAMP): $(STAMP)
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ $(SUDO) apt-get update -qq && \
+		  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	touch $(BROWSER_STAMP)
+
 .PHONY: install run test lint bench
 install: $(STAMP)
 
@@ -21,7 +32,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: lint
+test: lint $(BROWSER_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
