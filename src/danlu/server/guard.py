@@ -13,6 +13,8 @@ from collections import deque
 from danlu.server.metrics import Metrics
 
 OPEN_PATHS = {"/health"}
+# the web page (`danlu serve --ui`) has its own login, which takes an API key as password
+PAGE_PREFIX = "/ui"
 KNOWN_PREFIXES = ("/v1/", "/api/")
 
 
@@ -54,7 +56,7 @@ class Guard:
         if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
             return None
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        if self.keys and not self._authorised(headers):
+        if self.keys and not _page(scope["path"]) and not self._authorised(headers):
             return 401, "missing or wrong API key", "invalid_api_key"
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
@@ -92,6 +94,10 @@ class Guard:
             return messages.popleft() if messages else await receive()
 
         return replay, None
+
+
+def _page(path: str) -> bool:
+    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
 
 
 def _chunked(scope) -> bool:
