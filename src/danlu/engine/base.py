@@ -156,6 +156,9 @@ class LoadOptions(BaseModel):
     gpu_layers: GpuLayers = 0
     parallel: Parallel = 1
     n_batch: BatchSize = 512
+    adapters: tuple[str, ...] = Field(
+        (), description="GGUF LoRA adapter files applied at load, scale 1 (llama.cpp only)."
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Backend-specific options (e.g. verbose)."
     )

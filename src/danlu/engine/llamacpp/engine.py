@@ -18,6 +18,7 @@ from llama_cpp import _internals as internals
 
 from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp.adapters import load_adapters, set_adapters
 from danlu.engine.llamacpp.scheduler import Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
 from danlu.engine.sampling import SamplingParams
@@ -48,6 +49,8 @@ class LlamaCppEngine:
         )
         self._score_slot = Slot(options.parallel)
         self._embed_ctx: internals.LlamaContext | None = None
+        # GGUF LoRA adapters (a Modelfile's ADAPTER), applied to every decode of the context
+        set_adapters(self._ctx, load_adapters(self._model, options.adapters))
 
     # -- facts about the model ---------------------------------------------------------
 
