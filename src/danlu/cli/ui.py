@@ -1,0 +1,56 @@
+"""`danlu ui`: the web page (chat, models, knowledge bases, training, evaluation)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import webbrowser
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def ui(
+    host: Annotated[
+        str, Opt("--host", help="Bind address; off loopback a password is required.")
+    ] = "127.0.0.1",
+    port: Annotated[int, Opt("--port", "-p", help="TCP port (0: any free one).")] = 8586,
+    no_browser: Annotated[bool, Opt("--no-browser", help="Do not open a browser.")] = False,
+    password: Annotated[
+        str | None, Opt("--password", help="Login password (env DANLU_UI_PASSWORD).")
+    ] = None,
+    max_upload_mb: Annotated[int, Opt("--max-upload-mb", help="Largest upload.")] = 50,
+) -> int:
+    """Open the web page: chat, models, knowledge bases, training and evaluation."""
+    from danlu.extras import require
+
+    require("gradio", "ui", "danlu ui")
+    import uvicorn
+    from fastapi import FastAPI
+
+    from danlu.cli.serve import listen
+    from danlu.ui import UIContext, UISettings, mount
+
+    settings = UISettings(
+        host=host,
+        port=port,
+        password=password or os.environ.get("DANLU_UI_PASSWORD") or None,
+        max_upload_mb=max_upload_mb,
+        open_browser=not no_browser,
+    )
+    settings.check()
+    sock = listen(settings.host, settings.port)
+    ctx = UIContext.create(settings)
+    app = mount(FastAPI(title="danlu ui"), ctx, "/", {settings.password} - {None})
+    bound_host, bound = sock.getsockname()[:2]
+    url = f"http://{bound_host}:{bound}/"
+    print(f"danlu ui on {url}", flush=True)
+    if settings.open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        ctx.close()
+    return 0

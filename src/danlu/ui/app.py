@@ -1,0 +1,99 @@
+"""The page: one gradio Blocks with a tab per job, and the panel of background jobs.
+
+`build_blocks(ctx)` makes the page; `mount(app, ctx, path)` puts it into a FastAPI app
+(`danlu ui` mounts it at / of its own app, `danlu serve --ui` at /ui beside the APIs),
+with the login, the upload limit and gradio's upload folder under DANLU_HOME.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import os
+from collections.abc import Callable
+
+import gradio as gr
+from fastapi import FastAPI
+
+from danlu.ui.context import UIContext
+from danlu.ui.feedback import friendly
+
+# (label, module): each module has build(ctx, demo), called inside its tab
+TABS = (
+    ("Chat", "danlu.ui.chat_tab"),
+    ("Models", "danlu.ui.models_tab"),
+    ("Knowledge", "danlu.ui.knowledge_tab"),
+    ("Train", "danlu.ui.train_tab"),
+    ("Evaluate", "danlu.ui.evaluate_tab"),
+)
+JOB_COLUMNS = ["id", "kind", "what", "state", "progress", "time", "message"]
+POLL_SECONDS = 1.0
+CSS = "footer {display: none !important}"
+
+
+def theme() -> gr.themes.Base:
+    """System fonts: the page must not wait on a font server it cannot reach."""
+    return gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def _jobs_panel(ctx: UIContext) -> None:
+    with gr.Accordion("Background jobs", open=True, elem_id="jobs-panel"):
+        table = gr.Dataframe(
+            headers=JOB_COLUMNS, interactive=False, elem_id="jobs-table", wrap=True
+        )
+        with gr.Row():
+            which = gr.Dropdown(label="Job", elem_id="jobs-pick", scale=3)
+            cancel = gr.Button("Cancel job", variant="stop", elem_id="jobs-cancel", scale=1)
+
+    def rows() -> tuple[list[list[str]], dict]:
+        jobs = ctx.jobs.list()
+        running = [j.id for j in jobs if j.running]
+        return [j.row() for j in jobs] or [[""] * len(JOB_COLUMNS)], gr.update(choices=running)
+
+    def cancel_job(job_id: str) -> list[list[str]]:
+        if not job_id or ctx.jobs.cancel(job_id) is None:
+            raise gr.Error("Pick a running job to cancel.")
+        return rows()[0]
+
+    gr.Timer(POLL_SECONDS).tick(rows, None, [table, which], show_progress="hidden")
+    cancel.click(friendly(cancel_job), which, table)
+
+
+def build_blocks(ctx: UIContext) -> gr.Blocks:
+    with gr.Blocks(title="danlu", analytics_enabled=False) as demo:
+        gr.Markdown("## 丹炉 danlu — chat, models, knowledge bases, training, evaluation")
+        with gr.Tabs():
+            for label, module in TABS:
+                with gr.Tab(label, id=label.lower(), elem_id=f"tab-{label.lower()}"):
+                    importlib.import_module(module).build(ctx, demo)
+        _jobs_panel(ctx)
+    return demo
+
+
+def _auth(ctx: UIContext, secrets: set[str]) -> Callable[[str, str], bool] | None:
+    if not secrets:
+        return None
+    return lambda _user, password: any(hmac.compare_digest(password, s) for s in secrets)
+
+
+def mount(app: FastAPI, ctx: UIContext, path: str, secrets: set[str] = frozenset()) -> FastAPI:
+    """Put the page into `app` at `path`; `secrets` (a password, API keys) guard the login."""
+    upload_tmp = ctx.settings.home / "ui" / "tmp"
+    upload_tmp.mkdir(parents=True, exist_ok=True)
+    # gradio keeps uploads in its own folder until a handler copies them; keep it under home
+    os.environ["GRADIO_TEMP_DIR"] = str(upload_tmp)
+    demo = build_blocks(ctx)
+    demo.queue(default_concurrency_limit=4)
+    return gr.mount_gradio_app(
+        app,
+        demo,
+        path=path,
+        auth=_auth(ctx, set(secrets)),
+        auth_message="danlu: the password, or one of the server's API keys",
+        max_file_size=f"{ctx.ui.max_upload_mb}mb",
+        allowed_paths=[str(ctx.charts)],
+        ssr_mode=False,
+        footer_links=[],
+        theme=theme(),
+        css=CSS,
+    )

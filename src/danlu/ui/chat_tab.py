@@ -1,0 +1,254 @@
+"""The Chat tab: pick a model, talk to it, stop it, regenerate, save; or ask a knowledge base.
+
+Answers stream through `Model.stream_chat` (a knowledge base: `KnowledgeBase.stream_answer`,
+the same calls as `danlu run` and `danlu kb ask`). Stop sets this browser session's flag;
+the stream is closed at its next token, which frees the slot. Saved chats are the files
+`danlu run`'s /save and /load use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from danlu.chat.sessions import Session, load_session, save_session
+from danlu.cli.output import speed_line
+from danlu.errors import InvalidRequest
+from danlu.ui.context import UIContext
+from danlu.ui.feedback import friendly
+from danlu.ui.names import NONE, kb_names, model_names, session_names
+
+Update = tuple[list[dict[str, Any]], str, str]  # chat history, speed line, sources
+
+
+def text_of(content: Any) -> str:
+    """A chatbot message's text (the page sends content as a list of typed parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list):
+        return "".join(text_of(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def as_messages(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"role": m["role"], "content": text_of(m["content"])}
+        for m in history
+        if m.get("role") in ("user", "assistant")
+    ]
+
+
+def sampling(temperature: float, top_p: float, top_k: int, max_tokens: int, seed: float) -> dict:
+    """The form's sampling fields as `Model.params` keywords (seed -1: random)."""
+    values = {
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": int(top_k),
+        "max_tokens": int(max_tokens),
+        "seed": None if seed is None or seed < 0 else int(seed),
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _with_system(system: str, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, *messages] if system.strip() else messages
+
+
+def _sources_md(hits: Any) -> str:
+    if not hits:
+        return "_No source passed the relevance floor._"
+    lines = [f"**[{n}]** {h.chunk.where} — score {h.score:.3f}" for n, h in enumerate(hits, 1)]
+    return "**Sources**\n\n" + "\n\n".join(lines)
+
+
+def _citations_md(answer: Any) -> str:
+    if answer is None or not answer.citations:
+        return ""
+    cited = [
+        f"[{c.number}] {c.hit.chunk.where if c.hit else '(no such source)'}"
+        for c in answer.citations
+    ]
+    return "\n\n---\n" + "\n".join(f"- {line}" for line in cited)
+
+
+class ChatActions:
+    """The tab's event handlers, over one UIContext."""
+
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    def add_user(self, text: str, history: list[dict[str, Any]]) -> tuple[str, list]:
+        if not text or not text.strip():
+            raise gr.Error("Type a message first.", title="Empty message")
+        return "", [*history, {"role": "user", "content": text}]
+
+    def respond(
+        self,
+        history: list[dict[str, Any]],
+        model: str,
+        kb: str,
+        system: str,
+        temperature: float,
+        top_p: float,
+        top_k: int,
+        max_tokens: int,
+        seed: float,
+        request: gr.Request,
+    ) -> Iterator[Update]:
+        messages = as_messages(history)
+        if not messages or messages[-1]["role"] != "user":
+            raise InvalidRequest("nothing to answer: send a message first")
+        flag = self.ctx.stop_flag(request.session_hash or "")
+        flag.clear()
+        params = sampling(temperature, top_p, top_k, max_tokens, seed)
+        if kb and kb != NONE:
+            events = self._kb_answer(kb, model, messages[-1]["content"], params, flag)
+        else:
+            events = self._model_answer(model, _with_system(system, messages), params, flag)
+        shown = [*history, {"role": "assistant", "content": ""}]
+        for text, speed, sources in events:
+            shown[-1] = {"role": "assistant", "content": text}
+            yield shown, speed, sources
+
+    def _model_answer(self, name: str, messages: list, params: dict, flag) -> Iterator[tuple]:
+        text, last = "", None
+        with self.ctx.model.lock:
+            stream = self.ctx.model.get(name).stream_chat(messages, **params)
+            try:
+                for chunk in stream:
+                    text, last = text + chunk.text, chunk
+                    if flag.is_set():
+                        break
+                    yield text, "", ""
+            finally:
+                stream.close()
+        if last is not None and last.timing is not None:
+            notes = "".join(f"  \nnote: {n}" for n in last.notices)
+            yield text, speed_line(last.timing) + notes, ""
+        else:
+            yield text, "stopped", ""
+
+    def _kb_answer(self, kb_name: str, model: str, question: str, params: dict, flag):
+        from danlu.kb import SearchOptions
+        from danlu.kb.base import ASK_FLOOR, ASK_K
+
+        with self.ctx.open_kb(kb_name) as kb:
+            hits = kb.search(question, SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR))
+            sources, text, answer = _sources_md(hits), "", None
+            yield "", "", sources
+            with self.ctx.model.lock:
+                loaded = self.ctx.model.get(model) if hits else None
+                for event in kb.stream_answer(question, hits, loaded, **params):
+                    text += event.text
+                    answer = event.answer or answer
+                    if flag.is_set():
+                        break
+                    yield text, "", sources
+        yield text + _citations_md(answer), "stopped" if flag.is_set() else "", sources
+
+    def stop(self, request: gr.Request) -> None:
+        self.ctx.stop_flag(request.session_hash or "").set()
+
+    def drop_answer(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Regenerate: the last answer goes; the question stays to be answered again."""
+        if not history or history[-1].get("role") != "assistant":
+            raise gr.Error("There is no answer to regenerate yet.")
+        return history[:-1]
+
+    def edit_last(self, history: list[dict[str, Any]]) -> tuple[str, list]:
+        """Edit and resend: the last question returns to the box, it and its answer go."""
+        users = [i for i, m in enumerate(history) if m.get("role") == "user"]
+        if not users:
+            raise gr.Error("There is no message to edit yet.")
+        return text_of(history[users[-1]]["content"]), history[: users[-1]]
+
+    def save(self, name: str, history: list, model: str, system: str, *sampled: Any) -> Any:
+        session = Session(
+            model=model,
+            system=system.strip() or None,
+            messages=as_messages(history),
+            params=sampling(*sampled),
+        )
+        path = save_session(self.ctx.settings.sessions_dir, name.strip(), session)
+        names = session_names(self.ctx.settings)
+        return f"Saved {len(session.messages)} message(s) to {path}", gr.update(choices=names)
+
+    def load(self, name: str) -> tuple[list, str, str, str]:
+        if not name:
+            raise gr.Error("Pick a saved chat first.")
+        session = load_session(self.ctx.settings.sessions_dir, name)
+        history = [{"role": m.role, "content": m.content} for m in session.messages]
+        note = f"Loaded {len(history)} message(s) from '{name}'"
+        return history, session.model, session.system or "", note
+
+
+def build(ctx: UIContext, demo: gr.Blocks) -> None:
+    """The tab's components and events (call inside `gr.Tab`)."""
+    act = ChatActions(ctx)
+    with gr.Row():
+        model = gr.Dropdown(
+            label="Model",
+            value=ctx.settings.default_model,
+            choices=[ctx.settings.default_model],
+            elem_id="chat-model",
+        )
+        kb = gr.Dropdown(
+            label="Knowledge base (answers with citations)",
+            value=NONE,
+            choices=[NONE],
+            elem_id="chat-kb",
+        )
+    system = gr.Textbox(label="System prompt", lines=1, elem_id="chat-system")
+    with gr.Accordion("Sampling", open=False), gr.Row():
+        temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
+        top_p = gr.Slider(0, 1, value=0.95, step=0.01, label="Top-p")
+        top_k = gr.Slider(0, 200, value=40, step=1, label="Top-k")
+        max_tokens = gr.Slider(1, 4096, value=512, step=1, label="Max new tokens")
+        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)")
+    sampled = [temperature, top_p, top_k, max_tokens, seed]
+    chatbot = gr.Chatbot(label="Chat", height=380, elem_id="chatbot", buttons=["copy"])
+    with gr.Row():
+        text = gr.Textbox(show_label=False, placeholder="Message…", scale=6, elem_id="chat-input")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id="chat-stop")
+    with gr.Row():
+        regenerate = gr.Button("Regenerate", size="sm", elem_id="chat-regenerate")
+        edit = gr.Button("Edit last message", size="sm", elem_id="chat-edit")
+        clear = gr.Button("Clear", size="sm", elem_id="chat-clear")
+    speed = gr.Markdown(elem_id="chat-speed")
+    sources = gr.Markdown(elem_id="chat-sources")
+    with gr.Accordion("Saved chats (the files of danlu run's /save and /load)", open=False):
+        with gr.Row():
+            save_name = gr.Textbox(label="Save as", elem_id="chat-save-name")
+            save = gr.Button("Save", elem_id="chat-save")
+            saved = gr.Dropdown(label="Saved chats", elem_id="chat-saved")
+            load = gr.Button("Load", elem_id="chat-load")
+        note = gr.Markdown(elem_id="chat-note")
+
+    answer_inputs = [chatbot, model, kb, system, *sampled]
+    answer_outputs = [chatbot, speed, sources]
+    for trigger in (send.click, text.submit):
+        trigger(friendly(act.add_user), [text, chatbot], [text, chatbot]).success(
+            friendly(act.respond), answer_inputs, answer_outputs
+        )
+    stop.click(act.stop, None, None, queue=False)
+    regenerate.click(friendly(act.drop_answer), chatbot, chatbot).success(
+        friendly(act.respond), answer_inputs, answer_outputs
+    )
+    edit.click(friendly(act.edit_last), chatbot, [text, chatbot])
+    clear.click(lambda: ([], "", ""), None, answer_outputs)
+    save.click(friendly(act.save), [save_name, chatbot, model, system, *sampled], [note, saved])
+    load.click(friendly(act.load), saved, [chatbot, model, system, note])
+
+    def refresh() -> tuple[Any, Any, Any]:
+        return (
+            gr.update(choices=model_names(ctx.settings)),
+            gr.update(choices=[NONE, *kb_names(ctx.settings)]),
+            gr.update(choices=session_names(ctx.settings)),
+        )
+
+    demo.load(friendly(refresh), None, [model, kb, saved])

@@ -1,0 +1,241 @@
+"""The Train tab: a form over the SFT settings, a data preview with its validation report,
+start / stop / resume, the live loss curve and log, and the list of runs.
+
+A run is the `danlu train sft` command in a background process (the torch stack stays out
+of the page's process, and Stop is Ctrl-C: the run is recorded as interrupted and resumes
+from its last checkpoint). The page names the run id, so it can follow the run folder's
+metrics.jsonl while the process writes it, and find it again after a reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from danlu.ui.context import UIContext
+from danlu.ui.feedback import friendly
+from danlu.ui.names import model_names
+
+DATA_TYPES = (".jsonl", ".json", ".csv", ".parquet")
+PREVIEW_ROWS = 5
+RUN_COLUMNS = ["run", "stage", "status", "steps", "loss", "model", "created"]
+LOG_SHOWN = 30
+
+
+def _run_dir(ctx: UIContext, run_id: str):
+    from danlu.train.runs import runs_dir
+
+    return runs_dir(ctx.settings) / run_id
+
+
+class TrainActions:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    def keep_data(self, upload: str | None) -> str:
+        if not upload:
+            return ""
+        return str(self.ctx.keep_upload(upload, "train", DATA_TYPES))
+
+    def check(self, path: str) -> tuple[list[list[str]], str]:
+        """The first rows and the validation report (`danlu data check`, without tokens)."""
+        from danlu.train.data import load_data
+
+        if not path.strip():
+            raise gr.Error("Upload a data file or give its path first.")
+        data = load_data(path.strip())
+        preview = [
+            [where, _short(ex)] for where, ex in zip(data.wheres, data.examples, strict=True)
+        ]
+        lines = [
+            f"**{data.format.name}** ({data.format.kind}): {data.rows} rows, "
+            f"{len(data.examples)} valid, {len(data.problems)} bad"
+        ]
+        lines += [f"- {p}" for p in data.problems[:20]]
+        return preview[:PREVIEW_ROWS], "\n".join(lines)
+
+    def start(
+        self,
+        model: str,
+        path: str,
+        method: str,
+        epochs: float,
+        max_steps: float,
+        rate: float,
+        lora_r: float,
+        batch: float,
+        max_length: float,
+    ) -> tuple[str, Any]:
+        from danlu.train import SFTSettings
+        from danlu.train.data import load_data
+        from danlu.train.runs import new_run_id
+
+        if not path.strip():
+            raise gr.Error("Upload a data file or give its path first.")
+        flags = {
+            "model": model,
+            "data": path.strip(),
+            "method": method,
+            "epochs": epochs,
+            "max_steps": int(max_steps),
+            "learning_rate": rate or None,
+            "lora_r": int(lora_r),
+            "batch_size": int(batch),
+            "max_length": int(max_length),
+        }
+        settings = SFTSettings.from_sources(None, **flags)  # a bad value: one line, no process
+        load_data(settings.data, settings.format).require_clean(("chat", "text"))
+        run_id = new_run_id("sft", model)
+        args = ["train", "sft", "--run", run_id, *_flags(settings, flags)]
+        self.ctx.jobs.spawn("train", run_id, args)
+        return f"Started run **{run_id}**", gr.update(choices=self._ids(), value=run_id)
+
+    def stop(self, run_id: str) -> str:
+        job = self._job(run_id)
+        if job is None or not job.running:
+            raise gr.Error("That run is not running from this page.")
+        self.ctx.jobs.cancel(job.id)
+        return f"Stopping **{run_id}** (it is recorded as interrupted, and can resume)"
+
+    def resume(self, run_id: str) -> str:
+        if not run_id:
+            raise gr.Error("Pick a run to resume.")
+        job = self._job(run_id)
+        if job is not None and job.running:
+            raise gr.Error("That run is running already.")
+        self.ctx.jobs.spawn("train", run_id, ["train", "sft", "--resume", "--run", run_id])
+        return f"Resuming **{run_id}**"
+
+    def _job(self, run_id: str):
+        return next(
+            (j for j in self.ctx.jobs.list() if j.kind == "train" and j.title == run_id), None
+        )
+
+    def _ids(self) -> list[str]:
+        from danlu.train.runs import list_runs
+
+        return [r.id for r in list_runs(self.ctx.settings)]
+
+    def runs(self) -> list[list[Any]]:
+        from danlu.train.runs import list_runs
+
+        rows = []
+        for r in list_runs(self.ctx.settings):
+            loss = r.metrics.get("train_loss")
+            rows.append(
+                [
+                    r.id,
+                    r.stage,
+                    r.status,
+                    r.steps,
+                    "" if loss is None else round(loss, 4),
+                    r.base_model.get("name", ""),
+                    r.created,
+                ]
+            )
+        return rows
+
+    def follow(self, run_id: str) -> tuple[Any, str, str]:
+        """The loss so far, a status line and the log tail of the picked run."""
+        import pandas as pd
+
+        from danlu.train.runs import read_metrics, read_record
+
+        if not run_id:
+            return pd.DataFrame({"step": [], "loss": []}), "", ""
+        run_dir = _run_dir(self.ctx, run_id)
+        rows = [r for r in read_metrics(run_dir) if "loss" in r] if run_dir.is_dir() else []
+        curve = pd.DataFrame({"step": [r["step"] for r in rows], "loss": [r["loss"] for r in rows]})
+        job = self._job(run_id)
+        state = job.state if job is not None else "-"
+        if (run_dir / "run.json").is_file():
+            record = read_record(run_dir)
+            state = "running" if job is not None and job.running else record.status
+        last = f", loss {rows[-1]['loss']:.4f}" if rows else ""
+        status = f"**{run_id}**: {state}, {len(rows)} logged steps{last}"
+        if job is not None and job.state == "failed":
+            status += f"  \n{job.message}"
+        log = "\n".join(job.log[-LOG_SHOWN:]) if job is not None else ""
+        return curve, status, log
+
+    def pick(self) -> Any:
+        ids = self._ids()
+        return gr.update(choices=ids, value=ids[0] if ids else None)
+
+
+def _flags(settings: Any, given: dict[str, Any]) -> list[str]:
+    """CLI flags for the fields the form set (the settings checked them already)."""
+    flags = []
+    for name in given:
+        value = getattr(settings, name)
+        if value is not None:
+            flags += ["--" + name.replace("_", "-"), str(value)]
+    return flags
+
+
+def _short(example: Any) -> str:
+    text = repr(example)
+    return text if len(text) < 300 else text[:297] + "…"
+
+
+def build(ctx: UIContext, demo: gr.Blocks) -> None:
+    act = TrainActions(ctx)
+    with gr.Row():
+        model = gr.Dropdown(
+            label="Base model",
+            value=ctx.settings.default_model,
+            choices=[ctx.settings.default_model],
+            elem_id="train-model",
+        )
+        method = gr.Radio(["lora", "full", "qlora"], value="lora", label="Method")
+    with gr.Row():
+        upload = gr.File(
+            label="Data file (.jsonl .json .csv .parquet)", type="filepath", elem_id="train-upload"
+        )
+        path = gr.Textbox(label="Data file path (or a hub dataset id)", elem_id="train-data")
+    check = gr.Button("Check data", size="sm", elem_id="train-check")
+    report = gr.Markdown(elem_id="train-report")
+    preview = gr.Dataframe(
+        headers=["line", "example"], interactive=False, wrap=True, elem_id="train-preview"
+    )
+    with gr.Row():
+        epochs = gr.Number(value=3, label="Epochs", elem_id="train-epochs", minimum=0.01)
+        max_steps = gr.Number(
+            value=-1, precision=0, label="Max steps (-1: epochs decide)", elem_id="train-max-steps"
+        )
+        rate = gr.Number(
+            value=0, label="Learning rate (0: the method's default)", elem_id="train-rate"
+        )
+        lora_r = gr.Number(value=16, precision=0, label="LoRA rank", elem_id="train-lora-r")
+        batch = gr.Number(value=4, precision=0, label="Batch size", elem_id="train-batch")
+        max_length = gr.Number(
+            value=512, precision=0, label="Max length (tokens)", elem_id="train-max-length"
+        )
+    with gr.Row():
+        start = gr.Button("Start", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        resume = gr.Button("Resume", elem_id="train-resume")
+    status = gr.Markdown(elem_id="train-status")
+    run = gr.Dropdown(label="Run", elem_id="train-run")
+    with gr.Row():
+        curve = gr.LinePlot(
+            x="step", y="loss", title="Training loss", elem_id="train-loss", height=280
+        )
+        log = gr.Textbox(label="Log", lines=12, max_lines=12, elem_id="train-log")
+    runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="train-runs")
+    gr.Markdown("Export a finished run to GGUF: not in the page yet (`danlu export`, issue 13).")
+
+    form = [model, path, method, epochs, max_steps, rate, lora_r, batch, max_length]
+    upload.upload(friendly(act.keep_data), upload, path)
+    check.click(friendly(act.check), path, [preview, report])
+    start.click(friendly(act.start), form, [status, run])
+    stop.click(friendly(act.stop), run, status)
+    resume.click(friendly(act.resume), run, status)
+    gr.Timer(2.0).tick(friendly(act.follow), run, [curve, status, log], show_progress="hidden")
+    gr.Timer(5.0).tick(friendly(act.runs), None, runs, show_progress="hidden")
+
+    def refresh() -> tuple[Any, Any, Any]:
+        return gr.update(choices=model_names(ctx.settings)), act.pick(), act.runs()
+
+    demo.load(friendly(refresh), None, [model, run, runs])
