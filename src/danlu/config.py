@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from danlu.engine.base import ContextLength, GpuLayers, Threads
+from danlu.engine.base import ContextLength, FlashAttn, GpuLayers, Threads
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
 
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     )
     gpu_layers: GpuLayers = Field(
         0, description="Layers to offload to a GPU build of llama.cpp (-1: all)."
+    )
+    flash_attn: FlashAttn | None = Field(
+        None,
+        description="Flash attention on|off|auto for every load without -fa (env "
+        "DANLU_FLASH_ATTN); None: off, see docs/engine.md.",
     )
 
     def __init__(self, **values: Any) -> None:

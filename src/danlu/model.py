@@ -57,6 +57,12 @@ class Model:
     def n_ctx(self) -> int:
         return self.engine.n_ctx
 
+    @property
+    def engine_facts(self) -> dict[str, str]:
+        """The engine settings in effect (flash attention, KV cache types, ...), where the
+        backend reports them; llama.cpp's are read back from its own log."""
+        return dict(getattr(self.engine, "facts", {}))
+
     def params(self, **changes: Any) -> SamplingParams:
         """The default params with `changes` applied and validated (logit_bias ids included)."""
         params = SamplingParams.build(self.defaults, **changes)
@@ -214,23 +220,27 @@ def load(
     template: str | None = None,
     parallel: int = 1,
     verbose: bool = False,
+    **engine_options: Any,
 ) -> Model:
     """Load a model from the local store by name (default: the settings' default model).
 
-    None for n_ctx, threads or gpu_layers takes the settings' value. Every value is checked
-    (InvalidParameter) before any file is opened.
+    None for n_ctx, threads or gpu_layers takes the settings' value. `engine_options` sets
+    other LoadOptions fields by llama.cpp's names (flash_attn="on", cache_type_k="q8_0",
+    n_ubatch=256, ...). Every value is checked (InvalidParameter) before any file is opened.
     """
     settings = settings or Settings()
     catalog = Catalog(settings)
     name = name or settings.default_model
     folder = _manifest_folder(name, settings)  # a training run given by path, else None
     manifest = read_manifest(folder) if folder else catalog.get(name)
+    knobs = ({"flash_attn": settings.flash_attn} if settings.flash_attn else {}) | engine_options
     options = LoadOptions.build(
         n_ctx=settings.n_ctx if n_ctx is None else n_ctx,
         threads=settings.threads if threads is None else threads,
         gpu_layers=settings.gpu_layers if gpu_layers is None else gpu_layers,
         parallel=parallel,
         extra={"verbose": verbose},
+        **knobs,
     )
     options = _within_trained_context(options, manifest, asked=n_ctx is not None)
     path = _main_path(manifest, folder) if folder else catalog.main_path(manifest.name)
@@ -265,13 +275,13 @@ def _within_trained_context(
     options: LoadOptions, manifest: Manifest, *, asked: bool
 ) -> LoadOptions:
     """The default context shrinks to the model's trained one; a larger one asked for is refused."""
-    trained = manifest.context_length
+    trained = manifest.context_length and int(manifest.context_length * options.context_factor)
     if not trained or options.n_ctx <= trained:
         return options
     if asked:
         raise InvalidParameter(
             f"context length {options.n_ctx} is larger than the {trained} tokens "
             f"'{manifest.name}' was trained for",
-            hint=f"ask for {trained} or fewer, or leave it unset for the default",
+            hint=f"ask for {trained} or fewer, or stretch it with --rope-scaling/--rope-scale",
         )
     return options.model_copy(update={"n_ctx": trained})

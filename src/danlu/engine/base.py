@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from danlu.engine.sampling import SamplingParams, describe_validation_error
 from danlu.errors import InvalidParameter
@@ -144,24 +144,80 @@ Parallel = Annotated[
 BatchSize = Annotated[
     int, Field(ge=1, description="Prompt tokens per decode call (llama.cpp's -b).")
 ]
+MicroBatch = Annotated[
+    int, Field(ge=1, description="Tokens per compute pass within a batch (llama.cpp's -ub).")
+]
+# llama.cpp's flash attention: on, off, or auto (llama.cpp turns it on where the backend has it).
+FlashAttn = Literal["on", "off", "auto"]
+# KV cache element types llama.cpp accepts for -ctk/-ctv (quantized V needs flash attention).
+KvCacheType = Literal["f32", "f16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"]
+RopeScaling = Literal["none", "linear", "yarn"]
+
+# Why flash attention is off unless asked for; `danlu show` and `danlu run -v` print it.
+FLASH_ATTN_DEFAULT_REASON = (
+    "off by default: on one measured CPU it sped generation ~9% (tg128), on another 'auto' "
+    "halved prompt speed; measure yours with `danlu bench MODEL --flash-attn on,off`"
+)
 
 
 class LoadOptions(BaseModel):
-    """How to load a model file into a backend."""
+    """How to load a model file into a backend. Names follow llama.cpp's flags."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_ctx: ContextLength = 4096  # per sequence
     threads: Threads = 2
+    threads_batch: Threads | None = Field(
+        None, description="Threads for prompt processing (-tb); None: the same as threads."
+    )
     gpu_layers: GpuLayers = 0
     parallel: Parallel = 1
     n_batch: BatchSize = 512
+    n_ubatch: MicroBatch | None = Field(
+        None, description="Micro-batch (-ub); None: the batch size, one pass per batch."
+    )
+    flash_attn: FlashAttn = Field("off", description=FLASH_ATTN_DEFAULT_REASON)
+    cache_type_k: KvCacheType = Field("f16", description="K cache type (-ctk).")
+    cache_type_v: KvCacheType = Field(
+        "f16", description="V cache type (-ctv); a quantized one needs flash attention."
+    )
+    mlock: bool = Field(False, description="Lock the weights in RAM (--mlock).")
+    mmap: bool = Field(True, description="Map the file instead of reading it (--no-mmap: off).")
+    rope_scaling: RopeScaling | None = Field(
+        None, description="RoPE scaling method (--rope-scaling); None: the model's own."
+    )
+    rope_scale: float | None = Field(
+        None, gt=0, description="Context scaling factor (--rope-scale N: freq scale 1/N)."
+    )
+    rope_freq_base: float | None = Field(
+        None, gt=0, description="RoPE base frequency (--rope-freq-base); None: the model's."
+    )
+    yarn_orig_ctx: int | None = Field(
+        None, ge=1, description="YaRN: the model's original context (--yarn-orig-ctx)."
+    )
     adapters: tuple[str, ...] = Field(
         (), description="GGUF LoRA adapter files applied at load, scale 1 (llama.cpp only)."
     )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Backend-specific options (e.g. verbose)."
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadOptions:
+        if self.n_ubatch is not None and self.n_ubatch > self.n_batch:
+            raise ValueError(f"n_ubatch {self.n_ubatch} is larger than n_batch {self.n_batch}")
+        if self.cache_type_v not in ("f32", "f16") and self.flash_attn == "off":
+            raise ValueError(
+                f"a {self.cache_type_v} V cache needs flash attention (--flash-attn on or auto)"
+            )
+        return self
+
+    @property
+    def context_factor(self) -> float:
+        """How far RoPE scaling stretches the trained context (1.0 without scaling)."""
+        if self.rope_scaling in (None, "none") or self.rope_scale is None:
+            return 1.0
+        return self.rope_scale
 
     @classmethod
     def build(cls, **fields: Any) -> LoadOptions:

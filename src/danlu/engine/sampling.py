@@ -30,6 +30,9 @@ class SamplingParams(BaseModel):
     repeat_last_n: int = Field(
         64, ge=-1, description="Window of tokens repeat_penalty looks at (-1: whole context)."
     )
+    penalize_nl: bool = Field(
+        True, description="Let the penalties lower the newline too (--no-penalize-nl: off)."
+    )
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style penalty.")
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style penalty.")
     seed: int | None = Field(None, ge=0, description="RNG seed; None draws a random one.")
@@ -96,6 +99,9 @@ def describe_validation_error(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "value"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown parameter '{field}'")
+            continue
+        if not err["loc"] and err["type"] == "value_error":  # a rule across fields
+            parts.append(str(err["ctx"]["error"]) if "ctx" in err else err["msg"])
             continue
         got = err.get("input")
         parts.append(f"invalid {field}={got!r}: {err['msg'].lower()}")

@@ -33,17 +33,16 @@ class LlamaCppEngine:
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
         self._model = native.load_model(path, options)
-        self._threads = options.threads
+        self._options = options
         train_ctx = self._model.n_ctx_train()
-        self._n_ctx = min(options.n_ctx or train_ctx, train_ctx)
+        limit = int(train_ctx * options.context_factor)  # RoPE scaling stretches it
+        self._n_ctx = min(options.n_ctx or limit, limit)
         n_seq = options.parallel + 1  # the extra sequence is for scoring
+        log: list[str] = []
         self._ctx = native.new_context(
-            self._model,
-            n_ctx=self._n_ctx,
-            threads=options.threads,
-            n_seq=n_seq,
-            n_batch=options.n_batch,
+            self._model, options, n_ctx=self._n_ctx, n_seq=n_seq, log=log
         )
+        self.facts = self._facts(native.context_facts(log))
         self.scheduler = Scheduler(
             self._model, self._ctx, n_slots=options.parallel, n_batch=self._ctx.params.n_batch
         )
@@ -51,6 +50,24 @@ class LlamaCppEngine:
         self._embed_ctx: internals.LlamaContext | None = None
         # GGUF LoRA adapters (a Modelfile's ADAPTER), applied to every decode of the context
         set_adapters(self._ctx, load_adapters(self._model, options.adapters))
+        self._pieces: dict[int, bytes] = {}
+
+    def _facts(self, read_back: dict[str, str]) -> dict[str, str]:
+        """The settings in effect, as llama.cpp reports them where it does."""
+        o, params = self._options, self._ctx.params
+        return {
+            "flash_attn": read_back.get("flash_attn", o.flash_attn),
+            "flash_attn_asked": o.flash_attn,
+            "cache_type_k": read_back.get("cache_type_k", o.cache_type_k),
+            "cache_type_v": read_back.get("cache_type_v", o.cache_type_v),
+            "n_batch": str(params.n_batch),
+            "n_ubatch": str(params.n_ubatch),
+            "threads": str(params.n_threads),
+            "threads_batch": str(params.n_threads_batch),
+            "mmap": "on" if o.mmap else "off",
+            "mlock": "on" if o.mlock else "off",
+            "rope_scaling": o.rope_scaling or "model's own",
+        }
 
     # -- facts about the model ---------------------------------------------------------
 
@@ -117,7 +134,7 @@ class LlamaCppEngine:
         budget = self._n_ctx - len(prompt)
         if params.max_tokens is not None:
             budget = min(budget, params.max_tokens)
-        return Job(prompt, params, emit, budget, self.piece)
+        return Job(prompt, params, emit, budget, self._sampled_piece)
 
     def _next(self, items: queue.SimpleQueue) -> Chunk | DanluError:
         if self.scheduler.threaded:
@@ -141,7 +158,16 @@ class LlamaCppEngine:
 
     def piece(self, token: int) -> bytes:
         check_token_ids((token,), self.n_vocab)
-        return self._model.token_to_piece(token, special=False).rstrip(b"\0")
+        return self._sampled_piece(token)
+
+    def _sampled_piece(self, token: int) -> bytes:
+        """A token's bytes, looked up once: per generated token this is a dict hit, not
+        two native calls and a buffer (the sampler only picks valid ids)."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._model.token_to_piece(token, special=False).rstrip(b"\0")
+            self._pieces[token] = piece
+        return piece
 
     def _check_fits(self, prompt: list[int]) -> None:
         if not prompt:
@@ -152,6 +178,38 @@ class LlamaCppEngine:
                 f"the prompt has {len(prompt)} tokens but the context holds {self._n_ctx}",
                 hint="shorten the input or raise the context length (-c / num_ctx)",
             )
+
+    # -- saved prompt state (--prompt-cache) ---------------------------------------------------
+
+    def save_state(self, keep: int) -> tuple[list[int], bytes]:
+        """The first `keep` tokens the last-used slot holds, and their KV state.
+
+        The slot's cache is cut back to them first (a saved prompt leaves its answer out).
+        """
+
+        def save() -> tuple[list[int], bytes]:
+            slot = max(self.scheduler.slots, key=lambda s: s.last_used)
+            self.scheduler.forget(slot, min(keep, len(slot.cached)))
+            return list(slot.cached), native.seq_state(self._ctx, slot.seq_id)
+
+        return self.scheduler.call(save)
+
+    def restore_state(self, tokens: Sequence[int], data: bytes) -> None:
+        """Put a saved state into the first slot: the next prompt reuses the prefix it shares."""
+        tokens = list(tokens)
+        self._check_fits(tokens)
+
+        def restore() -> None:
+            slot = self.scheduler.slots[0]
+            self.scheduler.forget(slot, 0)
+            try:
+                native.set_seq_state(self._ctx, slot.seq_id, data)
+            except DanluError:
+                self.scheduler.forget(slot, 0)  # nothing half-loaded stays behind
+                raise
+            slot.cached = tokens
+
+        self.scheduler.call(restore)
 
     # -- scoring and embeddings ---------------------------------------------------------------
 
@@ -227,7 +285,7 @@ class LlamaCppEngine:
     def _embedding_context(self) -> internals.LlamaContext:
         if self._embed_ctx is None:
             self._embed_ctx = native.new_context(
-                self._model, n_ctx=self._n_ctx, threads=self._threads, embeddings=True
+                self._model, self._options, n_ctx=self._n_ctx, embeddings=True
             )
         return self._embed_ctx
 

@@ -7,19 +7,43 @@ from __future__ import annotations
 
 import ctypes
 import math
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import llama_cpp
 from llama_cpp import _internals as internals
-from llama_cpp._logger import set_verbose
+from llama_cpp._logger import llama_log_callback, set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 
-from danlu.engine.base import LoadOptions, TokenLogprob
+from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import BackendError, CorruptModel, InvalidParameter
 
 ALL_LAYERS = 0x7FFFFFFF
+FLASH_ATTN = {
+    "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+    "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    "auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+}
+KV_TYPES = {name: getattr(llama_cpp, f"GGML_TYPE_{name.upper()}") for name in get_args(KvCacheType)}
+ROPE_SCALING = {
+    "none": llama_cpp.LLAMA_ROPE_SCALING_TYPE_NONE,
+    "linear": llama_cpp.LLAMA_ROPE_SCALING_TYPE_LINEAR,
+    "yarn": llama_cpp.LLAMA_ROPE_SCALING_TYPE_YARN,
+}
+LOAD_MODES = {  # (mmap, mlock) -> llama.cpp's load mode
+    (True, False): llama_cpp.LLAMA_LOAD_MODE_MMAP,
+    (True, True): llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
+    (False, True): llama_cpp.LLAMA_LOAD_MODE_MLOCK,
+    (False, False): llama_cpp.LLAMA_LOAD_MODE_NONE,
+}
+_LOG_TAGS = {2: "W", 3: "E"}
+# "flash_attn = enabled" when asked for; "Flash Attention enabled" when 'auto' resolved it
+_FLASH_ATTN = re.compile(r"(?:flash_attn\s+= |Flash Attention )(enabled|disabled|not supported)")
+_KV_TYPES = re.compile(r"K \((\w+)\):.*V \((\w+)\):")
 
 
 @llama_cpp.llama_log_callback
@@ -35,6 +59,8 @@ def load_model(path: Path, options: LoadOptions) -> internals.LlamaModel:
         llama_cpp.llama_log_set(_drop_log, ctypes.c_void_p(0))
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = ALL_LAYERS if options.gpu_layers < 0 else options.gpu_layers
+    if not options.mmap or options.mlock:  # else llama.cpp's own choice (it maps the file)
+        params.load_mode = LOAD_MODES[(options.mmap, options.mlock)]
     try:
         return internals.LlamaModel(path_model=str(path), params=params, verbose=False)
     except ValueError:
@@ -46,35 +72,110 @@ def load_model(path: Path, options: LoadOptions) -> internals.LlamaModel:
 
 def new_context(
     model: internals.LlamaModel,
+    options: LoadOptions,
     *,
     n_ctx: int,
-    threads: int,
     n_seq: int = 1,
-    n_batch: int = 512,
     embeddings: bool = False,
+    log: list[str] | None = None,
 ) -> internals.LlamaContext:
-    """A llama.cpp context with `n_ctx` tokens of KV cache per sequence."""
-    params = llama_cpp.llama_context_default_params()
-    params.n_ctx = n_ctx * n_seq
-    params.n_batch = min(n_batch, n_ctx) if not embeddings else n_ctx
-    params.n_ubatch = params.n_batch
-    params.n_seq_max = n_seq
-    params.n_threads = threads
-    params.n_threads_batch = threads
-    params.embeddings = embeddings
-    # llama.cpp's "auto" turns flash attention on, which halves prompt speed on CPU here.
-    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-    if embeddings:
-        params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
+    """A llama.cpp context with `n_ctx` tokens of KV cache per sequence.
+
+    llama.cpp's log lines while it sets the context up go to `log` (read back by
+    `context_facts`); a refused context raises BackendError with llama.cpp's reason.
+    """
+    params = context_params(options, n_ctx=n_ctx, n_seq=n_seq, embeddings=embeddings)
+    lines = [] if log is None else log
+    verbose = bool(options.extra.get("verbose", False))
     try:
         # llama.cpp logs context set-up notes on stderr; the CLI must stay clean.
-        with suppress_stdout_stderr(disable=False):
+        with LogTap(lines, verbose), suppress_stdout_stderr(disable=verbose):
             return internals.LlamaContext(model=model, params=params, verbose=False)
     except ValueError:
+        errors = [line.split(": ", 1)[-1] for line in lines if line.startswith("E:")]
+        reason = f": {errors[-1]}" if errors else ""
         raise BackendError(
-            f"llama.cpp could not create a context of {n_ctx} tokens",
-            hint="try a smaller context length (-c)",
+            f"llama.cpp could not create a context of {n_ctx} tokens{reason}",
+            hint="check the cache types and flash attention, or try a smaller context (-c)",
         ) from None
+
+
+def context_params(
+    options: LoadOptions, *, n_ctx: int, n_seq: int, embeddings: bool
+) -> llama_cpp.llama_context_params:
+    """LoadOptions as llama.cpp's context parameters; a None option keeps llama.cpp's value."""
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = n_ctx * n_seq
+    params.n_batch = min(options.n_batch, n_ctx) if not embeddings else n_ctx
+    params.n_ubatch = min(options.n_ubatch or params.n_batch, params.n_batch)
+    params.n_seq_max = n_seq
+    params.n_threads = options.threads
+    params.n_threads_batch = options.threads_batch or options.threads
+    params.embeddings = embeddings
+    params.flash_attn_type = FLASH_ATTN[options.flash_attn]
+    params.type_k = KV_TYPES[options.cache_type_k]
+    params.type_v = KV_TYPES[options.cache_type_v]
+    if options.rope_scaling is not None:
+        params.rope_scaling_type = ROPE_SCALING[options.rope_scaling]
+    if options.rope_scale is not None:
+        params.rope_freq_scale = 1.0 / options.rope_scale
+    if options.rope_freq_base is not None:
+        params.rope_freq_base = options.rope_freq_base
+    if options.yarn_orig_ctx is not None:
+        params.yarn_orig_ctx = options.yarn_orig_ctx
+    if embeddings:
+        params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
+    return params
+
+
+def context_facts(log: list[str]) -> dict[str, str]:
+    """What llama.cpp made of the settings, read back from its set-up log.
+
+    Keys: flash_attn (on/off, as resolved), cache_type_k, cache_type_v.
+    """
+    facts: dict[str, str] = {}
+    for line in log:
+        if found := _FLASH_ATTN.search(line):
+            facts["flash_attn"] = "on" if found.group(1) == "enabled" else "off"
+        if found := _KV_TYPES.search(line):
+            facts["cache_type_k"], facts["cache_type_v"] = found.group(1), found.group(2)
+    return facts
+
+
+class LogTap:
+    """While active, llama.cpp's log lines go to `lines` (prefixed 'I:', 'W:', 'E:')
+    and, when verbose, to stderr too. The process-wide sink is put back on exit."""
+
+    def __init__(self, lines: list[str], verbose: bool) -> None:
+        self.lines = lines
+        self.verbose = verbose
+        self._partial = ""
+
+        @llama_cpp.llama_log_callback
+        def sink(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            self._take(level, text.decode("utf-8", "replace"))
+
+        self._sink = sink  # kept alive: llama.cpp holds a raw pointer to it
+
+    def _take(self, level: int, text: str) -> None:
+        if self.verbose:
+            sys.stderr.write(text)
+        tag = _LOG_TAGS.get(level, "I")
+        if level == 5:  # a continuation of the line before
+            self._partial += text
+        else:
+            self._partial = f"{tag}: {text}"
+        if self._partial.endswith("\n"):
+            self.lines.append(self._partial.rstrip("\n"))
+            self._partial = ""
+
+    def __enter__(self) -> LogTap:
+        llama_cpp.llama_log_set(self._sink, ctypes.c_void_p(0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        restore = llama_log_callback if self.verbose else _drop_log
+        llama_cpp.llama_log_set(restore, ctypes.c_void_p(0))
 
 
 def fill_batch(
@@ -109,6 +210,24 @@ def decode(ctx: internals.LlamaContext, batch: internals.LlamaBatch) -> None:
         raise BackendError(f"llama_decode failed with code {rc}", hint="the context may be full")
 
 
+def seq_state(ctx: internals.LlamaContext, seq_id: int) -> bytes:
+    """The KV state of one sequence, as llama.cpp serialises it."""
+    size = llama_cpp.llama_state_seq_get_size(ctx.ctx, seq_id)
+    buf = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_seq_get_data(ctx.ctx, buf, size, seq_id)
+    return bytes(buf)[:written]
+
+
+def set_seq_state(ctx: internals.LlamaContext, seq_id: int, data: bytes) -> None:
+    """Load a sequence's KV state; one saved under other cache settings raises BackendError."""
+    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    if llama_cpp.llama_state_seq_set_data(ctx.ctx, buf, len(data), seq_id) == 0:
+        raise BackendError(
+            "llama.cpp refused the saved KV state",
+            hint="it was saved with other cache types or a smaller context; delete the file",
+        )
+
+
 def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> internals.LlamaSampler:
     """The llama.cpp sampler chain for `params`, in llama.cpp's own default order."""
     chain = internals.LlamaSampler()
@@ -117,14 +236,7 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> intern
     if params.grammar:
         add_grammar(chain, model, params.grammar, params.grammar_trigger)
     if params.repeat_penalty != 1.0 or params.presence_penalty or params.frequency_penalty:
-        last_n = model.n_ctx_train() if params.repeat_last_n == -1 else params.repeat_last_n
-        chain.add_penalties(
-            model.n_vocab(),
-            last_n,
-            params.repeat_penalty,
-            params.frequency_penalty,
-            params.presence_penalty,
-        )
+        add_penalties(chain, model, params)
     if params.greedy:
         chain.add_greedy()
         return chain
@@ -138,6 +250,52 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> intern
     seed = llama_cpp.LLAMA_DEFAULT_SEED if params.seed is None else params.seed
     chain.add_dist(seed)
     return chain
+
+
+def add_penalties(
+    chain: internals.LlamaSampler, model: internals.LlamaModel, params: SamplingParams
+) -> None:
+    """Repeat/presence/frequency penalties; with penalize_nl off, the newline keeps its logit."""
+    newline = None if params.penalize_nl else NewlineLogit(llama_cpp.llama_vocab_nl(model.vocab))
+    if newline is not None:
+        chain.add_custom(newline.save)
+    last_n = model.n_ctx_train() if params.repeat_last_n == -1 else params.repeat_last_n
+    chain.add_penalties(
+        model.n_vocab(),
+        last_n,
+        params.repeat_penalty,
+        params.frequency_penalty,
+        params.presence_penalty,
+    )
+    if newline is not None:
+        chain.add_custom(newline.restore)
+
+
+class NewlineLogit:
+    """Saves the newline token's logit before the penalties and puts it back after them
+    (llama.cpp's former penalize_nl=false). Until a sampler sorts them, candidates are
+    in token-id order, so the newline is found at its own index."""
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+        self.logit: float | None = None
+
+    def _index(self, candidates: llama_cpp.llama_token_data_array) -> int:
+        data, token = candidates.data, self.token
+        if 0 <= token < candidates.size and data[token].id == token:
+            return token
+        return next((i for i in range(candidates.size) if data[i].id == token), -1)
+
+    def save(self, cur_p) -> None:
+        candidates = cur_p.contents
+        index = self._index(candidates)
+        self.logit = candidates.data[index].logit if index >= 0 else None
+
+    def restore(self, cur_p) -> None:
+        candidates = cur_p.contents
+        index = self._index(candidates)
+        if index >= 0 and self.logit is not None:
+            candidates.data[index].logit = self.logit
 
 
 def add_grammar(

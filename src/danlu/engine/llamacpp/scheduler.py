@@ -47,6 +47,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._eog: dict[int, bool] = {}
 
     # -- submitting work ---------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class Scheduler:
             logprobs = (
                 native.token_logprobs(self._ctx, row, self._model, token, job.params.logprobs),
             )
-        if llama_cpp.llama_vocab_is_eog(self._model.vocab, token) and not job.params.ignore_eos:
+        if self._is_eog(token) and not job.params.ignore_eos:
             self._finish(slot, "stop")
             return
         slot.produced += 1
@@ -204,6 +205,13 @@ class Scheduler:
             self._finish(slot, "length")
         else:
             slot.next_token = token
+
+    def _is_eog(self, token: int) -> bool:
+        """Whether `token` ends generation, asked of llama.cpp once per token id."""
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = llama_cpp.llama_vocab_is_eog(self._model.vocab, token)
+        return eog
 
     def _finish(self, slot: Slot, reason: str) -> None:
         job = slot.job

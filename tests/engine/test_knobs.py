@@ -1,0 +1,139 @@
+"""Engine knobs (LoadOptions): each reaches llama.cpp, read back from its own log;
+bad values are one clear InvalidParameter before anything loads."""
+
+from __future__ import annotations
+
+import ctypes
+
+import llama_cpp
+import pytest
+
+import danlu
+from danlu import InvalidParameter
+from danlu.config import Settings
+from danlu.engine.base import LoadOptions
+from danlu.engine.llamacpp import native
+from danlu.engine.sampling import SamplingParams
+from danlu.model import _within_trained_context
+from danlu.server.settings import ServerSettings
+from danlu.store import Manifest
+
+QUESTION = [{"role": "user", "content": "Write a short poem about the sea."}]
+
+
+@pytest.fixture(scope="module")
+def fa_model(tmp_path_factory: pytest.TempPathFactory):
+    """SmolLM2 as the session `model` (2048 context, 2 threads) but with flash attention on
+    and a q8_0 KV cache, a micro-batch of 128 and one prompt thread."""
+    settings = Settings(home=tmp_path_factory.mktemp("fa-home"), n_ctx=2048)
+    options = {"flash_attn": "on", "cache_type_k": "q8_0", "cache_type_v": "q8_0"}
+    with danlu.load(
+        "smollm2", settings=settings, threads=2, n_ubatch=128, threads_batch=1, **options
+    ) as loaded:
+        yield loaded
+
+
+def test_defaults_reach_llama_cpp(model):
+    facts = model.engine_facts
+    assert facts["flash_attn"] == "off"  # read back from llama.cpp's context log
+    assert (facts["cache_type_k"], facts["cache_type_v"]) == ("f16", "f16")
+    assert facts["n_batch"] == facts["n_ubatch"] == "512"
+
+
+def test_flash_attn_kv_types_and_batches_reach_llama_cpp(fa_model):
+    facts = fa_model.engine_facts
+    assert facts["flash_attn"] == "on"
+    assert (facts["cache_type_k"], facts["cache_type_v"]) == ("q8_0", "q8_0")
+    assert (facts["n_ubatch"], facts["threads"], facts["threads_batch"]) == ("128", "2", "1")
+    assert fa_model.chat(QUESTION, temperature=0, max_tokens=8).usage.completion_tokens == 8
+
+
+def test_auto_flash_attn_reports_what_llama_cpp_chose(tmp_path):
+    settings = Settings(home=tmp_path, n_ctx=256)
+    with danlu.load("smollm2", settings=settings, threads=2, flash_attn="auto") as loaded:
+        assert loaded.engine_facts["flash_attn_asked"] == "auto"
+        assert loaded.engine_facts["flash_attn"] in ("on", "off")  # resolved, not 'auto'
+
+
+def test_greedy_with_flash_attn_on_and_off_agrees(model, fa_model, tmp_path):
+    """Flash attention changes the order of float sums and the q8_0 cache rounds K/V, so
+    greedy output may part at a near-tie; on this model and prompt it agrees for 24
+    tokens with the f16 cache, and for at least the first 8 with q8_0."""
+    settings = Settings(home=tmp_path, n_ctx=2048)
+    with danlu.load("smollm2", settings=settings, threads=2, flash_attn="on") as fa_f16:
+        model.engine.reset()
+        off = model.chat(QUESTION, temperature=0, max_tokens=24)
+        on = fa_f16.chat(QUESTION, temperature=0, max_tokens=24)
+    assert on.token_ids == off.token_ids
+    quantized = fa_model.chat(QUESTION, temperature=0, max_tokens=24)
+    assert quantized.token_ids[:8] == off.token_ids[:8]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"cache_type_k": "q3"}, "invalid cache_type_k='q3'"),
+        ({"n_batch": -1}, "invalid n_batch=-1"),
+        ({"n_batch": 64, "n_ubatch": 128}, "n_ubatch 128 is larger than n_batch 64"),
+        ({"cache_type_v": "q4_0"}, "q4_0 V cache needs flash attention"),
+        ({"flash_attn": "maybe"}, "invalid flash_attn='maybe'"),
+        ({"rope_scale": 0}, "invalid rope_scale=0"),
+    ],
+)
+def test_bad_values_are_one_clear_error(fields, message):
+    with pytest.raises(InvalidParameter) as caught:
+        LoadOptions.build(**fields)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_load_refuses_a_bad_knob_before_loading(tmp_path):
+    with pytest.raises(InvalidParameter, match="cache_type_k"):
+        danlu.load("smollm2", settings=Settings(home=tmp_path), cache_type_k="q3")
+    with pytest.raises(InvalidParameter, match="unknown parameter 'flash'"):
+        danlu.load("smollm2", settings=Settings(home=tmp_path), flash="on")
+
+
+def test_rope_scaling_allows_a_longer_context_than_trained():
+    manifest = Manifest.model_construct(name="m", context_length=2048)
+    plain = LoadOptions.build(n_ctx=4096)
+    with pytest.raises(InvalidParameter, match="--rope-scale"):
+        _within_trained_context(plain, manifest, asked=True)
+    scaled = LoadOptions.build(n_ctx=4096, rope_scaling="linear", rope_scale=2)
+    assert _within_trained_context(scaled, manifest, asked=True).n_ctx == 4096
+    params = native.context_params(scaled, n_ctx=4096, n_seq=1, embeddings=False)
+    assert params.rope_scaling_type == llama_cpp.LLAMA_ROPE_SCALING_TYPE_LINEAR
+    assert params.rope_freq_scale == pytest.approx(0.5)
+
+
+def test_server_settings_carry_the_knobs():
+    settings = ServerSettings.build(None, flash_attn="on", cache_type_k="q8_0", mmap=False)
+    assert settings.engine_options() == {"flash_attn": "on", "cache_type_k": "q8_0", "mmap": False}
+    with pytest.raises(InvalidParameter, match="cache_type_v"):
+        ServerSettings.build(None, cache_type_v="q9")
+
+
+def _candidates(n_vocab: int):
+    """A token-data array in id order with every logit 1.0, as llama.cpp builds one."""
+    data = (llama_cpp.llama_token_data * n_vocab)()
+    for i in range(n_vocab):
+        data[i].id, data[i].logit, data[i].p = i, 1.0, 0.0
+    array = llama_cpp.llama_token_data_array(data, n_vocab, -1, False)
+    return data, array
+
+
+@pytest.mark.parametrize("penalize_nl", [True, False])
+def test_no_penalize_nl_keeps_the_newline_logit(model, penalize_nl):
+    engine = model.engine
+    nl = llama_cpp.llama_vocab_nl(engine._model.vocab)
+    params = SamplingParams(temperature=0, repeat_penalty=4.0, penalize_nl=penalize_nl)
+    chain = native.build_sampler(params, engine._model)
+    try:
+        for token in (nl, nl, 42):
+            chain.accept(token)
+        data, array = _candidates(engine.n_vocab)
+        llama_cpp.llama_sampler_apply(chain.sampler, ctypes.byref(array))
+    finally:
+        chain.close()
+    assert data[42].logit == pytest.approx(0.25)  # other seen tokens are penalised
+    assert data[nl].logit == pytest.approx(0.25 if penalize_nl else 1.0)
