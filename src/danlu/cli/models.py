@@ -91,7 +91,16 @@ def show(
         print(manifest.chat_template or f"(none: the named '{fallback}' template is used)")
     else:
         _print_manifest(manifest, files)
+        _print_engine_defaults()
     return 0
+
+
+def _print_engine_defaults() -> None:
+    from danlu.cli.engine_flags import default_rows
+
+    print("  engine defaults (change with danlu run/serve flags, see docs/engine.md)")
+    for key, value in default_rows(Settings()).items():
+        print(f"    {key:<15} {value}")
 
 
 def _print_manifest(m: Manifest, files: list[str]) -> None:

@@ -7,33 +7,24 @@ A message that starts with \"\"\" runs until a line that ends with \"\"\".
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from danlu.chat.messages import Message
 from danlu.cli.edge import report
 from danlu.cli.output import speed_line
 from danlu.cli.slash import run_slash
+from danlu.cli.style import Style
 from danlu.config import Settings
-from danlu.engine.base import Completion
+from danlu.engine.base import Chunk, Completion
+from danlu.engine.promptcache import PromptCacheRun
 from danlu.errors import DanluError
 from danlu.model import Model
 
 PROMPT = ">>> "
 CONTINUATION = "... "
 FENCE = '"""'
-
-
-class Style:
-    """ANSI colours, or nothing when the output is not a terminal or NO_COLOR is set."""
-
-    def __init__(self, stream=None) -> None:
-        stream = stream or sys.stdout  # looked up now: sys.stdout may have been replaced
-        on = stream.isatty() and "NO_COLOR" not in os.environ
-        self.answer = "\033[36m" if on else ""
-        self.dim = "\033[2m" if on else ""
-        self.reset = "\033[0m" if on else ""
 
 
 class Repl:
@@ -47,6 +38,8 @@ class Repl:
         system: str | None = None,
         keep: int = 0,
         verbose: bool = False,
+        style: Style | None = None,
+        cache: PromptCacheRun | None = None,
     ) -> None:
         self.model = model
         self.settings = settings
@@ -54,7 +47,8 @@ class Repl:
         self.messages: list[Message] = []
         self.keep = keep
         self.verbose = verbose
-        self.style = Style()
+        self.style = style or Style()
+        self.cache = cache  # --prompt-cache: restored before the first answer, then saved
         self.running = True
 
     # -- the loop -----------------------------------------------------------------------
@@ -84,7 +78,13 @@ class Repl:
         return 0
 
     def _read(self) -> str:
-        line = input(PROMPT)
+        try:
+            return self._read_lines()
+        finally:
+            sys.stdout.write(self.style.reset)
+
+    def _read_lines(self) -> str:
+        line = input(PROMPT + self.style.user)
         if line.startswith(FENCE):
             lines = [line[len(FENCE) :]]
             while not lines[-1].endswith(FENCE) or (len(lines) == 1 and lines[0] == ""):
@@ -104,7 +104,11 @@ class Repl:
     def answer(self, text: str) -> None:
         """Stream the model's reply to `text`; Ctrl-C cuts it short and keeps what came."""
         self.messages.append(Message(role="user", content=text))
-        stream = self.model.stream_chat(self.conversation(), keep=self.keep)
+        try:
+            stream = self._start(self.conversation())
+        except DanluError:
+            self.messages.pop()
+            raise
         chunks, parts = [], []
         sys.stdout.write(self.style.answer)
         try:
@@ -124,7 +128,16 @@ class Repl:
         else:
             sys.stdout.write(f"{self.style.reset}\n")
             self._after_answer(Completion.collect(chunks))
+            if self.cache is not None:
+                self.cache.after()
         self.messages.append(Message(role="assistant", content="".join(parts)))
+
+    def _start(self, conversation: list[Message]) -> Iterator[Chunk]:
+        """The answer's chunk stream; the prompt cache is restored before the first one."""
+        prompt = self.model.prepare_chat(conversation, keep=self.keep)
+        if self.cache is not None and self.cache.pending:
+            self.say(self.cache.before(prompt.tokens))
+        return self.model.stream(prompt)
 
     def _after_answer(self, result: Completion) -> None:
         for notice in result.notices:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from danlu.chat.context import check_keep
+from danlu.cli import engine_flags as flags
+from danlu.cli.engine_flags import engine_line, grammar_from_flags, open_prompt_cache
 from danlu.cli.output import completion_json, speed_line
+from danlu.cli.raw import RawChat, RawMode
+from danlu.cli.style import Style
 from danlu.engine.base import Completion
 from danlu.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from danlu.engine.promptcache import PromptCacheRun
+    from danlu.model import Model
 
 Opt = typer.Option
 
@@ -20,6 +28,7 @@ Opt = typer.Option
 def run(
     model: Annotated[str | None, typer.Argument(help="Model name (default: smollm2).")] = None,
     prompt: Annotated[str | None, typer.Argument(help="Prompt; omit for a chat.")] = None,
+    prompt_flag: Annotated[str | None, Opt("--prompt", "-p", help="The prompt, as a flag.")] = None,
     file: Annotated[Path | None, Opt("--file", "-f", help="Read the prompt from FILE.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object with counts.")] = False,
     max_tokens: Annotated[int | None, Opt("--n-predict", "-n", help="Max new tokens.")] = None,
@@ -35,26 +44,70 @@ def run(
     repeat_last_n: Annotated[int | None, Opt("--repeat-last-n")] = None,
     presence_penalty: Annotated[float | None, Opt("--presence-penalty")] = None,
     frequency_penalty: Annotated[float | None, Opt("--frequency-penalty")] = None,
+    no_penalize_nl: Annotated[
+        bool, Opt("--no-penalize-nl", help="The penalties leave the newline alone.")
+    ] = False,
     seed: Annotated[int | None, Opt("--seed", "-s")] = None,
     stop: Annotated[list[str] | None, Opt("--stop", help="Stop string (repeatable).")] = None,
     ignore_eos: Annotated[bool, Opt("--ignore-eos", help="Generate past end-of-text.")] = False,
+    grammar: Annotated[str | None, Opt("--grammar", help="GBNF grammar for the output.")] = None,
+    grammar_file: Annotated[
+        Path | None, Opt("--grammar-file", help="Read the GBNF grammar from FILE.")
+    ] = None,
+    json_schema: Annotated[
+        str | None, Opt("--json-schema", "-j", help="JSON schema the output must match.")
+    ] = None,
     threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
+    threads_batch: flags.ThreadsBatch = None,
     gpu_layers: Annotated[int | None, Opt("--gpu-layers", "-ngl")] = None,
+    flash_attn: flags.FlashAttn = None,
+    batch_size: flags.BatchSize = None,
+    ubatch_size: flags.UbatchSize = None,
+    cache_type_k: flags.CacheTypeK = None,
+    cache_type_v: flags.CacheTypeV = None,
+    mlock: flags.Mlock = False,
+    no_mmap: flags.NoMmap = False,
+    rope_scaling: flags.RopeScaling = None,
+    rope_scale: flags.RopeScale = None,
+    rope_freq_base: flags.RopeFreqBase = None,
+    yarn_orig_ctx: flags.YarnOrigCtx = None,
+    prompt_cache: Annotated[
+        Path | None, Opt("--prompt-cache", help="Save/restore the prompt's KV state in FILE.")
+    ] = None,
     keep: Annotated[int, Opt("--keep", help="Earliest turns never dropped.")] = 0,
     system: Annotated[str | None, Opt("--system", help="System prompt.")] = None,
     template: Annotated[str | None, Opt("--template", help="Named chat template.")] = None,
-    verbose: Annotated[bool, Opt("--verbose", "-v", help="Show speed after answers.")] = False,
+    interactive: Annotated[
+        bool, Opt("--interactive", "-i", help="Raw interactive mode: no chat template.")
+    ] = False,
+    interactive_first: Annotated[
+        bool, Opt("--interactive-first", help="Raw mode, the user writes first.")
+    ] = False,
+    reverse_prompt: Annotated[
+        list[str] | None,
+        Opt("--reverse-prompt", "-r", help="Raw mode: hand the turn back at this text."),
+    ] = None,
+    in_prefix: Annotated[
+        str | None, Opt("--in-prefix", help="Raw mode: text before each user line.")
+    ] = None,
+    in_suffix: Annotated[
+        str | None, Opt("--in-suffix", help="Raw mode: text after each user line.")
+    ] = None,
+    color: Annotated[bool, Opt("--color", help="Colour prompt, input and answer.")] = False,
+    verbose: Annotated[
+        bool, Opt("--verbose", "-v", help="Show engine settings, and speed after answers.")
+    ] = False,
 ) -> int:
-    """Chat with a model: one answer when a prompt is given or piped, else a session."""
+    """Chat with a model: one answer when a prompt is given or piped, else a session.
+
+    Any of -i, --interactive-first, -r, --in-prefix or --in-suffix selects the raw mode
+    of llama.cpp's chat scripts: the prompt is continued as plain text, no template.
+    """
     from danlu import load
     from danlu.config import Settings
 
     settings = Settings()
-    if model and prompt is None and " " in model:
-        raise InvalidRequest(
-            f"'{model}' is not a model name",
-            hint=f"name the model first: danlu run {settings.default_model} '...'",
-        )
+    _check_model_name(model, prompt, settings.default_model)
     sampling = {
         "max_tokens": max_tokens,
         "temperature": temp,
@@ -65,33 +118,86 @@ def run(
         "repeat_last_n": repeat_last_n,
         "presence_penalty": presence_penalty,
         "frequency_penalty": frequency_penalty,
+        "penalize_nl": False if no_penalize_nl else None,
         "seed": seed,
         "stop": stop or None,
         "ignore_eos": ignore_eos or None,
+        "grammar": grammar_from_flags(grammar, grammar_file, json_schema),
     }
+    raw = RawMode(
+        tuple(reverse_prompt or ()),
+        in_prefix or "",
+        in_suffix or "",
+        interactive,
+        interactive_first,
+    )
     check_keep(keep)  # before the model loads, as load() checks its own settings
-    text = _read_prompt(prompt, file)
+    text = _read_prompt(_one_prompt(prompt, prompt_flag), file, stdin=not raw.selected)
+    engine = flags.engine_options(
+        flash_attn=flash_attn,
+        n_batch=batch_size,
+        n_ubatch=ubatch_size,
+        threads_batch=threads_batch,
+        mlock=mlock,
+        no_mmap=no_mmap,
+        cache_type_k=cache_type_k,
+        cache_type_v=cache_type_v,
+        rope_scaling=rope_scaling,
+        rope_scale=rope_scale,
+        rope_freq_base=rope_freq_base,
+        yarn_orig_ctx=yarn_orig_ctx,
+    )
+    name = model or settings.default_model
     loaded = load(
-        model or settings.default_model,
+        name,
         settings=settings,
         n_ctx=ctx_size,
         threads=threads,
         gpu_layers=gpu_layers,
         template=template,
+        **engine,
     )
     with loaded:
         loaded.defaults = loaded.params(**sampling)
+        if verbose:
+            print(engine_line(loaded), file=sys.stderr)
+        cache = open_prompt_cache(prompt_cache, loaded)
+        style = Style(force=color)
+        if raw.selected:
+            chat = RawChat(loaded, raw, text or "", style=style, cache=cache, verbose=verbose)
+            return chat.loop()
         if text is None:
             from danlu.cli.repl import Repl
 
-            return Repl(loaded, settings, system=system, keep=keep, verbose=verbose).loop()
-        return _one_shot(loaded, _messages(system, text), keep, as_json, verbose)
+            repl = Repl(loaded, settings, system=system, keep=keep, verbose=verbose, style=style)
+            repl.cache = cache
+            return repl.loop()
+        return _one_shot(loaded, _messages(system, text), keep, as_json, verbose, cache)
 
 
-def _read_prompt(prompt: str | None, file: Path | None) -> str | None:
-    """The one-shot prompt from the argument, -f FILE and piped stdin; None means interactive."""
+def _check_model_name(model: str | None, prompt: str | None, default: str) -> None:
+    if model and prompt is None and " " in model:
+        raise InvalidRequest(
+            f"'{model}' is not a model name",
+            hint=f"name the model first: danlu run {default} '...'",
+        )
+
+
+def _one_prompt(argument: str | None, flag: str | None) -> str | None:
+    if argument is not None and flag is not None:
+        raise InvalidRequest(
+            "two prompts given", hint="give it as an argument or with -p, not both"
+        )
+    return flag if argument is None else argument
+
+
+def _read_prompt(prompt: str | None, file: Path | None, *, stdin: bool = True) -> str | None:
+    """The one-shot prompt from the argument, -f FILE and piped stdin; None means interactive.
+
+    The raw mode (stdin=False) leaves stdin to the user's lines.
+    """
     parts = []
-    if _stdin_is_piped():
+    if stdin and _stdin_is_piped():
         piped = sys.stdin.read()
         if piped.strip():
             parts.append(piped.rstrip("\n"))
@@ -104,7 +210,7 @@ def _read_prompt(prompt: str | None, file: Path | None) -> str | None:
         parts.append(prompt)
     if parts:
         return "\n\n".join(parts)
-    if not sys.stdin.isatty():
+    if stdin and not sys.stdin.isatty():
         raise InvalidRequest(
             "no prompt given and no terminal to chat in",
             hint="pass a prompt, use -f FILE, or pipe text on stdin",
@@ -125,19 +231,29 @@ def _messages(system: str | None, text: str) -> list[dict[str, str]]:
 
 
 def _one_shot(
-    model: Any, messages: list[dict[str, str]], keep: int, as_json: bool, verbose: bool
+    model: Model,
+    messages: list[dict[str, str]],
+    keep: int,
+    as_json: bool,
+    verbose: bool,
+    cache: PromptCacheRun | None,
 ) -> int:
+    prompt = model.prepare_chat(messages, keep=keep)
+    if cache is not None:
+        print(f"note: {cache.before(prompt.tokens)}", file=sys.stderr)
+    chunks = []
+    for chunk in model.stream(prompt):
+        if not as_json:
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+        chunks.append(chunk)
+    result = Completion.collect(chunks)
+    if cache is not None:
+        cache.after()
     if as_json:
-        result = model.chat(messages, keep=keep)
         print(json.dumps(completion_json(model.name, result), ensure_ascii=False))
         return 0
-    chunks = []
-    for chunk in model.stream_chat(messages, keep=keep):
-        sys.stdout.write(chunk.text)
-        sys.stdout.flush()
-        chunks.append(chunk)
     sys.stdout.write("\n")
-    result = Completion.collect(chunks)
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     if verbose:

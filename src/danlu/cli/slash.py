@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from danlu.chat.messages import Message
 from danlu.chat.sessions import Session, load_session, save_session
 from danlu.chat.template import ChatTemplate
+from danlu.cli.engine_flags import engine_line
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import DanluError, InvalidRequest
 
@@ -99,6 +100,7 @@ def _show(repl: Repl, arg: str) -> None:
     m = repl.model.manifest
     repl.say(f"model: {m.name} ({m.architecture}, {m.quantization}, {m.format})")
     repl.say(f"context: {repl.model.n_ctx} tokens, template: {repl.model.template.name}")
+    repl.say(engine_line(repl.model))
     repl.say(f"system: {_effective_system(repl)}")
     values = repl.model.defaults.model_dump()
     for key in chat_params():

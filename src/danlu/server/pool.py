@@ -114,7 +114,12 @@ class ModelPool:
     def _load_sync(self, name: str) -> Model:
         s = self.server
         model = load(
-            name, settings=self.settings, n_ctx=s.n_ctx, threads=s.threads, parallel=s.parallel
+            name,
+            settings=self.settings,
+            n_ctx=s.n_ctx,
+            threads=s.threads,
+            parallel=s.parallel,
+            **s.engine_options(),
         )
         model.engine.start_background()
         return model

@@ -9,7 +9,16 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from danlu.engine.base import ContextLength, Parallel, Threads
+from danlu.engine.base import (
+    BatchSize,
+    ContextLength,
+    FlashAttn,
+    KvCacheType,
+    MicroBatch,
+    Parallel,
+    RopeScaling,
+    Threads,
+)
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
 
@@ -31,6 +40,19 @@ class ServerSettings(BaseSettings):
         "each model's trained context).",
     )
     threads: Threads | None = Field(None, description="CPU threads (default: physical cores).")
+    # Engine knobs: None leaves each to LoadOptions' default (docs/engine.md says why).
+    threads_batch: Threads | None = Field(None, description="Threads for prompt processing.")
+    flash_attn: FlashAttn | None = Field(None, description="Flash attention: on, off or auto.")
+    n_batch: BatchSize | None = Field(None, description="Prompt tokens per decode call.")
+    n_ubatch: MicroBatch | None = Field(None, description="Micro-batch size.")
+    cache_type_k: KvCacheType | None = Field(None, description="K cache type.")
+    cache_type_v: KvCacheType | None = Field(None, description="V cache type.")
+    mlock: bool | None = Field(None, description="Lock the weights in RAM.")
+    mmap: bool | None = Field(None, description="Map model files (false: read them).")
+    rope_scaling: RopeScaling | None = Field(None, description="RoPE scaling method.")
+    rope_scale: float | None = Field(None, gt=0, description="RoPE context scaling factor.")
+    rope_freq_base: float | None = Field(None, gt=0, description="RoPE base frequency.")
+    yarn_orig_ctx: int | None = Field(None, ge=1, description="YaRN original context.")
     max_queue: int = Field(
         64,
         ge=0,
@@ -59,6 +81,11 @@ class ServerSettings(BaseSettings):
         0, ge=0, description="Unload least-recently-used models above this size (0: no limit)."
     )
 
+    def engine_options(self) -> dict[str, Any]:
+        """The engine knobs that are set, as keyword arguments of danlu.load()."""
+        knobs = {name: getattr(self, name) for name in ENGINE_KNOBS}
+        return {name: value for name, value in knobs.items() if value is not None}
+
     def keys(self) -> set[str]:
         """Every accepted API key, from the settings and the key file."""
         keys = set(self.api_keys)
@@ -82,6 +109,22 @@ class ServerSettings(BaseSettings):
             raise InvalidParameter(describe_validation_error(exc)) from None
         settings.keys()  # a key file that is unreadable or empty fails here, before binding
         return settings
+
+
+ENGINE_KNOBS = (
+    "threads_batch",
+    "flash_attn",
+    "n_batch",
+    "n_ubatch",
+    "cache_type_k",
+    "cache_type_v",
+    "mlock",
+    "mmap",
+    "rope_scaling",
+    "rope_scale",
+    "rope_freq_base",
+    "yarn_orig_ctx",
+)
 
 
 def read_key_file(path: Path) -> set[str]:

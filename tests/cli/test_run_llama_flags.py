@@ -1,0 +1,186 @@
+"""`danlu run`'s llama.cpp flags: -p, the raw interactive mode (-r, --in-prefix,
+--in-suffix, --interactive-first), grammars, --prompt-cache and the engine knobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GREEDY = ("--temp", "0", "-n", "16")
+# the session `model` fixture's context and threads, so greedy answers can be compared
+SAME_LOAD = ("-c", "2048", "-t", "2")
+STORY = "Once upon a time, in a small village by the sea, there lived"
+SYSTEM = "You are a careful assistant. " * 12  # a long fixed system prompt worth caching
+
+
+def test_prompt_flag_is_the_prompt(danlu):
+    as_flag = danlu("run", "smollm2", "-p", "Say hello.", *GREEDY)
+    as_argument = danlu("run", "smollm2", "Say hello.", *GREEDY)
+    assert as_flag.code == 0, as_flag.err
+    assert as_flag.out == as_argument.out
+    both = danlu("run", "smollm2", "Say hello.", "-p", "Say hi.")
+    assert both.code == 1 and "two prompts" in both.err
+
+
+def test_reverse_prompt_stops_and_hands_the_turn_back(danlu, model):
+    model.engine.reset()
+    continuation = model.generate(STORY, temperature=0, max_tokens=24).text
+    reverse = continuation.split()[3]  # a word the model is sure to write
+    end = continuation.index(reverse) + len(reverse)
+    result = danlu(
+        "run",
+        "smollm2",
+        "-p",
+        STORY,
+        "-r",
+        reverse,
+        "--in-prefix",
+        "[you]",
+        *GREEDY[:2],
+        *SAME_LOAD,
+    )
+    assert result.code == 0, result.err
+    # the prompt, the model's text up to and including the reverse prompt, then the
+    # user's turn (the in-prefix); stdin is empty, so the session ends there
+    assert result.out.startswith(STORY + continuation[:end])
+    assert result.out.rstrip("\n").endswith("[you]")
+    assert continuation[end:].strip() and continuation[end:] not in result.out
+
+
+def test_interactive_first_waits_for_the_user(danlu):
+    result = danlu(
+        "run",
+        "smollm2",
+        "-p",
+        "A chat.\n",
+        "--interactive-first",
+        "--in-prefix",
+        "User: ",
+        "--in-suffix",
+        "Bot:",
+        "--temp",
+        "0",
+        "-n",
+        "4",
+        stdin="Hello there\n",
+    )
+    assert result.code == 0, result.err
+    # the typed line is not echoed (stdin is a pipe); prefix and suffix frame it
+    assert result.out.startswith("A chat.\nUser: Bot:")
+    assert len(result.out) > len("A chat.\nUser: Bot:User: ")  # the model answered
+
+
+def test_grammar_constrains_the_output(danlu):
+    gbnf = 'root ::= "red" | "green" | "blue"'
+    for seed in ("1", "2", "3"):
+        result = danlu("run", "smollm2", "Name a colour.", "--grammar", gbnf, "-s", seed)
+        assert result.code == 0, result.err
+        assert result.out.strip() in {"red", "green", "blue"}
+
+
+def test_grammar_file_and_json_schema(danlu, tmp_path):
+    grammar = tmp_path / "yes.gbnf"
+    grammar.write_text('root ::= "yes" | "no"\n', encoding="utf-8")
+    result = danlu("run", "smollm2", "Is the sea wet?", "--grammar-file", str(grammar))
+    assert result.out.strip() in {"yes", "no"}
+    schema = '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}'
+    result = danlu("run", "smollm2", "Give a number.", "-j", schema, "--temp", "0", "-n", "48")
+    assert result.code == 0, result.err
+    assert isinstance(json.loads(result.out)["n"], int)
+
+
+def test_two_grammars_and_a_bad_schema_are_refused(danlu):
+    both = danlu("run", "smollm2", "hi", "--grammar", 'root ::= "a"', "-j", "{}")
+    assert both.code == 1 and "--grammar and --json-schema" in both.err
+    bad = danlu("run", "smollm2", "hi", "-j", "{not json")
+    assert bad.code == 1 and "--json-schema is not JSON" in bad.err
+    assert bad.err.count("\n") == 1
+
+
+def cached_run(danlu, cache: Path, question: str, *flags: str) -> dict:
+    result = danlu(
+        "run",
+        "smollm2",
+        question,
+        "--system",
+        SYSTEM,
+        "--prompt-cache",
+        str(cache),
+        "--json",
+        *GREEDY,
+        *flags,
+    )
+    assert result.code == 0, result.err
+    return {**json.loads(result.out), "err": result.err}
+
+
+def test_prompt_cache_is_written_reused_and_refused_when_stale(danlu, tmp_path):
+    cache = tmp_path / "system.cache"
+    first = cached_run(danlu, cache, "What is the sea?")
+    assert cache.is_file() and first["usage"]["cached_tokens"] == 0
+    assert "is new" in first["err"]
+    again = cached_run(danlu, cache, "What is the sky?")  # same system, another question
+    assert "prompt tokens restored" in again["err"]
+    assert again["usage"]["cached_tokens"] > len(SYSTEM.split())  # the system prompt's KV
+    stale = danlu(
+        "run", "smollm2", "Hi", "--prompt-cache", str(cache), "--json", *GREEDY
+    )  # the template's own short system prompt: little in common
+    assert stale.code == 0, stale.err
+    assert "stale" in stale.err
+    assert json.loads(stale.out)["usage"]["cached_tokens"] == 0
+
+
+def test_prompt_cache_from_another_model_or_cache_type_is_refused(danlu, tmp_path):
+    cache = tmp_path / "system.cache"
+    cached_run(danlu, cache, "What is the sea?")
+    quantized = danlu(
+        "run", "smollm2", "hi", "--prompt-cache", str(cache), "-fa", "on", "-ctk", "q8_0"
+    )
+    assert quantized.code == 1
+    assert "cache_type_k=f16, not cache_type_k=q8_0" in quantized.err
+    magic, header, state = cache.read_bytes().split(b"\n", 2)
+    meta = json.loads(header)
+    cache.write_bytes(
+        magic + b"\n" + json.dumps({**meta, "sha256": "0" * 64}).encode() + b"\n" + state
+    )
+    before = cache.read_bytes()
+    foreign = danlu("run", "smollm2", "hi", "--prompt-cache", str(cache))
+    assert foreign.code == 1 and foreign.err.count("\n") == 1
+    assert "was made with sha256=000" in foreign.err
+    assert cache.read_bytes() == before  # a refused file is left as it was
+    junk = tmp_path / "junk.cache"
+    junk.write_text("hello", encoding="utf-8")
+    result = danlu("run", "smollm2", "hi", "--prompt-cache", str(junk))
+    assert result.code == 1 and "not a danlu prompt cache" in result.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("-ctk", "q3"), "invalid cache_type_k='q3'"),
+        (("-b", "-1"), "invalid n_batch=-1"),
+        (("-ctv", "q8_0"), "needs flash attention"),
+        (("-fa", "sometimes"), "invalid flash_attn='sometimes'"),
+    ],
+)
+def test_bad_engine_flags_are_one_line(danlu, flags, message):
+    result = danlu("run", "smollm2", "hi", *flags)
+    assert result.code == 1
+    assert message in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_verbose_shows_the_engine_settings_in_effect(danlu):
+    result = danlu("run", "smollm2", "hi", "-v", "-fa", "on", "-ctk", "q8_0", "-n", "2")
+    assert result.code == 0, result.err
+    line = next(x for x in result.err.splitlines() if x.startswith("engine:"))
+    assert "flash_attn=on" in line and "cache_type_k=q8_0" in line
+
+
+def test_show_says_why_flash_attention_is_off(danlu):
+    result = danlu("show", "smollm2")
+    assert result.code == 0
+    row = next(x for x in result.out.splitlines() if "flash attention" in x)
+    assert "off" in row and "danlu bench" in row
