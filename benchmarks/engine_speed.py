@@ -1,18 +1,24 @@
-"""Prompt processing (pp) and generation (tg) speed: danlu's engine vs raw llama-cpp-python.
+"""Prompt processing (pp) and generation (tg) speed: danlu's engine vs llama-cpp-python or
+llama.cpp's own llama-bench.
 
-Both load the same GGUF with the same threads, context and batch size, in one
-process, and alternate repetition by repetition so drift hits both alike.
+Both load the same GGUF with the same threads, flash-attention setting and batch size
+(512, micro-batch 512), and alternate repetition by repetition so drift hits both alike;
+llama-bench runs as a subprocess, one repetition (after its own warm-up) per call.
 pp: 512 prompt tokens from an empty cache. tg: 128 greedy tokens after a short
 prompt, end-of-generation ignored (as llama-bench does). danlu's side is measured by
 `danlu.bench.speed`, the code behind `danlu bench`.
 
     python benchmarks/engine_speed.py --threads 2 --reps 5
+    python benchmarks/engine_speed.py --reference llama-bench --flash-attn on --reps 9
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +31,7 @@ from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.store import Catalog
 
 N_CTX = 2048
+LLAMA_BENCH = Path(__file__).parent.parent / ".bench/llama.cpp/build/bin/llama-bench"
 
 
 def raw_pp(llm: Llama, tokens: list[int]) -> float:
@@ -45,6 +52,44 @@ def raw_tg(llm: Llama, tokens: list[int], n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def bench_rate(binary: str, gguf: str, a: argparse.Namespace, test: str) -> float:
+    """One llama-bench repetition of pp (test 'pp') or tg, in tok/s (it warms up first)."""
+    n_prompt, n_gen = (a.pp, 0) if test == "pp" else (0, a.tg)
+    cmd = [
+        *[binary, "-m", gguf, "-t", str(a.threads), "-r", "1", "-o", "json"],
+        *["-p", str(n_prompt), "-n", str(n_gen), "-b", "512", "-ub", "512", "-fa", a.flash_attn],
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"llama-bench failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(done.stdout)[0]["avg_ts"])
+
+
+def reference(a: argparse.Namespace, gguf: str, pp_tokens: list[int], tg_tokens: list[int]):
+    """(name, pp(), tg()) of the contender danlu is compared with."""
+    if a.reference == "llama-bench":
+        binary = str(Path(a.llama_bench))
+        return (
+            "llama-bench",
+            lambda: bench_rate(binary, gguf, a, "pp"),
+            lambda: bench_rate(binary, gguf, a, "tg"),
+        )
+    llm = Llama(
+        gguf,
+        n_ctx=N_CTX,
+        n_batch=512,
+        n_threads=a.threads,
+        n_threads_batch=a.threads,
+        flash_attn=a.flash_attn == "on",
+        verbose=False,
+    )
+    return (
+        "llama-cpp-python",
+        lambda: raw_pp(llm, pp_tokens),
+        lambda: raw_tg(llm, tg_tokens, a.tg),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2", help="model name in the danlu store")
@@ -52,29 +97,31 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--pp", type=int, default=512)
     parser.add_argument("--tg", type=int, default=128)
+    parser.add_argument("--flash-attn", choices=("on", "off"), default="off")
+    parser.add_argument(
+        "--reference", choices=("llama-cpp-python", "llama-bench"), default="llama-cpp-python"
+    )
+    parser.add_argument("--llama-bench", default=str(LLAMA_BENCH), help="llama-bench binary")
     args = parser.parse_args()
 
     path: Path = Catalog(Settings()).main_path(args.model)
-    engine = LlamaCppEngine(path, LoadOptions(n_ctx=N_CTX, threads=args.threads))
-    llm = Llama(
-        str(path),
-        n_ctx=N_CTX,
-        n_batch=512,
-        n_threads=args.threads,
-        n_threads_batch=args.threads,
-        verbose=False,
-    )
+    options = LoadOptions(n_ctx=N_CTX, threads=args.threads, flash_attn=args.flash_attn)
+    engine = LlamaCppEngine(path, options)
     pp_tokens = filler_tokens(engine, args.pp)
     tg_tokens = filler_tokens(engine, 16)
+    name, ref_pp, ref_tg = reference(args, str(path), pp_tokens, tg_tokens)
     results: dict[str, list[float]] = {k: [] for k in ("raw_pp", "dl_pp", "raw_tg", "dl_tg")}
     for _ in range(args.reps):
-        results["raw_pp"].append(raw_pp(llm, pp_tokens))
+        results["raw_pp"].append(ref_pp())
         results["dl_pp"].append(time_pp(engine, [], pp_tokens))
-        results["raw_tg"].append(raw_tg(llm, tg_tokens, args.tg))
+        results["raw_tg"].append(ref_tg())
         results["dl_tg"].append(time_tg(engine, [], args.tg))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"model {args.model}, threads {args.threads}, reps {args.reps} (median tok/s)")
-    print("| test | llama-cpp-python | danlu | danlu / raw |")
+    print(
+        f"model {args.model}, threads {args.threads}, flash attention {args.flash_attn}, "
+        f"batch 512, reps {args.reps} (median tok/s)"
+    )
+    print(f"| test | {name} | danlu | danlu / {name} |")
     print("| --- | ---: | ---: | ---: |")
     for test, n in (("pp", args.pp), ("tg", args.tg)):
         raw, ours = med[f"raw_{test}"], med[f"dl_{test}"]

@@ -11,6 +11,8 @@ Last, one stream through danlu's server is compared with the same prompt run in
 process (no HTTP), alternating rep by rep: the decode rate from first to last token.
 
     python benchmarks/serve.py --threads 2 --parallel 8 --clients 1,8 --requests 2
+    python benchmarks/serve.py --reference llama-server --parallel 8 --clients 1,8 --requests 4
+    python benchmarks/serve.py --reference llama-server --defaults --clients 1,8 --requests 4
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from danlu.bench.load import (
     stream_one,
 )
 
+LLAMA_SERVER = Path(__file__).parent.parent / ".bench/llama.cpp/build/bin/llama-server"
 SYSTEM = "You are a careful assistant. " + " ".join(
     f"Rule {i}: answer plainly, cite nothing, and keep the tone friendly." for i in range(60)
 )
@@ -137,14 +140,16 @@ def prefix_cache(url: str, max_tokens: int) -> tuple[float, float]:
     return s1.ttft or 0.0, s2.ttft or 0.0
 
 
-def single_stream(url: str, threads: int, reps: int, max_tokens: int) -> tuple[float, float]:
+def single_stream(
+    url: str, threads: int, reps: int, max_tokens: int, flash_attn: str = "off"
+) -> tuple[float, float]:
     """Median decode rate of one stream through the server and of the same prompt in
     process (danlu.load, no HTTP), alternating rep by rep so that drift hits both."""
     import danlu
 
     ask = [{"role": "user", "content": "Write a long story about a lighthouse."}]
     served, local = [], []
-    with danlu.load("smollm2", threads=threads) as model:
+    with danlu.load("smollm2", threads=threads, flash_attn=flash_attn) as model:
         prompt = model.prepare_chat(ask, temperature=0, max_tokens=max_tokens, ignore_eos=True)
         for rep in range(reps + 1):  # the first rep warms both up and is not counted
             sample = stream_chat(url, ask, max_tokens, ignore_eos=True)
@@ -156,26 +161,31 @@ def single_stream(url: str, threads: int, reps: int, max_tokens: int) -> tuple[f
 
 
 def commands(a, gguf: str) -> dict[str, tuple[list[str], str, str]]:
-    """name -> (command line, base URL, readiness path) of each server under test."""
+    """name -> (command line, base URL, readiness path) of each server under test.
+
+    With --defaults each server gets only the model and a port: what a user gets.
+    """
     port = free_port()
-    servers = {
-        "danlu": (
-            [
-                *[str(Path(sys.executable).parent / "danlu"), "serve", "smollm2"],
-                *["--port", str(port), "-t", str(a.threads), "-np", str(a.parallel)],
-                *["-c", str(a.ctx_size)],
-            ],
-            f"http://127.0.0.1:{port}",
-            "/health",
-        )
-    }
-    if not a.skip_reference:
+    danlu = [str(Path(sys.executable).parent / "danlu"), "serve", "smollm2", "--port", str(port)]
+    if not a.defaults:
+        danlu += ["-t", str(a.threads), "-np", str(a.parallel), "-c", str(a.ctx_size)]
+        danlu += ["-fa", a.flash_attn]
+    servers = {"danlu": (danlu, f"http://127.0.0.1:{port}", "/health")}
+    if a.reference == "llama-server":
+        port = free_port()
+        cmd = [a.llama_server, "-m", gguf, "--port", str(port), "--no-webui"]
+        if not a.defaults:  # its -c is the whole KV cache, shared by the slots
+            cmd += ["-t", str(a.threads), "-tb", str(a.threads), "-np", str(a.parallel)]
+            cmd += ["-c", str(a.ctx_size * a.parallel), "-fa", a.flash_attn]
+        servers["llama-server"] = (cmd, f"http://127.0.0.1:{port}", "/health")
+    elif a.reference == "llama-cpp-python":
         port = free_port()
         servers["llama-cpp-python"] = (
             [
                 *[sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--port", str(port)],
                 *["--n_threads", str(a.threads), "--n_threads_batch", str(a.threads)],
                 *["--n_ctx", str(a.ctx_size), "--verbose", "False"],
+                *["--flash_attn", str(a.flash_attn == "on")],
                 # queue requests rather than cut off the running one (its default)
                 *["--interrupt_requests", "False"],
             ],
@@ -194,8 +204,19 @@ def main() -> None:
     p.add_argument("--clients", default="1,8")
     p.add_argument("--requests", type=int, default=2)
     p.add_argument("--single-reps", type=int, default=5)
-    p.add_argument("--skip-reference", action="store_true")
+    p.add_argument("--flash-attn", choices=("on", "off"), default="off")
+    p.add_argument(
+        "--reference",
+        choices=("llama-server", "llama-cpp-python", "none"),
+        default="llama-cpp-python",
+        help="the server danlu is compared with",
+    )
+    p.add_argument("--llama-server", default=str(LLAMA_SERVER), help="llama-server binary")
+    p.add_argument("--defaults", action="store_true", help="start each server at its defaults")
+    p.add_argument("--skip-reference", action="store_true", help="same as --reference none")
     a = p.parse_args()
+    if a.skip_reference:
+        a.reference = "none"
     clients = [int(c) for c in a.clients.split(",")]
     env = {**os.environ, "DANLU_HOME": os.environ.get("DANLU_HOME", tempfile.mkdtemp())}
     os.environ["DANLU_HOME"] = env["DANLU_HOME"]  # the in-process model uses the same store
@@ -214,7 +235,8 @@ def main() -> None:
             for k in clients:
                 phases.append(phase(name, url, k, a.requests, a.max_tokens))
             cache[name] = prefix_cache(url, a.max_tokens)
-        single = single_stream(servers["danlu"][1], a.threads, a.single_reps, a.max_tokens)
+        fa = "off" if a.defaults else a.flash_attn
+        single = single_stream(servers["danlu"][1], a.threads, a.single_reps, a.max_tokens, fa)
     finally:
         for proc in procs:
             proc.terminate()
@@ -223,10 +245,15 @@ def main() -> None:
 
 
 def report(a, phases: list[Phase], cache: dict, single: tuple[float, float]) -> None:
-    print(
-        f"threads {a.threads}, danlu parallel {a.parallel}, ctx {a.ctx_size}, "
-        f"max_tokens {a.max_tokens}, {a.requests} requests per client"
+    setup = (
+        "each server's defaults"
+        if a.defaults
+        else (
+            f"threads {a.threads}, parallel {a.parallel}, ctx {a.ctx_size} per slot, "
+            f"flash attention {a.flash_attn}"
+        )
     )
+    print(f"{setup}, max_tokens {a.max_tokens}, {a.requests} requests per client")
     print(
         "| server | clients | output tok/s | TTFT p50 (s) | TTFT p90 (s) | ITL p50 (ms) | errors |"
     )
@@ -245,9 +272,10 @@ def report(a, phases: list[Phase], cache: dict, single: tuple[float, float]) -> 
         f"server {served:.1f} tok/s, in-process {local:.1f} tok/s, ratio {served / local:.3f}"
     )
     print(f"danlu {hi}-client / {lo}-client aggregate: {dn.tok_s / d1.tok_s:.2f}x")
-    ref = by.get(("llama-cpp-python", hi))
-    if ref:
-        print(f"danlu / llama-cpp-python at {hi} clients: {dn.tok_s / ref.tok_s:.2f}x")
+    for k in sorted({ph.clients for ph in phases}):
+        ref, ours = by.get((a.reference, k)), by.get(("danlu", k))
+        if ref and ours:
+            print(f"danlu / {a.reference} at {k} clients: {ours.tok_s / ref.tok_s:.3f}x")
     for name, (t1, t2) in cache.items():
         ratio = t2 / t1 if t1 else float("nan")
         print(

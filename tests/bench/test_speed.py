@@ -14,8 +14,7 @@ from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 
 
 def test_every_test_at_every_depth_gets_a_row():
-    settings = SpeedSettings(prompt_tokens=[32], gen_tokens=[8], reps=2, threads=[2],
-                             depth=[0, 48])
+    settings = SpeedSettings(prompt_tokens=[32], gen_tokens=[8], reps=2, threads=[2], depth=[0, 48])
     calls = []
     rows = bench_model("smollm2", settings, progress=lambda done, total: calls.append(total))
     assert [r.test for r in rows] == ["pp32", "tg8", "pp32 @ d48", "tg8 @ d48"]
@@ -35,11 +34,14 @@ def test_cli_table_json_and_csv(danlu):  # noqa: F811
     table = danlu(*args)
     assert table.code == 0, table.err
     lines = table.out.splitlines()
-    assert lines[0] == "| model | size | threads | n_batch | test | t/s |"
+    assert lines[0] == "| model | size | threads | n_batch | fa | test | t/s |"
     assert len(lines) == 2 + 4  # two thread counts x pp and tg
     as_json = json.loads(danlu(*args, "--json").out)
     assert {(r["threads"], r["test"]) for r in as_json} == {
-        (1, "pp16"), (1, "tg4"), (2, "pp16"), (2, "tg4")
+        (1, "pp16"),
+        (1, "tg4"),
+        (2, "pp16"),
+        (2, "tg4"),
     }
     rows = list(csv.DictReader(io.StringIO(danlu(*args, "--csv").out)))
     assert len(rows) == 4 and all(float(r["tps_mean"]) > 0 for r in rows)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from danlu.bench.stats import Spread
 from danlu.config import Settings
-from danlu.engine.base import BatchSize, LoadOptions, Threads
+from danlu.engine.base import BatchSize, FlashAttn, LoadOptions, Threads
 from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import InvalidRequest
@@ -40,6 +40,7 @@ class SpeedSettings(BaseModel):
     threads: list[Threads] = Field(default_factory=list, description="Thread counts (-t).")
     batch: list[BatchSize] = Field([512], description="Batch sizes (-b).")
     depth: list[int] = Field([0], description="Tokens already in the KV cache (-d).")
+    flash_attn: list[FlashAttn] = Field(["off"], description="Flash attention settings (-fa).")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class SpeedRow:
     n_batch: int
     test: str
     tokens_per_second: Spread
+    flash_attn: str = "off"
 
     def as_dict(self) -> dict:
         row = asdict(self)
@@ -126,11 +128,16 @@ def bench_model(
     path: Path = catalog.main_path(name)
     size_mb = path.stat().st_size / 2**20
     tests = list(_tests(settings))
-    plan = [(t, b) for t in (settings.threads or [app.threads]) for b in settings.batch]
+    plan = [
+        (t, b, fa)
+        for t in (settings.threads or [app.threads])
+        for b in settings.batch
+        for fa in settings.flash_attn
+    ]
     total, done, rows = len(plan) * len(tests) * settings.reps, 0, []
     n_ctx = context_needed(settings, manifest.context_length or app.n_ctx)
-    for threads, n_batch in plan:
-        options = LoadOptions.build(n_ctx=n_ctx, threads=threads, n_batch=n_batch)
+    for threads, n_batch, fa in plan:
+        options = LoadOptions.build(n_ctx=n_ctx, threads=threads, n_batch=n_batch, flash_attn=fa)
         engine = LlamaCppEngine(path, options)
         try:
             for kind, n, depth in tests:
@@ -143,7 +150,8 @@ def bench_model(
                     if progress:
                         progress(done, total)
                 label = f"{kind}{n}" + (f" @ d{depth}" if depth else "")
-                rows.append(SpeedRow(name, size_mb, threads, n_batch, label, Spread.of(rates)))
+                spread = Spread.of(rates)
+                rows.append(SpeedRow(name, size_mb, threads, n_batch, label, spread, fa))
         finally:
             engine.close()
     return rows

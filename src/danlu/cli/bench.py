@@ -34,6 +34,9 @@ def bench(
     threads: Annotated[str | None, Opt("-t", "--threads", help="Thread counts, e.g. 1,2")] = None,
     batch: Annotated[str | None, Opt("-b", "--batch-size", help="Batch sizes, e.g. 512")] = None,
     depth: Annotated[str | None, Opt("-d", "--n-depth", help="Cached tokens, e.g. 0,512")] = None,
+    flash_attn: Annotated[
+        str | None, Opt("-fa", "--flash-attn", help="Flash attention, e.g. on,off")
+    ] = None,
     concurrency: Annotated[str, Opt("--concurrency", help="serve: client counts.")] = "1,4,8",
     requests: Annotated[int, Opt("--requests", help="serve: requests per level.")] = 32,
     max_tokens: Annotated[int, Opt("--max-tokens", help="serve: tokens per request.")] = 128,
@@ -66,6 +69,7 @@ def bench(
         "threads": _ints(threads, "-t"),
         "batch": _ints(batch, "-b"),
         "depth": _ints(depth, "-d"),
+        "flash_attn": flash_attn.split(",") if flash_attn else None,
     }
     settings = validated(SpeedSettings, **{k: v for k, v in fields.items() if v is not None})
     rows = []
