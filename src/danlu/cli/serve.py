@@ -42,6 +42,7 @@ def serve(
     max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,
     memory_budget: Annotated[int | None, Opt("--memory-budget", help="MB of models.")] = None,
     config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
+    ui: Annotated[bool, Opt("--ui", help="Also serve the web page at /ui (the ui extra).")] = False,
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
     from danlu.config import Settings
@@ -85,14 +86,30 @@ def serve(
         catalog.get(name)
     sock = listen(settings.host, settings.port)
     app = create_app(settings)
+    if ui:
+        _attach_page(app, settings)
     server = Server(app, grace=settings.shutdown_grace)
     host, bound = sock.getsockname()[:2]
     loading = f"; loading {', '.join(settings.models)}" if settings.models else ""
-    print(f"danlu serving on http://{host}:{bound} (OpenAI /v1, Ollama /api){loading}", flush=True)
+    page = ", page /ui" if ui else ""
+    print(
+        f"danlu serving on http://{host}:{bound} (OpenAI /v1, Ollama /api{page}){loading}",
+        flush=True,
+    )
     server.run(sockets=[sock])
     if server.state.failure is not None:
         raise server.state.failure
     return 0
+
+
+def _attach_page(app, settings) -> None:
+    """The web page at /ui; its login takes one of the server's API keys."""
+    from danlu.extras import require
+
+    require("gradio", "ui", "danlu serve --ui")
+    from danlu.ui.server import attach
+
+    attach(app, settings.host, settings.keys())
 
 
 def listen(host: str, port: int) -> socket.socket:
