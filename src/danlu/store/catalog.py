@@ -30,6 +30,7 @@ from danlu.store.staging import (
     stage_gguf,
     stage_hf,
     staged_model,
+    sweep_stale,
 )
 
 
@@ -95,8 +96,10 @@ class Catalog:
         self._builtin_problems: list[str] | None = None
 
     def _ready(self) -> None:
-        """Register the builtins once per Catalog, on first use (never at import)."""
+        """Register the builtins and sweep what killed writers left behind, once per
+        Catalog, on first use (never at import)."""
         if self._builtin_problems is None:
+            sweep_stale(self.root)
             self._builtin_problems = ensure_builtins(self.root, self._builtins)
 
     # -- reading ---------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 A model is assembled in a hidden `.staging-*` folder (files first, manifest last)
 and renamed to `models/<name>` in one step, so a crash or an error never leaves a
 half model; removal renames to a hidden `.trash-*` folder before deleting.
+
+A process killed outright (SIGKILL, power loss) cannot clean up after itself, so a
+staging folder carries its writer's pid (`.staging-<name>@<pid>-<hex>`) and every later
+write to the store sweeps the folders whose writer is gone (`sweep_stale`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +33,8 @@ from danlu.store.manifest import (
 )
 
 HIDDEN_PREFIXES = (".staging-", ".trash-")
+LEGACY_STALE_SECONDS = 3600
+"""A staging folder named before writers recorded their pid counts as stale after this."""
 
 
 def exists_error(
@@ -49,7 +56,8 @@ def staged_model(models_dir: Path, name: str, *, replace: bool = False) -> Itera
     `replace=True` discards an existing model of that name at the last moment.
     """
     models_dir.mkdir(parents=True, exist_ok=True)
-    stage = models_dir / f".staging-{name}-{secrets.token_hex(4)}"
+    sweep_stale(models_dir)
+    stage = models_dir / f".staging-{name}@{os.getpid()}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:
         yield stage
@@ -59,6 +67,41 @@ def staged_model(models_dir: Path, name: str, *, replace: bool = False) -> Itera
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def sweep_stale(models_dir: Path) -> list[str]:
+    """Delete hidden folders left by writers that died: trash always, a staging folder
+    when the process that made it is gone. Returns the names swept."""
+    swept = []
+    for folder in models_dir.iterdir() if models_dir.is_dir() else ():
+        if folder.is_dir() and _is_stale(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder.name)
+    return swept
+
+
+def _is_stale(folder: Path) -> bool:
+    if folder.name.startswith(".trash-"):
+        return True  # already out of the catalog: a removal that did not finish
+    if not folder.name.startswith(".staging-"):
+        return False
+    owner = folder.name.rpartition("@")[2].partition("-")[0]
+    if "@" in folder.name and owner.isdigit():
+        return not _alive(int(owner))
+    try:  # named before pids were recorded: judge by age
+        return time.time() - folder.stat().st_mtime > LEGACY_STALE_SECONDS
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _publish(stage: Path, final: Path) -> None:
