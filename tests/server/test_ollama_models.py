@@ -194,10 +194,15 @@ def test_root_says_running_as_ollama_does(live):
     assert httpx.head(live.url).status_code == 200
 
 
-def test_create_push_and_blobs_are_refused_with_501_and_a_way_forward(ollama_client, live):
+def test_create_makes_a_derived_model_push_and_blobs_are_refused(ollama_client, live):
+    made = ollama_client.create(model="mine", from_="smollm2", system="Be brief.", stream=False)
+    assert made.status == "success"
+    assert "mine" in [m.model for m in ollama_client.list().models]
+    assert "Be brief." in httpx.post(f"{live.url}/api/show", json={"model": "mine"}).text
     with pytest.raises(ollama.ResponseError) as err:
-        ollama_client.create(model="mine", from_="smollm2", system="Be brief.")
-    assert err.value.status_code == 501 and "danlu import" in err.value.error
+        ollama_client.create(model="mine2", from_="smollm2", parameters={"temprature": 1})
+    assert err.value.status_code == 400 and "line 2: unknown parameter" in err.value.error
+    ollama_client.delete("mine")
     with pytest.raises(ollama.ResponseError) as err:
         ollama_client.push("smollm2")
     assert err.value.status_code == 501 and "no registry" in err.value.error

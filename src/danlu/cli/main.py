@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from danlu.cli import bench, data, evaluate, kb, models, run, runs, serve, train, ui
+from danlu.cli import create as create_cmd
+from danlu.cli import export as export_cmd
 from danlu.cli.edge import run_guarded
 
 COMMANDS = {
@@ -21,6 +23,9 @@ COMMANDS = {
     "serve": serve.serve,
     "eval": evaluate.evaluate,
     "bench": bench.bench,
+    "export": export_cmd.export,
+    "quantize": export_cmd.quantize,
+    "create": create_cmd.create,
     "ui": ui.ui,
     "kb": kb.group(),  # a sub-command group: a Typer of its own
     "train": train.group(),

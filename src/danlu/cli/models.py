@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from danlu.cli.export import print_derivation
 from danlu.config import Settings
 from danlu.store import Catalog, Manifest
 
@@ -127,6 +128,7 @@ def _print_manifest(m: Manifest, files: list[str]) -> None:
     template = m.chat_template or f"(none: the named '{m.template or 'chatml'}' template is used)"
     for line in template.splitlines():
         print(f"    {line}")
+    print_derivation(m)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -79,6 +79,28 @@ class Manifest(BaseModel):
     )
     created: str = Field(description="When it entered the store (ISO-8601, UTC).")
     builtin: bool = Field(False, description="Shipped with danlu; cannot be removed.")
+    # what `danlu create` (a Modelfile) and `danlu export` add
+    parent: str | None = Field(
+        None, description="The model this one was derived from (a Modelfile's FROM)."
+    )
+    system: str | None = Field(
+        None, description="Default system prompt, used when a conversation has none."
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Default sampling parameters (SamplingParams field names).",
+    )
+    n_ctx: int | None = Field(
+        None, ge=16, description="Context length to load with when none is asked for."
+    )
+    adapters: list[str] = Field(
+        default_factory=list,
+        description="GGUF LoRA adapters applied at load (entries of `files`).",
+    )
+    provenance: dict[str, Any] | None = Field(
+        None,
+        description="How an export was made: run, base model, quantization, parity results.",
+    )
 
     @field_validator("files")
     @classmethod
@@ -93,6 +115,10 @@ class Manifest(BaseModel):
         """Absolute path of the main file, resolving a relative entry against `model_dir`."""
         first = Path(self.files[0])
         return first if first.is_absolute() else Path(model_dir) / first
+
+    def adapter_paths(self, model_dir: Path) -> list[Path]:
+        """Absolute paths of the GGUF LoRA adapters to apply at load."""
+        return [p if p.is_absolute() else Path(model_dir) / p for p in map(Path, self.adapters)]
 
     def file_paths(self, model_dir: Path) -> list[Path]:
         """Absolute paths of all files, main file first."""

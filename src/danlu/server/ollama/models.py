@@ -106,6 +106,8 @@ def _modelfile(manifest: Manifest, path: str, template: str) -> str:
         f'TEMPLATE """{template}"""',
         *(f"PARAMETER {key} {value}" for key, value in _defaults()),
     ]
+    if manifest.system:
+        lines.append(f'SYSTEM """{manifest.system}"""')
     if manifest.license:
         lines.append(f'LICENSE """{manifest.license}"""')
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from danlu.errors import NotSupported
 from danlu.server.ollama import embed, models
 from danlu.server.ollama.chat import chat
+from danlu.server.ollama.create import create
 from danlu.server.ollama.generate import generate
 from danlu.server.ollama.pull import pull
 from danlu.server.openapi import AUTH, BODY, GENERATE, MODEL, ollama_errors
@@ -28,10 +29,10 @@ router.get("/version")(models.version)
 router.post("/pull", responses=ollama_errors(BODY, (404, 409, 503)))(pull)
 router.delete("/delete", responses=ollama_errors(BODY, (404,)))(models.delete)
 router.post("/copy", responses=ollama_errors(BODY, (404, 409)))(models.copy)
+router.post("/create", responses=ollama_errors(BODY, (409, 501)))(create)
 
 IMPORT_HINT = "import a GGUF with `danlu import FILE --name NAME`, or pull one from Hugging Face"
 UNSUPPORTED = {  # Ollama routes danlu knows and refuses with 501, not a bare 404
-    ("POST", "/create"): ("creating a model from a Modelfile is not supported", IMPORT_HINT),
     ("POST", "/push"): ("pushing a model is not supported: danlu has no registry", None),
     ("POST", "/blobs/{digest}"): ("blob uploads (for /api/create) are not supported", IMPORT_HINT),
     ("HEAD", "/blobs/{digest}"): ("blob uploads (for /api/create) are not supported", IMPORT_HINT),
