@@ -79,3 +79,21 @@ def test_streamed_offsets_match_the_plain_answer(live):
                     offsets += chunk["logprobs"]["text_offset"]
                     tokens += chunk["logprobs"]["tokens"]
     assert tokens == plain["tokens"] and offsets == plain["text_offset"]
+
+
+def test_an_end_token_keeps_its_logprob_as_lm_eval_expects(live):
+    """lm-eval asks for one token past the echoed prompt and drops the last logprob; when
+    that token ends generation, its logprob must still be there (as vLLM gives it)."""
+    eos = post(live, "/tokenize", {"prompt": "<|im_end|>"})["tokens"][0]
+    context = post(live, "/tokenize", {"prompt": "Question: tea or coffee?\nAnswer:"})["tokens"]
+    continuation = post(live, "/tokenize", {"prompt": " tea"})["tokens"]
+    ids = context + continuation
+    base = {"model": "smollm2", "prompt": ids, "echo": True, "logprobs": 1, "temperature": 0}
+    forced = post(live, "/v1/completions", {**base, "max_tokens": 1,
+                                            "logit_bias": {str(eos): 100}})["choices"][0]
+    assert forced["finish_reason"] == "stop"
+    lps = forced["logprobs"]["token_logprobs"]
+    assert len(lps) == len(ids) + 1 and isinstance(lps[-1], float)
+    scored = post(live, "/v1/completions", {**base, "max_tokens": 0})["choices"][0]
+    expected = sum(scored["logprobs"]["token_logprobs"][len(context):])
+    assert sum(lps[len(context):-1]) == expected != 0.0

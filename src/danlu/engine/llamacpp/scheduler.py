@@ -20,7 +20,7 @@ from typing import Any
 import llama_cpp
 from llama_cpp import _internals as internals
 
-from danlu.engine.base import Chunk, Timing, Usage
+from danlu.engine.base import Chunk, Timing, TokenLogprob, Usage
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.slot import Job, Slot
 from danlu.errors import BackendError, DanluError
@@ -194,7 +194,9 @@ class Scheduler:
                 native.token_logprobs(self._ctx, row, self._model, token, job.params.logprobs),
             )
         if self._is_eog(token) and not job.params.ignore_eos:
-            self._finish(slot, "stop")
+            # the end token is not text, but its logprob is reported, as vLLM does, so that
+            # harnesses that ask for one token past an echoed prompt find it there
+            self._finish(slot, "stop", logprobs)
             return
         slot.produced += 1
         piece = slot.text.push(token)
@@ -213,7 +215,7 @@ class Scheduler:
             eog = self._eog[token] = llama_cpp.llama_vocab_is_eog(self._model.vocab, token)
         return eog
 
-    def _finish(self, slot: Slot, reason: str) -> None:
+    def _finish(self, slot: Slot, reason: str, logprobs: tuple[TokenLogprob, ...] = ()) -> None:
         job = slot.job
         assert job is not None and slot.prefilled is not None
         now = time.perf_counter()
@@ -224,7 +226,7 @@ class Scheduler:
         usage = Usage(prompt, slot.produced, slot.reused)
         tail = slot.text.flush()
         slot.release()
-        job.emit(Chunk(tail, finish_reason=reason, usage=usage, timing=timing))
+        job.emit(Chunk(tail, finish_reason=reason, usage=usage, timing=timing, logprobs=logprobs))
 
     def _fail(self, rows: list[tuple[Slot, int | None]], exc: DanluError) -> None:
         for slot, _ in rows:

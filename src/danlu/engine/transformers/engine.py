@@ -211,18 +211,18 @@ class TransformersEngine:
             budget = min(budget, params.max_tokens)
         sampler, text = Sampler(params, prompt), TextStream(self.piece, params.stop)
         start, first, past, feed = time.perf_counter(), None, None, prompt
-        finish, produced = "length", 0
+        finish, produced, logprobs = "length", 0, ()
         while produced < budget and not cancelled.is_set():
             logits, past = self._forward(feed, past)
             first = first or time.perf_counter()
             token = sampler.pick(logits)
             produced += 1
-            if token in self._eos_ids and not params.ignore_eos:
-                finish = "stop"
-                break
             logprobs = ()
             if params.logprobs is not None:
                 logprobs = (token_logprob(logits, token, params.logprobs),)
+            if token in self._eos_ids and not params.ignore_eos:
+                finish = "stop"  # the end token's logprob goes with the last chunk (as vLLM)
+                break
             yield Chunk(text.push(token), (token,), logprobs=logprobs)
             if text.stopped:
                 finish = "stop"
@@ -232,7 +232,8 @@ class TransformersEngine:
         first = first or end
         timing = Timing(first - start, end - first, len(prompt), produced)
         usage = Usage(len(prompt), produced)
-        yield Chunk(text.flush(), (), finish, usage, timing)  # type: ignore[arg-type]
+        tail = logprobs if finish == "stop" and not text.stopped else ()
+        yield Chunk(text.flush(), (), finish, usage, timing, logprobs=tail)  # type: ignore[arg-type]
 
     def submit(
         self, prompt: Sequence[int], params: SamplingParams, emit: Callable[[Any], None]
