@@ -32,6 +32,11 @@ def evaluate(
     metric: Annotated[str, Opt("--metric", help="Q&A: exact, contains, regex, f1, rouge.")] = (
         "contains"
     ),
+    judge: Annotated[
+        str | None, Opt("--judge", help="Q&A: grade by an LLM judge (store model or URL).")
+    ] = None,
+    judge_model: Annotated[str | None, Opt("--judge-model", help="The judge URL's model.")] = None,
+    judge_key: Annotated[str | None, Opt("--judge-key", help="Bearer key for the judge.")] = None,
     model: Annotated[str | None, Opt("--model", help="Model name on a server URL.")] = None,
     api_key: Annotated[str | None, Opt("--api-key", help="Bearer key for a server.")] = None,
     ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context length.")] = None,
@@ -55,9 +60,12 @@ def evaluate(
         seed=seed,
         mode=mode,
         metric=metric,
+        judge=judge,
+        judge_model=judge_model,
         subjects=[s for s in (subjects or "").split(",") if s],
     )
-    results = [_one(target, settings, model, api_key, ctx_size) for target in targets]
+    with _judge(settings, judge_key, ctx_size) as grader:
+        results = [_one(t, settings, model, api_key, ctx_size, grader) for t in targets]
     if as_json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     else:
@@ -67,7 +75,7 @@ def evaluate(
     return 0
 
 
-def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: int | None):
+def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: int | None, judge):
     from danlu.cli.progress import progress_bar
     from danlu.config import Settings
     from danlu.evaluate import evaluate as run
@@ -75,9 +83,19 @@ def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: i
     home = Settings().home
     label = f"{target} {settings.task}"
     with _scorer(target, model, api_key, n_ctx) as scorer, progress_bar(label) as bar:
-        result = run(settings, scorer, home, progress=bar)
+        result = run(settings, scorer, home, progress=bar, judge=judge)
     print(f"results: {result['run_dir']}/result.json", file=sys.stderr)
     return result
+
+
+@contextmanager
+def _judge(settings, api_key: str | None, n_ctx: int | None):
+    """The judge's scorer for the whole command, or None without --judge."""
+    if not settings.judge:
+        yield None
+        return
+    with _scorer(settings.judge, settings.judge_model, api_key, n_ctx) as scorer:
+        yield scorer
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from danlu.errors import InvalidRequest
+from danlu.evaluate.judge import Judge
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks import task_named
 from danlu.evaluate.tasks.base import EvalSettings
@@ -73,10 +75,19 @@ def read_samples(path: Path) -> tuple[dict[str, dict[str, Any]], bool]:
 
 
 def evaluate(
-    settings: EvalSettings, scorer: Scorer, home: Path, progress: Progress | None = None
+    settings: EvalSettings,
+    scorer: Scorer,
+    home: Path,
+    progress: Progress | None = None,
+    judge: Scorer | None = None,
 ) -> dict[str, Any]:
-    """Score `settings.task` with `scorer`; the result (also in result.json) and its folder."""
+    """Score `settings.task` with `scorer` (Q&A graded by `judge` when `settings.judge`
+    names one); the result (also in result.json) and its folder."""
     task = task_named(settings.task)(settings)
+    if settings.judge:
+        if judge is None:
+            raise InvalidRequest(f"the judge '{settings.judge}' was named but not opened")
+        task.use_judge(Judge(judge))
     data = task.load()
     items = task.windows(scorer) if isinstance(task, PerplexityTask) else data.items
     items = pick(items, settings.limit, settings.seed)
@@ -132,6 +143,10 @@ def _result(
         scores["subjects"] = {s: summarise(group) for s, group in sorted(by_subject.items())}
     if samples and "acc_norm" in samples[0]:
         scores["acc_norm"] = summarise(samples, "acc_norm")
+    if samples and "judge_verdict" in samples[0]:
+        verdicts = [s["judge_verdict"] for s in samples]
+        scores["judge_unclear"] = verdicts.count("unclear")
+        scores[settings.metric] = summarise(samples, settings.metric)
     if settings.task == "perplexity":
         scores["perplexity"] = perplexity(samples)
     return {

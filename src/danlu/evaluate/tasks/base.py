@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from danlu.evaluate.items import Dataset
 from danlu.evaluate.scorers import Scorer
@@ -29,8 +29,22 @@ class EvalSettings(BaseModel):
     )
     metric: str = Field("contains", description="Q&A metric: exact, contains, regex, f1, rouge.")
     max_tokens: int = Field(64, ge=1, description="Longest generated answer (qa, generate).")
+    judge: str | None = Field(
+        None,
+        description="Q&A graded by an LLM judge: a model in the store or a server URL "
+        "(OpenAI-compatible); its API key is never stored here.",
+    )
+    judge_model: str | None = Field(None, description="The judge's model name on a server URL.")
     window: int = Field(512, ge=16, description="Perplexity: tokens scored per window.")
     stride: int | None = Field(None, ge=1, description="Perplexity: window step (window/2).")
+
+    @model_validator(mode="after")
+    def _judge_fits(self) -> EvalSettings:
+        if self.judge and self.task != "qa":
+            raise ValueError("judge: only the qa task is graded by a judge")
+        if self.judge and self.judge.startswith(("http://", "https://")) and not self.judge_model:
+            raise ValueError("judge_model: a judge URL needs the model name it serves")
+        return self
 
 
 class Task(Protocol):

@@ -1,4 +1,5 @@
-"""Generative Q&A: a greedy chat answer scored against the accepted answers by a metric."""
+"""Generative Q&A: a greedy chat answer scored against the accepted answers by a metric,
+or, when a judge is given, by the judge's verdict (the metric's score is kept beside it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from danlu.errors import InvalidRequest
 from danlu.evaluate.items import Dataset, QAItem, read_qa_jsonl
+from danlu.evaluate.judge import Judge
 from danlu.evaluate.metrics import METRICS, best
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks.base import EvalSettings
@@ -21,6 +23,12 @@ class QATask:
             )
         self.settings = settings
         self.metric_name = settings.metric
+        self.judge: Judge | None = None
+
+    def use_judge(self, judge: Judge) -> None:
+        """Score by `judge`'s verdicts from now on."""
+        self.judge = judge
+        self.metric_name = "judge"
 
     def load(self) -> Dataset:
         data = read_qa_jsonl(self.settings.data)
@@ -38,4 +46,8 @@ class QATask:
             ]
         messages.append({"role": "user", "content": item.question})
         reply = scorer.chat(messages, self.settings.max_tokens)
-        return {"reply": reply, "score": best(self.settings.metric, reply, item.answers)}
+        metric = best(self.settings.metric, reply, item.answers)
+        if self.judge is None:
+            return {"reply": reply, "score": metric}
+        graded = self.judge.grade(item.question, item.answers, reply)
+        return {"reply": reply, "score": graded["judge"], self.settings.metric: metric, **graded}
