@@ -260,7 +260,7 @@ def load(
     chat_template = resolve_template(
         manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
     )
-    defaults = SamplingParams.build(**manifest.parameters) if manifest.parameters else None
+    defaults = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
     return Model(manifest, engine, chat_template, defaults)
 
 

@@ -24,8 +24,8 @@ def create(
     extras = [f"{len(manifest.adapters)} adapter(s)"] if manifest.adapters else []
     if manifest.system:
         extras.append("system prompt")
-    if manifest.parameters:
-        extras.append(f"{len(manifest.parameters)} parameter(s)")
+    if manifest.sampling:
+        extras.append(f"{len(manifest.sampling)} parameter(s)")
     print(
         f"created {manifest.name} from {manifest.parent}"
         + (f" ({', '.join(extras)})" if extras else "")

@@ -151,7 +151,7 @@ def print_derivation(m: Manifest) -> None:
     derived = {
         "parent": m.parent,
         "system": m.system,
-        "parameters": json.dumps(m.parameters) if m.parameters else None,
+        "sampling": json.dumps(m.sampling) if m.sampling else None,
         "n_ctx": m.n_ctx,
         "adapters": ", ".join(m.adapters) or None,
     }

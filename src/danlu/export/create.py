@@ -95,13 +95,13 @@ def _parent(catalog: Catalog, mf: Modelfile) -> Manifest:
 
 def _updates(mf: Modelfile, parent: Manifest) -> dict[str, Any]:
     """The manifest fields the Modelfile sets, each checked."""
-    params = {**parent.parameters, **mf.parameters}
+    params = {**parent.sampling, **mf.parameters}
     try:
         SamplingParams.build(**params)
     except DanluError as exc:
         first = next((k for k in mf.lines if k.startswith("PARAMETER")), "PARAMETER")
         raise ModelfileError(f"{_where(mf, first)}: {exc.message}", hint=exc.hint) from None
-    updates: dict[str, Any] = {"parameters": params}
+    updates: dict[str, Any] = {"sampling": params}
     if mf.n_ctx is not None:
         updates["n_ctx"] = mf.n_ctx
     if mf.system is not None:

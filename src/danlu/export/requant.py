@@ -21,7 +21,7 @@ from danlu.store import Catalog, Manifest
 from danlu.store.manifest import utc_now
 from danlu.store.staging import staged_model
 
-INHERITED = ("template", "system", "parameters", "n_ctx")
+INHERITED = ("template", "system", "sampling", "n_ctx")
 """What a quantized model keeps of its source: the chosen template and Modelfile defaults."""
 
 

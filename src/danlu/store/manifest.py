@@ -86,7 +86,7 @@ class Manifest(BaseModel):
     system: str | None = Field(
         None, description="Default system prompt, used when a conversation has none."
     )
-    parameters: dict[str, Any] = Field(
+    sampling: dict[str, Any] = Field(
         default_factory=dict,
         description="Default sampling parameters (SamplingParams field names).",
     )
