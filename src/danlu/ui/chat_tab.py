@@ -221,7 +221,7 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         clear = gr.Button("Clear", size="sm", elem_id="chat-clear")
     speed = gr.Markdown(elem_id="chat-speed")
     sources = gr.Markdown(elem_id="chat-sources")
-    with gr.Accordion("Saved chats (the files of danlu run's /save and /load)", open=False):
+    with gr.Accordion("Saved chats (the files of danlu run's /save and /load)", open=True):
         with gr.Row():
             save_name = gr.Textbox(label="Save as", elem_id="chat-save-name")
             save = gr.Button("Save", elem_id="chat-save")

@@ -1,0 +1,111 @@
+"""One `danlu ui` process and one headless Chromium for the whole browser session.
+
+The page runs as the real command (`danlu ui --port 0 --no-browser`) with its own
+DANLU_HOME; Selenium drives Debian's chromium through Debian's chromedriver (`make test`
+installs both). Screenshots go to the artifacts folder (DANLU_UI_ARTIFACTS, or
+artifacts/ under pytest's base temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio", reason="the ui extra is not installed")
+webdriver = pytest.importorskip("selenium.webdriver")
+
+from tests.ui.page import Page  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+START_SECONDS = 120
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1100",
+)
+
+
+@pytest.fixture(scope="session")
+def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui-home")
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("DANLU_UI_ARTIFACTS") or tmp_path_factory.getbasetemp())
+    folder = folder / "artifacts" if "DANLU_UI_ARTIFACTS" not in os.environ else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="session")
+def ui_url(ui_home: Path) -> Iterator[str]:
+    """`danlu ui` on an ephemeral loopback port; the URL it printed."""
+    danlu = Path(sys.executable).with_name("danlu")
+    process = subprocess.Popen(
+        [str(danlu), "ui", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(ui_home),
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"danlu ui on (http://\S+)", line)
+    if match is None:
+        process.kill()
+        pytest.fail(f"danlu ui did not start: {line}{process.stdout.read()}")
+    yield match.group(1).rstrip("/")
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("chromium and chromium-driver are missing: `make test` installs them")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(START_SECONDS)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def page(browser, ui_url: str, artifacts: Path) -> Page:
+    """The page, loaded once; tests switch tabs on it."""
+    page = Page(browser, ui_url, artifacts)
+    page.open()
+    return page
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "data"

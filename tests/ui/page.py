@@ -1,0 +1,87 @@
+"""A thin driver over the gradio page: tabs, fields by elem_id, waits, screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT = 180  # seconds: a model loads, an embedder loads, a training run starts on 2 cores
+
+
+class Page:
+    def __init__(self, driver, url: str, artifacts: Path) -> None:
+        self.driver = driver
+        self.url = url
+        self.artifacts = artifacts
+
+    def open(self) -> None:
+        self.driver.get(self.url + "/")
+        self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "#chat-input textarea"))
+
+    def wait(self, condition: Callable[[], object], timeout: float = WAIT) -> object:
+        def check(_driver) -> object:
+            try:
+                return condition()
+            except (StaleElementReferenceException, WebDriverException):
+                return False
+
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.3).until(check)
+
+    def find(self, css: str):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def tab(self, label: str) -> None:
+        for button in self.driver.find_elements(By.CSS_SELECTOR, "button[role='tab']"):
+            if button.text.strip() == label:
+                button.click()
+                return
+        raise AssertionError(f"no tab {label}")
+
+    def type(self, elem_id: str, text: str, enter: bool = False) -> None:
+        box = self.find(f"#{elem_id} textarea, #{elem_id} input")
+        box.clear()
+        box.send_keys(text)
+        if enter:
+            box.send_keys(Keys.ENTER)
+
+    def click(self, elem_id: str) -> None:
+        self.find(f"#{elem_id}").click()
+
+    def choose(self, elem_id: str, value: str) -> None:
+        """Pick `value` in a gradio dropdown."""
+        box = self.find(f"#{elem_id} input")
+        box.click()
+        self.wait(lambda: self._option(value))
+        self._option(value).click()
+
+    def _option(self, value: str):
+        for option in self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='dropdown-option']"):
+            if option.text.strip().splitlines()[-1:] == [value]:  # after a "✓" when picked
+                return option
+        return None
+
+    def text(self, elem_id: str) -> str:
+        return self.find(f"#{elem_id}").text
+
+    def upload(self, elem_id: str, path: Path) -> None:
+        self.find(f"#{elem_id} input[type='file']").send_keys(str(path))
+
+    def bot_messages(self) -> list[str]:
+        found = self.driver.find_elements(
+            By.CSS_SELECTOR, "#chatbot .message.bot, #chatbot [data-testid='bot']"
+        )
+        return [m.text for m in found]
+
+    def errors(self) -> list[str]:
+        toasts = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='toast-body']")
+        return [t.text for t in toasts]
+
+    def shot(self, name: str) -> Path:
+        path = self.artifacts / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
