@@ -86,7 +86,7 @@ def main() -> None:
     candidates = [("f16", f16, ())]
     for qtype in a.quants.split(","):
         out, times[f"quantize {qtype}"] = timed(
-            lambda q=qtype: quantize(f16, work / f"{q}.gguf", threads=a.threads)
+            lambda q=qtype: quantize(f16, work / f"{q}.gguf", q, threads=a.threads)
         )
         candidates.append((qtype, out, ()))
     template = resolve_template(ref.manifest.chat_template, ref.manifest.template).source

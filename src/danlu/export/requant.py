@@ -54,7 +54,7 @@ def quantize_model(
     name = reserve_name(catalog, name or f"{manifest.name}-{qtype}")
     with staged_model(catalog.root, name) as stage:
         step(f"quantizing to {qtype}", 0, 2)
-        out = quantize(path, stage / f"{name}.gguf", threads=threads)
+        out = quantize(path, stage / f"{name}.gguf", qtype, threads=threads)
         step("measuring against the source", 1, 2)
         report = compare(manifest, path, out, qtype, threads)
         made = {

@@ -104,7 +104,8 @@ class _Job:
             candidates: list[Candidate] = [("f16", f16, ())]
             if quant:
                 step(f"quantizing to {quant}", 2, total)
-                out = quantize(f16, stage / f"{name}.{quant}.gguf", threads=self.options.threads)
+                out = stage / f"{name}.{quant}.gguf"
+                quantize(f16, out, quant, threads=self.options.threads)
                 candidates.append((quant, out, ()))
             step("checking parity", total - 2, total)
             report = self.checked(merged, template, candidates)
