@@ -55,18 +55,28 @@ def test_auto_flash_attn_reports_what_llama_cpp_chose(tmp_path):
         assert loaded.engine_facts["flash_attn"] in ("on", "off")  # resolved, not 'auto'
 
 
-def test_greedy_with_flash_attn_on_and_off_agrees(model, fa_model, tmp_path):
-    """Flash attention changes the order of float sums and the q8_0 cache rounds K/V, so
-    greedy output may part at a near-tie; on this model and prompt it agrees for 24
-    tokens with the f16 cache, and for at least the first 8 with q8_0."""
+def test_flash_attn_moves_logprobs_only_at_near_ties(model, fa_model, tmp_path):
+    """How far flash attention (and a q8_0 KV cache) may move the output: the same 24
+    tokens scored teacher-forced with it off and on. It changes the order of float sums,
+    as a different batch shape does, so greedy output can part where the two likeliest
+    tokens are within a few hundredths of a nat (here at the 5th token: 0.07 apart). Each
+    token's logprob moves by less than 0.35 nats, and the top pick only changes where the
+    two likeliest are within 0.3 nats (0.21 seen)."""
+    prompt = model.prepare_chat(QUESTION).tokens
+    model.engine.reset()
+    tokens = list(model.chat(QUESTION, temperature=0, max_tokens=24).token_ids)
+    off = model.engine.loglikelihood(prompt, tokens, top=2)
     settings = Settings(home=tmp_path, n_ctx=2048)
     with danlu.load("smollm2", settings=settings, threads=2, flash_attn="on") as fa_f16:
-        model.engine.reset()
-        off = model.chat(QUESTION, temperature=0, max_tokens=24)
-        on = fa_f16.chat(QUESTION, temperature=0, max_tokens=24)
-    assert on.token_ids == off.token_ids
-    quantized = fa_model.chat(QUESTION, temperature=0, max_tokens=24)
-    assert quantized.token_ids[:8] == off.token_ids[:8]
+        scored = [fa_f16.engine.loglikelihood(prompt, tokens, top=2)]
+    scored.append(fa_model.engine.loglikelihood(prompt, tokens, top=2))
+    for on in scored:
+        moves = [abs(a - b) for a, b in zip(on.token_logprobs, off.token_logprobs, strict=True)]
+        assert max(moves) < 0.35 and abs(on.logprob - off.logprob) < 1.5
+        for ranked_on, ranked_off in zip(on.alternatives, off.alternatives, strict=True):
+            if ranked_on[0][0] != ranked_off[0][0]:  # the pick changed: a near-tie in both
+                assert ranked_off[0][1] - ranked_off[1][1] < 0.3
+                assert ranked_on[0][1] - ranked_on[1][1] < 0.3
 
 
 @pytest.mark.parametrize(
@@ -97,8 +107,9 @@ def test_load_refuses_a_bad_knob_before_loading(tmp_path):
 def test_rope_scaling_allows_a_longer_context_than_trained():
     manifest = Manifest.model_construct(name="m", context_length=2048)
     plain = LoadOptions.build(n_ctx=4096)
-    with pytest.raises(InvalidParameter, match="--rope-scale"):
+    with pytest.raises(InvalidParameter, match="larger than the 2048 tokens") as caught:
         _within_trained_context(plain, manifest, asked=True)
+    assert "--rope-scale" in str(caught.value.hint)
     scaled = LoadOptions.build(n_ctx=4096, rope_scaling="linear", rope_scale=2)
     assert _within_trained_context(scaled, manifest, asked=True).n_ctx == 4096
     params = native.context_params(scaled, n_ctx=4096, n_seq=1, embeddings=False)
