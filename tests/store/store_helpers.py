@@ -58,13 +58,15 @@ def write_hf_folder(folder: Path, *, template: str | None = CHAT_TEMPLATE) -> Pa
     return folder
 
 
-def write_hub_cache(cache: Path, repo_id: str, files: dict[str, Path]) -> Path:
+def write_hub_cache(
+    cache: Path, repo_id: str, files: dict[str, Path], kind: str = "models"
+) -> Path:
     """Lay files out exactly as huggingface_hub's cache does; returns the snapshot folder.
 
-    models--org--repo/refs/main holds the commit hash; snapshots/<hash>/<file> are
-    relative symlinks to blobs/<etag>.
+    models--org--repo (datasets--org--repo for kind="datasets")/refs/main holds the commit
+    hash; snapshots/<hash>/<file> are relative symlinks to blobs/<etag>.
     """
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    repo = cache / (f"{kind}--" + repo_id.replace("/", "--"))
     commit = hashlib.sha1(repo_id.encode()).hexdigest()
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / "main").write_text(commit)

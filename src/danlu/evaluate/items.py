@@ -151,31 +151,90 @@ def _field(path: Path, line: int, row: dict, name: str, kind: type | tuple[type,
     return row[name]
 
 
+def mc_item(path: Path, line: int, row: dict, default_id: str) -> MCItem:
+    """A multiple-choice row: question, choices, answer as an index or a letter."""
+    question = _field(path, line, row, "question", str)
+    choices = _field(path, line, row, "choices", list)
+    answer = _field(path, line, row, "answer", (int, str))
+    if isinstance(answer, str):  # hub datasets often give the letter
+        if len(answer.strip()) != 1 or answer.strip().upper() not in LETTERS:
+            raise bad_row(path, line, f"'answer' {answer!r} is neither an index nor a letter")
+        answer = LETTERS.index(answer.strip().upper())
+    if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        raise bad_row(path, line, "'choices' must be a list of at least two strings")
+    if not 0 <= answer < len(choices):
+        raise bad_row(path, line, f"'answer' {answer} is not an index into 'choices'")
+    subject = str(row.get("subject") or "all")
+    return MCItem(
+        str(row.get("id", f"{path.stem}:{line}")), question, tuple(choices), answer, subject
+    )
+
+
 def read_mc_jsonl(path: Path) -> Dataset:
-    items = []
-    for line, row in _jsonl(path):
-        question = _field(path, line, row, "question", str)
-        choices = _field(path, line, row, "choices", list)
-        answer = _field(path, line, row, "answer", int)
-        if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-            raise bad_row(path, line, "'choices' must be a list of at least two strings")
-        if not 0 <= answer < len(choices):
-            raise bad_row(path, line, f"'answer' {answer} is not an index into 'choices'")
-        subject = str(row.get("subject", "all"))
-        items.append(MCItem(str(row.get("id", line)), question, tuple(choices), answer, subject))
+    """A JSONL file of multiple-choice rows, or a folder of records (see read_records)."""
+    if path.is_dir():
+        return read_records(path, mc_item)
+    items = [mc_item(path, line, row, str(line)) for line, row in _jsonl(path)]
     return _nonempty(path, Dataset(items))
 
 
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+DEV_SPLITS = ("dev", "validation", "val")
+
+
+def read_records(folder: Path, make) -> Dataset:
+    """A folder of JSONL or Parquet files, as a Hugging Face dataset repo lays them out:
+    items from the files with 'test' in their path (every file when none has), few-shot
+    examples from 'dev'/'validation' files."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file())
+    tests = [p for p in files if "test" in p.relative_to(folder).as_posix()] or files
+    devs = [p for p in files if p not in tests and _split_of(p, folder) in DEV_SPLITS]
+
+    def rows(paths: list[Path]) -> list:
+        return [make(p, n, row, f"{p.stem}:{n}") for p in paths for n, row in _records(p)]
+
+    items, dev = rows(tests), rows(devs)
+    data = Dataset(items, {"*": dev} if dev else {})
+    for item in dev:
+        data.dev.setdefault(item.subject, []).append(item)
+    return _nonempty(folder, data)
+
+
+def _split_of(path: Path, folder: Path) -> str:
+    parts = path.relative_to(folder).as_posix().replace("-", "/").replace("_", "/").split("/")
+    return next((p for p in parts if p in DEV_SPLITS), "")
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    if path.suffix != ".parquet":
+        yield from _jsonl(path)
+        return
+    from danlu.extras import require
+
+    parquet = require("pyarrow.parquet", "eval", "Parquet data")
+    try:
+        rows = parquet.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises its own types for a damaged file
+        raise InvalidRequest(f"cannot read {path}: {exc}".splitlines()[0]) from None
+    yield from enumerate(rows, 1)
+
+
+def qa_item(path: Path, line: int, row: dict, default_id: str) -> QAItem:
+    """A Q&A row: question, answer as a string or a list of accepted strings."""
+    question = _field(path, line, row, "question", str)
+    answer = _field(path, line, row, "answer", (str, list))
+    answers = (answer,) if isinstance(answer, str) else tuple(str(a) for a in answer)
+    if not answers:
+        raise bad_row(path, line, "'answer' is an empty list")
+    subject = str(row.get("subject") or "all")
+    return QAItem(str(row.get("id", default_id)), question, answers, subject)
+
+
 def read_qa_jsonl(path: Path) -> Dataset:
-    items = []
-    for line, row in _jsonl(path):
-        question = _field(path, line, row, "question", str)
-        answer = _field(path, line, row, "answer", (str, list))
-        answers = (answer,) if isinstance(answer, str) else tuple(str(a) for a in answer)
-        if not answers:
-            raise bad_row(path, line, "'answer' is an empty list")
-        subject = str(row.get("subject", "all"))
-        items.append(QAItem(str(row.get("id", line)), question, answers, subject))
+    """A JSONL file of Q&A rows, or a folder of records (see read_records)."""
+    if path.is_dir():
+        return read_records(path, qa_item)
+    items = [qa_item(path, line, row, str(line)) for line, row in _jsonl(path)]
     return _nonempty(path, Dataset(items))
 
 

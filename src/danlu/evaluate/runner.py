@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from danlu.errors import InvalidRequest
+from danlu.evaluate.hub import fetch_dataset, is_hub_ref
 from danlu.evaluate.judge import Judge
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks import task_named
@@ -83,6 +84,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score `settings.task` with `scorer` (Q&A graded by `judge` when `settings.judge`
     names one); the result (also in result.json) and its folder."""
+    if is_hub_ref(settings.data):  # hf:ORG/NAME: the snapshot folder in the hub cache
+        settings = settings.model_copy(update={"data": fetch_dataset(str(settings.data))})
     task = task_named(settings.task)(settings)
     if settings.judge:
         if judge is None:

@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from danlu.evaluate.items import LETTERS, Dataset, MCItem, read_csv_layout, read_mc_jsonl
+from danlu.evaluate.items import (
+    LETTERS,
+    Dataset,
+    MCItem,
+    mc_item,
+    read_csv_layout,
+    read_mc_jsonl,
+    read_records,
+)
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks.base import EvalSettings
 
@@ -48,7 +56,14 @@ class CsvChoiceTask:
         self.header, self.cue = HEADERS[settings.task]
 
     def load(self) -> Dataset:
-        return read_csv_layout(self.settings.task, self.settings.data, self.settings.subjects)
+        root = self.settings.data
+        if root.is_dir() and not any(root.rglob("*.csv")):  # a hub repo of JSONL/Parquet
+            data = read_records(root, mc_item)
+            wanted = set(self.settings.subjects)
+            if wanted:
+                data.items = [i for i in data.items if i.subject in wanted]
+            return data
+        return read_csv_layout(self.settings.task, root, self.settings.subjects)
 
     def prompt(self, item: MCItem, dev: list[MCItem]) -> str:
         subject = item.subject.replace("_", " ")
@@ -78,6 +93,8 @@ class JsonlChoiceTask:
 
     def load(self) -> Dataset:
         data = read_mc_jsonl(self.settings.data)
+        if data.dev:  # a folder with a dev split
+            return data
         shots = self.settings.shots  # the first items are the solved examples
         data.dev = {"*": data.items[:shots]}
         data.items = data.items[shots:]
