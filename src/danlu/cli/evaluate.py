@@ -23,7 +23,7 @@ def evaluate(
     task: Annotated[
         str | None, Opt("--task", help="mmlu, ceval, cmmlu, mc, qa, perplexity.")
     ] = None,
-    data: Annotated[Path | None, Opt("--data", help="The task's data folder or file.")] = None,
+    data: Annotated[Path | None, Opt("--data", help="Data folder or file, or hf:ORG/NAME.")] = None,
     subjects: Annotated[str | None, Opt("--subjects", help="Comma-separated subjects.")] = None,
     shots: Annotated[int, Opt("--shots", help="Solved examples before each question.")] = 0,
     limit: Annotated[int | None, Opt("--limit", help="Score at most N items.")] = None,
