@@ -13,6 +13,7 @@ GREEDY = ("--temp", "0", "-n", "16")
 SAME_LOAD = ("-c", "2048", "-t", "2")
 STORY = "Once upon a time, in a small village by the sea, there lived"
 SYSTEM = "You are a careful assistant. " * 12  # a long fixed system prompt worth caching
+SMALL = ("-c", "512")  # a small context loads faster; the prompts fit
 
 
 def test_prompt_flag_is_the_prompt(danlu):
@@ -110,6 +111,7 @@ def cached_run(danlu, cache: Path, question: str, *flags: str) -> dict:
         str(cache),
         "--json",
         *GREEDY,
+        *SMALL,
         *flags,
     )
     assert result.code == 0, result.err
@@ -125,7 +127,7 @@ def test_prompt_cache_is_written_reused_and_refused_when_stale(danlu, tmp_path):
     assert "prompt tokens restored" in again["err"]
     assert again["usage"]["cached_tokens"] > len(SYSTEM.split())  # the system prompt's KV
     stale = danlu(
-        "run", "smollm2", "Hi", "--prompt-cache", str(cache), "--json", *GREEDY
+        "run", "smollm2", "Hi", "--prompt-cache", str(cache), "--json", *GREEDY, *SMALL
     )  # the template's own short system prompt: little in common
     assert stale.code == 0, stale.err
     assert "stale" in stale.err

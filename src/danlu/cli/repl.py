@@ -104,21 +104,19 @@ class Repl:
     def answer(self, text: str) -> None:
         """Stream the model's reply to `text`; Ctrl-C cuts it short and keeps what came."""
         self.messages.append(Message(role="user", content=text))
-        try:
-            stream = self._start(self.conversation())
-        except DanluError:
-            self.messages.pop()
-            raise
         chunks, parts = [], []
+        stream = None
         sys.stdout.write(self.style.answer)
         try:
+            stream = self._start(self.conversation())
             for chunk in stream:
                 sys.stdout.write(chunk.text)
                 sys.stdout.flush()
                 parts.append(chunk.text)
                 chunks.append(chunk)
         except KeyboardInterrupt:
-            stream.close()
+            if stream is not None:
+                stream.close()
             sys.stdout.write(f"{self.style.reset}\n")
             self.say("(answer stopped)")
         except DanluError:
