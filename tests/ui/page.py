@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -30,7 +34,11 @@ class Page:
             except (StaleElementReferenceException, WebDriverException):
                 return False
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.3).until(check)
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.3).until(check)
+        except TimeoutException:
+            self.shot("timed-out")  # what the page showed, for the report
+            raise
 
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -69,7 +77,10 @@ class Page:
         return self.find(f"#{elem_id}").text
 
     def upload(self, elem_id: str, path: Path) -> None:
+        """Upload a file and wait until the page lists it."""
         self.find(f"#{elem_id} input[type='file']").send_keys(str(path))
+        shown = f"#{elem_id} td.filename[aria-label='{path.name}']"
+        self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, shown))
 
     def bot_messages(self) -> list[str]:
         found = self.driver.find_elements(

@@ -1,0 +1,54 @@
+"""The Knowledge tab in a real browser: create, upload, ingest, list, search, a cited answer."""
+
+from __future__ import annotations
+
+import re
+
+
+def _job_done(page, kind: str) -> bool:
+    """The newest job of `kind` in the jobs panel is done (a failed one fails the test)."""
+    cells = page.text("jobs-table").splitlines()
+    for i in range(1, len(cells) - 2):
+        if cells[i] == kind and re.fullmatch(rf"{kind}-\d+", cells[i - 1]):
+            assert cells[i + 2] != "failed", cells[i - 1 : i + 5]
+            return cells[i + 2] == "done"
+    return False
+
+
+def test_a_knowledge_base_from_an_upload_answers_with_sources(page, data_dir, ui_home):
+    page.tab("Knowledge")
+    page.type("kb-new-name", "handbook")
+    page.click("kb-create")
+    page.wait(lambda: "Created" in page.text("kb-status"))
+    page.upload("kb-upload", data_dir / "kb" / "corpus" / "handbook.md")
+    page.click("kb-add")
+    page.wait(lambda: _job_done(page, "ingest"))
+    page.click("kb-refresh")
+    page.wait(lambda: "handbook.md" in page.text("kb-files"))
+    # the upload was kept under DANLU_HOME, at a path the page chose
+    assert list((ui_home / "ui" / "uploads" / "kb" / "handbook").rglob("handbook.md"))
+    page.type("kb-query", "annual leave", enter=True)
+    page.wait(lambda: "handbook.md" in page.text("kb-hits"))
+    page.shot("knowledge")
+
+    page.tab("Chat")
+    page.driver.refresh()  # the chat's knowledge-base list is read when the page loads
+    page.open()
+    page.choose("chat-kb", "handbook")
+    page.type("chat-input", "How many days of annual leave do employees get?", enter=True)
+    page.wait(lambda: "[1]" in page.text("chat-sources"))
+    assert "handbook.md" in page.text("chat-sources")
+    page.wait(lambda: page.bot_messages() and page.bot_messages()[-1].strip())
+    page.shot("chat-knowledge")
+    page.choose("chat-kb", "(none)")
+
+
+def test_an_unsupported_upload_is_a_readable_error(page, tmp_path):
+    page.tab("Knowledge")
+    page.choose("kb-pick", "handbook")
+    odd = tmp_path / "program.exe"
+    odd.write_bytes(b"MZ")
+    page.upload("kb-upload", odd)
+    page.click("kb-add")
+    page.wait(lambda: any("not a file this page takes" in e for e in page.errors()))
+    assert not any("Traceback" in e for e in page.errors())
