@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from danlu.errors import InvalidRequest, NotSupported
+from danlu.errors import InvalidRequest
 from danlu.server.ollama.respond import NDJSON
 from danlu.server.ollama.schemas import Strict
 from danlu.server.state import state
@@ -56,11 +56,11 @@ def modelfile_of(body: CreateRequest) -> Modelfile:
     """The request as a parsed Modelfile (its text, or one written from its fields)."""
     for field, what in (("files", "blob uploads"), ("adapters", "adapter blobs")):
         if getattr(body, field):
-            raise NotSupported(
+            raise InvalidRequest(
                 f"{what} are not supported", hint="name a model of the store in 'from'"
             )
     if body.quantize or body.messages:
-        raise NotSupported(
+        raise InvalidRequest(
             "'quantize' and 'messages' are not supported here",
             hint="quantize with `danlu quantize MODEL TYPE`",
         )

@@ -29,7 +29,7 @@ router.get("/version")(models.version)
 router.post("/pull", responses=ollama_errors(BODY, (404, 409, 503)))(pull)
 router.delete("/delete", responses=ollama_errors(BODY, (404,)))(models.delete)
 router.post("/copy", responses=ollama_errors(BODY, (404, 409)))(models.copy)
-router.post("/create", responses=ollama_errors(BODY, (409, 501)))(create)
+router.post("/create", responses=ollama_errors(BODY, (409,)))(create)
 
 IMPORT_HINT = "import a GGUF with `danlu import FILE --name NAME`, or pull one from Hugging Face"
 UNSUPPORTED = {  # Ollama routes danlu knows and refuses with 501, not a bare 404
