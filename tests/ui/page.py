@@ -77,7 +77,14 @@ class Page:
         return self.find(f"#{elem_id}").text
 
     def upload(self, elem_id: str, path: Path) -> None:
-        """Upload a file and wait until the page lists it."""
+        """Upload a file (in place of one shown already) and wait until the page lists it."""
+        for clear in self.driver.find_elements(
+            By.CSS_SELECTOR, f"#{elem_id} button[aria-label='Clear']"
+        ):
+            clear.click()
+        self.wait(
+            lambda: self.driver.find_elements(By.CSS_SELECTOR, f"#{elem_id} input[type='file']")
+        )
         self.find(f"#{elem_id} input[type='file']").send_keys(str(path))
         shown = f"#{elem_id} td.filename[aria-label='{path.name}']"
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, shown))

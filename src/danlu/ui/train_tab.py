@@ -69,6 +69,7 @@ class TrainActions:
     ) -> tuple[str, Any]:
         from danlu.train import SFTSettings
         from danlu.train.data import load_data
+        from danlu.train.runner import KINDS
         from danlu.train.runs import new_run_id
 
         if not path.strip():
@@ -85,11 +86,12 @@ class TrainActions:
             "max_length": int(max_length),
         }
         settings = SFTSettings.from_sources(None, **flags)  # a bad value: one line, no process
-        load_data(settings.data, settings.format).require_clean(("chat", "text"))
+        load_data(settings.data, settings.format).require_clean(KINDS["sft"])
         run_id = new_run_id("sft", model)
         args = ["train", "sft", "--run", run_id, *_flags(settings, flags)]
         self.ctx.jobs.spawn("train", run_id, args)
-        return f"Started run **{run_id}**", gr.update(choices=self._ids(), value=run_id)
+        ids = [run_id, *self._ids()]  # its folder appears once the process starts
+        return f"Started run **{run_id}**", gr.update(choices=ids, value=run_id)
 
     def stop(self, run_id: str) -> str:
         job = self._job(run_id)

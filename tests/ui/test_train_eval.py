@@ -1,0 +1,53 @@
+"""The Train and Evaluate tabs in a real browser: a tiny run with its loss chart, bad rows,
+and a tiny evaluation with its table."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.ui.test_knowledge import _job_done
+
+
+def test_bad_training_rows_are_listed_not_a_trace(page, data_dir):
+    page.tab("Train")
+    page.upload("train-upload", data_dir / "train" / "bad.jsonl")
+    page.wait(lambda: page.find("#train-data textarea, #train-data input").get_attribute("value"))
+    page.click("train-check")
+    page.wait(lambda: "bad" in page.text("train-report") and "line" in page.text("train-report"))
+    page.click("train-start")
+    page.wait(lambda: any("rows are bad" in e for e in page.errors()))
+    assert not any("Traceback" in e for e in page.errors())
+
+
+def test_a_tiny_run_draws_its_loss_curve(page, data_dir, ui_home):
+    page.tab("Train")
+    page.upload("train-upload", data_dir / "train" / "facts.jsonl")
+    page.wait(lambda: "facts" in page.find("#train-data textarea").get_attribute("value"))
+    page.click("train-check")
+    page.wait(lambda: "36 valid" in page.text("train-report"))
+    for field, value in (("max-steps", 3), ("batch", 2), ("max-length", 64), ("lora-r", 4)):
+        page.type(f"train-{field}", str(value))
+    page.click("train-start")
+    page.wait(lambda: "logged steps" in page.text("train-status"))
+    page.wait(
+        lambda: int(re.search(r"(\d+) logged steps", page.text("train-status"))[1]) >= 2,
+        timeout=600,
+    )
+    page.wait(lambda: page.find("#train-loss canvas, #train-loss svg"))
+    page.shot("train")
+    run_id = page.text("train-status").split(":")[0].strip()
+    metrics = (ui_home / "runs" / run_id / "metrics.jsonl").read_text().splitlines()
+    assert len([json.loads(m) for m in metrics if '"loss"' in m]) >= 2
+
+
+def test_a_tiny_evaluation_shows_its_table(page, data_dir):
+    page.tab("Evaluate")
+    page.upload("eval-upload", data_dir / "eval" / "mc.jsonl")
+    page.wait(lambda: "mc" in page.find("#eval-data textarea").get_attribute("value"))
+    page.click("eval-run")
+    page.wait(lambda: _job_done(page, "eval"), timeout=600)
+    page.wait(lambda: "n=5" in page.text("eval-table"))
+    assert "| smollm2 |" in page.text("eval-table") or "smollm2" in page.text("eval-table")
+    page.wait(lambda: page.find("#eval-chart img"))
+    page.shot("evaluate")
