@@ -48,7 +48,8 @@ class Guard:
             if refusal:
                 await _reply(counting_send, path, *refusal)
                 return
-            await self.app(_as_json(scope), receive, counting_send)
+            # the page posts forms and file uploads: its content types stay as sent
+            await self.app(scope if _page(path) else _as_json(scope), receive, counting_send)
         finally:
             self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
 
