@@ -1,0 +1,105 @@
+"""Without a browser: background jobs (progress, cancel, a CLI process stopped like Ctrl-C),
+the bind rule, where uploads go, and the missing-extra message."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from danlu.config import Settings
+from danlu.errors import InvalidParameter, InvalidRequest
+from danlu.ui.context import UIContext, UISettings
+from danlu.ui.jobs import Jobs
+
+
+def _until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_thread_job_reports_progress_and_stops_at_its_next_report():
+    jobs = Jobs()
+    go_on = []
+
+    def work(job):
+        for step in range(1000):
+            job.progress(step, 1000)
+            _until(lambda: go_on or job.cancel_asked)
+        return "never"
+
+    job = jobs.start("count", "count to 1000", work)
+    _until(lambda: job.total == 1000)
+    assert job.running and jobs.latest("count") is job
+    jobs.cancel(job.id)
+    _until(lambda: not job.running)
+    assert job.state == "cancelled" and job.result is None
+
+
+def test_a_failing_job_keeps_one_line_of_reason():
+    def work(job):
+        raise InvalidRequest("no such thing", hint="try another")
+
+    job = Jobs().start("x", "fails", work)
+    _until(lambda: not job.running)
+    assert (job.state, job.message) == ("failed", "no such thing (try another)")
+
+
+def test_a_cli_job_collects_stdout_and_stops_like_ctrl_c(danlu_home):
+    jobs = Jobs()
+    done = jobs.spawn("version", "version", ["--version"])
+    _until(lambda: not done.running)
+    assert done.state == "done" and done.result.startswith("danlu ")
+    serving = jobs.spawn("serve", "serve", ["serve", "--port", "0"])
+    _until(lambda: any("danlu serving on" in line for line in serving.log))
+    jobs.cancel(serving.id)
+    _until(lambda: not serving.running)
+    assert serving.state == "cancelled"
+
+
+def test_a_cli_job_that_fails_shows_the_error_line(danlu_home):
+    job = Jobs().spawn("show", "show", ["show", "no-such-model"])
+    _until(lambda: not job.running)
+    assert job.state == "failed" and job.message.startswith("error:")
+
+
+def test_off_loopback_the_page_needs_a_password():
+    UISettings(host="127.0.0.1").check()
+    UISettings(host="::1").check()
+    UISettings(host="0.0.0.0", password="s3cret").check()
+    with pytest.raises(InvalidParameter, match="without a password"):
+        UISettings(host="0.0.0.0").check()
+
+
+def test_uploads_land_under_danlu_home_with_a_clean_name(danlu_home, tmp_path):
+    ctx = UIContext.create(UISettings(max_upload_mb=1), Settings(home=danlu_home))
+    sent = tmp_path / "..weird name;rm -rf.md"
+    sent.write_text("# hi\n")
+    kept = ctx.keep_upload(sent, "kb/x", (".md",))
+    assert kept.is_relative_to(danlu_home / "ui" / "uploads" / "kb" / "x")
+    assert kept.name == "weird_name_rm_-rf.md" and kept.read_text() == "# hi\n"
+    with pytest.raises(InvalidRequest, match="not a file this page takes"):
+        ctx.keep_upload(sent.rename(tmp_path / "a.exe"), "kb/x", (".md",))
+    big = tmp_path / "big.md"
+    big.write_bytes(b"x" * 1_000_001)
+    with pytest.raises(InvalidRequest, match="over 1 MB"):
+        ctx.keep_upload(big, "kb/x", (".md",))
+
+
+def test_danlu_ui_refuses_an_open_bind_without_a_password(capsys):
+    from danlu.cli.main import main
+
+    assert main(["ui", "--host", "0.0.0.0", "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the page would be open to the network" in err and "--password" in err
+
+
+def test_danlu_ui_without_the_extra_names_it(monkeypatch, capsys):
+    from danlu.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now fails
+    assert main(["ui", "--no-browser"]) == 1
+    assert "pip install 'danlu[ui]'" in capsys.readouterr().err
