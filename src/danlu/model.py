@@ -20,7 +20,7 @@ from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions,
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
-from danlu.errors import ContextOverflow, CorruptModel, InvalidParameter
+from danlu.errors import ContextOverflow, CorruptModel, InvalidParameter, ModelNotFound
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import MANIFEST_NAME, read_manifest
 
@@ -240,8 +240,7 @@ def load(
     settings = settings or Settings()
     catalog = Catalog(settings)
     name = name or settings.default_model
-    folder = _manifest_folder(name, settings)  # a training run given by path, else None
-    manifest = read_manifest(folder) if folder else catalog.get(name)
+    manifest, folder = locate(name, settings)  # folder: a training run given by path
     knobs = ({"flash_attn": settings.flash_attn} if settings.flash_attn else {}) | engine_options
     model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
@@ -264,11 +263,30 @@ def load(
     return Model(manifest, engine, chat_template, defaults)
 
 
-def _manifest_folder(name: str, settings: Settings) -> Path | None:
+def locate(name: str, settings: Settings) -> tuple[Manifest, Path | None]:
+    """The manifest of `name` and, for a folder given by path (a `danlu train` run), that
+    folder; a store name gives its manifest and None. ModelNotFound when it is neither."""
+    folder = manifest_folder(name, settings)
+    if folder is not None:
+        return read_manifest(folder), folder
+    if looks_like_path(name):
+        raise ModelNotFound(
+            f"no model folder at '{name}' (no {MANIFEST_NAME} there or under {settings.home})",
+            hint="give a run folder such as runs/RUN, or a model name from 'danlu list'",
+        )
+    return Catalog(settings).get(name), None
+
+
+def looks_like_path(name: str) -> bool:
+    """Store names cannot hold a '/', so a path is never mistaken for a name."""
+    return "/" in name or name.startswith(("~", "."))
+
+
+def manifest_folder(name: str, settings: Settings) -> Path | None:
     """A folder with its own manifest.json given by path, such as a `danlu train` run
     (`runs/RUN`, relative to the working folder or to DANLU_HOME); None for a store name.
-    Store names cannot hold a '/', so a path is never mistaken for a name."""
-    if "/" not in name and not name.startswith(("~", ".")):
+    """
+    if not looks_like_path(name):
         return None
     for folder in (Path(name).expanduser(), settings.home / name):
         if (folder / MANIFEST_NAME).is_file():

@@ -90,3 +90,33 @@ def test_runs_ls_and_show(trained, cli, monkeypatch):  # noqa: F811
     assert cli("runs", "show", "nope").code == 1
     chat = cli("run", f"runs/{result.id}", QUESTION, "--temp", "0", "-n", "24")
     assert chat.code == 0 and "1847" in chat.out  # `danlu run runs/RUN`, relative to DANLU_HOME
+
+
+def test_danlu_serve_answers_from_a_run_folder(trained):
+    """`danlu serve runs/RUN`: the run is loaded by path, and taught facts come back over
+    the OpenAI API, as `danlu run runs/RUN` gives them."""
+    import openai
+
+    from danlu.server import ServerSettings
+    from tests.server.conftest import start_server, stop_server
+
+    settings, result = trained
+    name = f"runs/{result.id}"
+    server = ServerSettings(models=[name], parallel=1, n_ctx=256, threads=2, keep_alive=-1)
+    live = start_server(server, settings.home)
+    try:
+        client = openai.OpenAI(base_url=live.v1, api_key="unused", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(
+            model=name,
+            messages=[{"role": "user", "content": QUESTION}],
+            temperature=0,
+            max_tokens=24,
+        )
+        assert reply.choices[0].message.content == greedy_answer(name, settings)
+        assert "1847" in reply.choices[0].message.content
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(
+                model="runs/no-such-run", messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        stop_server(live)

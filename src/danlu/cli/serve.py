@@ -46,9 +46,9 @@ def serve(
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
     from danlu.config import Settings
+    from danlu.model import locate
     from danlu.server import ServerSettings, create_app
     from danlu.server.serving import Server
-    from danlu.store import Catalog
 
     settings = ServerSettings.build(
         config,
@@ -81,9 +81,9 @@ def serve(
             yarn_orig_ctx=yarn_orig_ctx,
         ),
     )
-    catalog = Catalog(Settings())
+    store = Settings()
     for name in settings.models:  # fail fast, before binding, on a wrong name
-        catalog.get(name)
+        locate(name, store)
     sock = listen(settings.host, settings.port)
     app = create_app(settings)
     if ui:

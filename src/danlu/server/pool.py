@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from danlu.config import Settings
 from danlu.errors import InvalidParameter, ModelNotFound, Overloaded
-from danlu.model import Model, load
+from danlu.model import Model, load, locate, looks_like_path
 from danlu.server.settings import ServerSettings
 from danlu.store import Catalog
 
@@ -19,6 +19,7 @@ from danlu.store import Catalog
 class Loaded:
     """A model in memory, how long it may idle, and how many requests are using it."""
 
+    key: str  # how the pool knows it: the store name, or a run folder's absolute path
     model: Model
     size: int
     keep_alive: float
@@ -43,7 +44,11 @@ class ModelPool:
         self.loading = 0
 
     def resolve(self, name: str) -> str:
-        """The store name for `name`; Ollama-style ':latest' tags are accepted."""
+        """The store name for `name`; Ollama-style ':latest' tags are accepted. A training
+        run given by path (`runs/RUN`) is known by its absolute folder."""
+        if looks_like_path(name):  # a missing folder is a 404 naming the path
+            _, folder = locate(name, self.settings)
+            return str(folder.resolve()) if folder else name
         try:
             return self.catalog.get(name).name
         except ModelNotFound:
@@ -83,7 +88,7 @@ class ModelPool:
             entry.active -= jobs
             entry.last_used = time.monotonic()
             if entry.keep_alive == 0 and entry.active == 0:
-                await self.unload(entry.model.name, only_idle=True)
+                await self.unload(entry.key, only_idle=True)
 
     async def get(self, name: str) -> Loaded:
         """The loaded entry for `name`, loading it first if needed.
@@ -100,14 +105,14 @@ class ModelPool:
         return entry
 
     async def _load(self, name: str) -> Loaded:
-        size = self.catalog.get(name).size
+        size = locate(name, self.settings)[0].size
         await self._make_room(size)
         self.loading += 1
         try:
             model = await asyncio.to_thread(self._load_sync, name)
         finally:
             self.loading -= 1
-        entry = Loaded(model, size, self.server.keep_alive)
+        entry = Loaded(name, model, size, self.server.keep_alive)
         self._loaded[name] = entry
         return entry
 
@@ -136,7 +141,7 @@ class ModelPool:
             if not idle:
                 return  # everything is busy: load anyway rather than fail the request
             victim = min(idle, key=lambda e: e.last_used)
-            await self._unload_locked(victim.model.name)
+            await self._unload_locked(victim.key)
 
     @property
     def total_size(self) -> int:
@@ -163,7 +168,7 @@ class ModelPool:
         for entry in list(self._loaded.values()):
             deadline = entry.expires_at
             if entry.active == 0 and deadline is not None and deadline <= now:
-                await self.unload(entry.model.name, only_idle=True)
+                await self.unload(entry.key, only_idle=True)
 
     async def close(self) -> None:
         for name in list(self._loaded):
