@@ -50,7 +50,8 @@ class LoadSettings(BaseModel):
     prompts: Path | None = Field(None, description="One prompt per line (default: built in).")
     api_key: str | None = Field(None, description="Bearer key, if the server wants one.")
     usage: bool = Field(
-        True, description="Ask for a final usage chunk (stream_options); off for servers "
+        True,
+        description="Ask for a final usage chunk (stream_options); off for servers "
         "that refuse it, and tokens are then counted one per content chunk.",
     )
 
