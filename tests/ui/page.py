@@ -23,8 +23,14 @@ class Page:
         self.url = url
         self.artifacts = artifacts
 
-    def open(self) -> None:
-        self.driver.get(self.url + "/")
+    def open(self, tries: int = 3) -> None:
+        for attempt in range(tries):
+            try:
+                self.driver.get(self.url + "/")
+                break
+            except WebDriverException:  # chromedriver's "timed out receiving message from
+                if attempt == tries - 1:  # renderer" while 2 busy cores load the page
+                    raise
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "#chat-input textarea"))
 
     def wait(self, condition: Callable[[], object], timeout: float = WAIT) -> object:

@@ -32,8 +32,7 @@ def test_a_knowledge_base_from_an_upload_answers_with_sources(page, data_dir, ui
     page.shot("knowledge")
 
     page.tab("Chat")
-    page.driver.refresh()  # the chat's knowledge-base list is read when the page loads
-    page.open()
+    page.open()  # loaded afresh: the chat's knowledge-base list is read when the page loads
     page.choose("chat-kb", "handbook")
     page.type("chat-input", "How many days of annual leave do employees get?", enter=True)
     page.wait(lambda: "[1]" in page.text("chat-sources"))
