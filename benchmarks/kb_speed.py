@@ -26,6 +26,7 @@ from pathlib import Path
 import danlu.kb
 from danlu.config import Settings
 from danlu.kb import SearchOptions
+from danlu.kb.base import BATCH
 
 WORDS = [
     "leave",
@@ -114,24 +115,26 @@ def query_latency(kb, queries: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
-def ingest_vs_encode(root: Path, rng: random.Random, chunks: int, reps: int) -> list[dict]:
+def ingest_vs_encode(
+    root: Path, rng: random.Random, chunks: int, reps: int, batch: int
+) -> list[dict]:
     """Alternating reps of (ingest into a fresh KB, raw encode of the same texts)."""
     make_corpus(root / "docs", int(chunks * 2.7), rng)  # ~2.7 paragraphs a chunk
     out = []
     for rep in range(reps):
         kb = danlu.kb.create(f"ratio{rep}", settings=Settings(home=root / f"home{rep}"))
-        out.append(one_rep(kb, root / "docs", ingest_first=rep % 2 == 0))
+        out.append(one_rep(kb, root / "docs", batch, ingest_first=rep % 2 == 0))
         kb.close()
     return out
 
 
-def one_rep(kb, folder: Path, *, ingest_first: bool) -> dict[str, float]:
+def one_rep(kb, folder: Path, batch: int, *, ingest_first: bool) -> dict[str, float]:
     texts = corpus_texts(kb, folder)  # what the pipeline will embed, chunked the same way
     kb.embedder.embed(["warm up"])
 
     def ingest() -> float:
         start = time.perf_counter()
-        kb.add([folder])
+        kb.add([folder], batch=batch)
         return time.perf_counter() - start
 
     def encode() -> float:
@@ -159,15 +162,18 @@ def main() -> None:
     parser.add_argument("--ratio-chunks", type=int, default=1_000, help="chunks per overhead rep")
     parser.add_argument("--reps", type=int, default=3, help="overhead repetitions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help="chunks embedded at a time (ingest's default)"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        reps = ingest_vs_encode(Path(tmp) / "ratio", rng, args.ratio_chunks, args.reps)
+        reps = ingest_vs_encode(Path(tmp) / "ratio", rng, args.ratio_chunks, args.reps, args.batch)
         make_corpus(Path(tmp) / "docs", int(args.chunks * 2.7), rng)
         kb = danlu.kb.create("bench", settings=Settings(home=Path(tmp) / "home"))
         kb.embedder.embed(["warm up"])
         start = time.perf_counter()
-        report = kb.add([Path(tmp) / "docs"])
+        report = kb.add([Path(tmp) / "docs"], batch=args.batch)
         ingest_s = time.perf_counter() - start
         queries = [" ".join(rng.choices(WORDS, k=4)) for _ in range(args.queries // 2)]
         queries += ["".join(rng.choices(CHINESE, k=2)) for _ in range(args.queries // 2)]

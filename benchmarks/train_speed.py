@@ -74,8 +74,7 @@ def run_trl(home: Path, args: argparse.Namespace) -> float:
             # TRL's own defaults are bf16 autocast and activation checkpointing, which on a
             # CPU took over 15 minutes for 30 steps here; match danlu's CPU choice (fp32, no
             # checkpointing) so that the two do the same arithmetic
-            bf16=False,
-            **{checkpointing_arg(SFTConfig): False},
+            **({} if args.trl_defaults else {"bf16": False, checkpointing_arg(SFTConfig): False}),
             learning_rate=COMMON["learning_rate"],
             lr_scheduler_type="linear",
             save_strategy="no",
@@ -134,6 +133,7 @@ def spawn(name: str, home: Path, args: argparse.Namespace) -> dict:
         str(args.length),
         "--threads",
         str(args.threads),
+        *(["--trl-defaults"] if args.trl_defaults else []),
     ]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--trl-defaults", action="store_true", help="TRL's own precision and checkpointing"
+    )
     parser.add_argument("--child", choices=sorted(CONTENDERS))
     parser.add_argument("--home", type=Path)
     args = parser.parse_args()
