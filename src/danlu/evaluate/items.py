@@ -115,15 +115,30 @@ def read_csv_layout(task: str, root: Path, subjects: list[str] | None) -> Datase
     devs = {}
     if (root / dev_dir).is_dir():
         devs = _read_subject_csvs(root / dev_dir, suffix[dev_dir], header, skip)
+    return by_subjects(tests, devs, subjects, root / test_dir)
+
+
+def by_subjects(
+    tests: dict[str, list], devs: dict[str, list], subjects: list[str] | None, where: Path
+) -> Dataset:
+    """The items of `subjects` (default: all) with their dev items; an unknown one is an error."""
     wanted = subjects or sorted(tests)
     unknown = sorted(set(wanted) - set(tests))
     if unknown:
         raise InvalidRequest(
-            f"no subject {', '.join(unknown)} in {root / test_dir}",
+            f"no subject {', '.join(unknown)} in {where}",
             hint=f"subjects there: {', '.join(sorted(tests)) or 'none'}",
         )
     items = [item for subject in wanted for item in tests[subject]]
     return Dataset(items, {s: devs.get(s, []) for s in wanted})
+
+
+def grouped(items: list) -> dict[str, list]:
+    """Items by subject, in their order."""
+    out: dict[str, list] = {}
+    for item in items:
+        out.setdefault(item.subject, []).append(item)
+    return out
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -194,10 +209,7 @@ def read_records(folder: Path, make) -> Dataset:
         return [make(p, n, row, f"{p.stem}:{n}") for p in paths for n, row in _records(p)]
 
     items, dev = rows(tests), rows(devs)
-    data = Dataset(items, {"*": dev} if dev else {})
-    for item in dev:
-        data.dev.setdefault(item.subject, []).append(item)
-    return _nonempty(folder, data)
+    return _nonempty(folder, Dataset(items, {"*": dev, **grouped(dev)} if dev else {}))
 
 
 def _split_of(path: Path, folder: Path) -> str:

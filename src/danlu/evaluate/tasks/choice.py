@@ -16,6 +16,8 @@ from danlu.evaluate.items import (
     LETTERS,
     Dataset,
     MCItem,
+    by_subjects,
+    grouped,
     mc_item,
     read_csv_layout,
     read_mc_jsonl,
@@ -59,10 +61,9 @@ class CsvChoiceTask:
         root = self.settings.data
         if root.is_dir() and not any(root.rglob("*.csv")):  # a hub repo of JSONL/Parquet
             data = read_records(root, mc_item)
-            wanted = set(self.settings.subjects)
-            if wanted:
-                data.items = [i for i in data.items if i.subject in wanted]
-            return data
+            if not self.settings.subjects:
+                return data
+            return by_subjects(grouped(data.items), data.dev, self.settings.subjects, root)
         return read_csv_layout(self.settings.task, root, self.settings.subjects)
 
     def prompt(self, item: MCItem, dev: list[MCItem]) -> str:
