@@ -240,7 +240,7 @@ def load(
     settings = settings or Settings()
     catalog = Catalog(settings)
     name = name or settings.default_model
-    manifest, folder = locate(name, settings)  # folder: a training run given by path
+    manifest, folder = locate(name, settings, catalog)  # folder: a training run given by path
     knobs = ({"flash_attn": settings.flash_attn} if settings.flash_attn else {}) | engine_options
     model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
@@ -263,10 +263,13 @@ def load(
     return Model(manifest, engine, chat_template, defaults)
 
 
-def locate(name: str, settings: Settings) -> tuple[Manifest, Path | None]:
+def locate(
+    name: str, settings: Settings, catalog: Catalog | None = None
+) -> tuple[Manifest, Path | None]:
     """The manifest of `name` and, for a folder given by path (a `danlu train` run), that
-    folder; a store name gives its manifest and None. ModelNotFound when it is neither."""
-    folder = manifest_folder(name, settings)
+    folder; a store name gives its manifest (from `catalog`, the caller's if it has one)
+    and None. ModelNotFound when it is neither."""
+    folder = _manifest_folder(name, settings)
     if folder is not None:
         return read_manifest(folder), folder
     if looks_like_path(name):
@@ -274,7 +277,7 @@ def locate(name: str, settings: Settings) -> tuple[Manifest, Path | None]:
             f"no model folder at '{name}' (no {MANIFEST_NAME} there or under {settings.home})",
             hint="give a run folder such as runs/RUN, or a model name from 'danlu list'",
         )
-    return Catalog(settings).get(name), None
+    return (catalog or Catalog(settings)).get(name), None
 
 
 def looks_like_path(name: str) -> bool:
@@ -282,7 +285,7 @@ def looks_like_path(name: str) -> bool:
     return "/" in name or name.startswith(("~", "."))
 
 
-def manifest_folder(name: str, settings: Settings) -> Path | None:
+def _manifest_folder(name: str, settings: Settings) -> Path | None:
     """A folder with its own manifest.json given by path, such as a `danlu train` run
     (`runs/RUN`, relative to the working folder or to DANLU_HOME); None for a store name.
     """

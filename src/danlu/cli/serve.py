@@ -49,6 +49,7 @@ def serve(
     from danlu.model import locate
     from danlu.server import ServerSettings, create_app
     from danlu.server.serving import Server
+    from danlu.store import Catalog
 
     settings = ServerSettings.build(
         config,
@@ -82,8 +83,9 @@ def serve(
         ),
     )
     store = Settings()
+    catalog = Catalog(store)
     for name in settings.models:  # fail fast, before binding, on a wrong name
-        locate(name, store)
+        locate(name, store, catalog)
     sock = listen(settings.host, settings.port)
     app = create_app(settings)
     if ui:

@@ -46,9 +46,10 @@ class ModelPool:
     def resolve(self, name: str) -> str:
         """The store name for `name`; Ollama-style ':latest' tags are accepted. A training
         run given by path (`runs/RUN`) is known by its absolute folder."""
-        if looks_like_path(name):  # a missing folder is a 404 naming the path
-            _, folder = locate(name, self.settings)
-            return str(folder.resolve()) if folder else name
+        if looks_like_path(name):  # a run folder; a missing one is a 404 naming the path
+            _, folder = locate(name, self.settings, self.catalog)
+            assert folder is not None  # locate gives a folder for every path it accepts
+            return str(folder.resolve())
         try:
             return self.catalog.get(name).name
         except ModelNotFound:
@@ -105,7 +106,7 @@ class ModelPool:
         return entry
 
     async def _load(self, name: str) -> Loaded:
-        size = locate(name, self.settings)[0].size
+        size = locate(name, self.settings, self.catalog)[0].size
         await self._make_room(size)
         self.loading += 1
         try:
