@@ -94,3 +94,12 @@ def test_a_bad_answer_letter_names_its_file_and_row(hub, model, tmp_path):
     write_hub_cache(hub, "org/bad", {"test.jsonl": bad}, kind="datasets")
     with pytest.raises(InvalidRequest, match=r"test.jsonl line 1: 'answer' 'Z'"):
         evaluate(EvalSettings(task="mc", data=Path("hf:org/bad")), ModelScorer(model), tmp_path)
+
+
+def test_an_unknown_subject_names_the_ones_there(hub, model, tmp_path):
+    from danlu.errors import InvalidRequest
+
+    settings = EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), subjects=["nope"])
+    with pytest.raises(InvalidRequest, match="no subject nope") as caught:
+        evaluate(settings, ModelScorer(model), tmp_path)
+    assert caught.value.hint == "subjects there: animals, food"
