@@ -50,14 +50,18 @@ def speed(path: Path, a: argparse.Namespace) -> dict[str, float]:
 
 
 def table(rows: list[dict], times: dict[str, float]) -> str:
-    head = "| type | size MB | pp t/s | tg t/s | greedy | top-1 | Δ top-1 | LL/token | Δ LL |"
-    lines = [head, "|" + " --- |" * 9]
+    head = (
+        "| type | size MB | pp t/s | tg t/s | greedy | top-1 | Δ top-1 | flips (near-ties) "
+        "| LL/token | Δ LL |"
+    )
+    lines = [head, "|" + " --- |" * 10]
     for r in rows:
         drop = "-" if r["top1_drop"] is None else f"{r['top1_drop']:.1%}"
         ll_drop = "-" if r["ll_drop"] is None else f"{r['ll_drop']:+.4f}"
         lines.append(
             f"| {r['variant']} | {r['size'] / 1e6:.1f} | {r['pp_tps']:.1f} | {r['tg_tps']:.1f} "
-            f"| {r['greedy']}/{r['prompts']} | {r['top1']:.1%} | {drop} | {r['ll']:.4f} "
+            f"| {r['greedy']}/{r['prompts']} | {r['top1']:.1%} | {drop} "
+            f"| {r['flips']} ({r['near_ties']}) | {r['ll']:.4f} "
             f"| {ll_drop} |"
         )
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in times.items())

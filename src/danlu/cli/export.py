@@ -14,6 +14,7 @@ from rich.table import Table
 
 from danlu.config import Settings
 from danlu.export import COMMON, quant_types
+from danlu.export.parity import NEAR_TIE
 from danlu.store import Manifest
 
 THREADS = typer.Option("--threads", "-t", min=1, help="CPU threads for quantizing and parity.")
@@ -122,28 +123,43 @@ def _nats(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
-def print_parity(report: dict[str, Any]) -> None:
-    """The parity table: each variant against the reference, drops against the first row."""
+PARITY_COLUMNS = ("variant", "size", "greedy", "top-1", "Δ top-1", "LL/token", "Δ LL", "check")
+VERDICTS = {True: "pass", False: "FAIL", None: ""}
+
+
+def parity_cells(row: dict[str, Any]) -> list[str]:
+    """One row of the parity table as text, in PARITY_COLUMNS order (the CLI and the page)."""
     from danlu.cli.models import human_size
 
+    return [
+        row["variant"],
+        human_size(row["size"]),
+        f"{row['greedy']}/{row['prompts']}",
+        _pct(row["top1"]),
+        _pct(row["top1_drop"]),
+        f"{row['ll']:.4f}",
+        _nats(row["ll_drop"]),
+        VERDICTS[row["passed"]],
+    ]
+
+
+def print_parity(report: dict[str, Any]) -> None:
+    """The parity table: each variant against the reference, drops against the first row."""
     table = Table(title=f"parity against {report['reference']}", header_style="bold")
-    for column in ("variant", "size", "greedy", "top-1", "Δ top-1", "LL/token", "Δ LL", "check"):
+    for column in PARITY_COLUMNS:
         table.add_column(column, justify="left" if column == "variant" else "right")
+    colours = {"pass": "[green]pass[/]", "FAIL": "[bold red]FAIL[/]", "": ""}
     for row in report["rows"]:
-        verdict = {True: "[green]pass[/]", False: "[bold red]FAIL[/]", None: ""}[row["passed"]]
-        table.add_row(
-            row["variant"],
-            human_size(row["size"]),
-            f"{row['greedy']}/{row['prompts']}",
-            _pct(row["top1"]),
-            _pct(row["top1_drop"]),
-            f"{row['ll']:.4f}",
-            _nats(row["ll_drop"]),
-            verdict,
-        )
+        *cells, verdict = parity_cells(row)
+        table.add_row(*cells, colours[verdict])
     Console(soft_wrap=True).print(table)
     n = report["greedy_tokens"]
-    print(f"  greedy: identical first {n} tokens; Δ: drop against the first row", file=sys.stderr)
+    print(
+        f"  greedy: identical first {n} tokens; Δ: drop against the first row; flips: "
+        "positions whose top token differs from the reference's, near-ties: the reference "
+        f"had that token within {NEAR_TIE} nats of its own",
+        file=sys.stderr,
+    )
 
 
 def print_derivation(m: Manifest) -> None:

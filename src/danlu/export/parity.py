@@ -8,7 +8,11 @@
 3. Per candidate: greedy agreement (its own greedy answer is the reference's, token for
    token), top-1 agreement (the share of continuation positions where its likeliest token
    is the reference's) and the mean log-likelihood per token of the continuation.
-4. Drops are taken against the first candidate (the f16 export, or the source GGUF).
+4. Each position where the likeliest token differs is a flip; a flip is a near-tie when
+   the reference itself had the candidate's pick within `NEAR_TIE` nats of its own. A
+   135M model has many near-ties, and any rounding (even q8_0) turns some of them, so
+   the flips that are not near-ties are the ones that show real damage.
+5. Drops are taken against the first candidate (the f16 export, or the source GGUF).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from danlu.engine.base import Completion, Engine
 from danlu.engine.sampling import SamplingParams
 
 GREEDY_TOKENS = 24
+NEAR_TIE = 0.25  # nats between the reference's top token and a candidate's differing pick
+ALTERNATIVES = 5  # the reference's ranked tokens kept per position, to judge near-ties
 PROMPTS: tuple[tuple[Message, ...], ...] = (
     (Message(role="user", content="What is the capital of France?"),),
     (Message(role="user", content="Write one sentence about the sea."),),
@@ -48,7 +54,12 @@ class Reference:
 
     prompts: list[list[int]]
     continuations: list[list[int]]
-    top1: list[list[int]]  # the reference's likeliest token at each continuation position
+    ranked: list[list[tuple[tuple[int, float], ...]]]  # its best tokens per position
+
+    @property
+    def top1(self) -> list[list[int]]:
+        """The reference's likeliest token at each continuation position."""
+        return [[alts[0][0] for alts in positions] for positions in self.ranked]
 
 
 @dataclass
@@ -63,6 +74,8 @@ class ParityRow:
     ll: float  # mean log-likelihood per continuation token
     top1_drop: float | None = None  # against the first row
     ll_drop: float | None = None
+    flips: int = 0  # continuation positions whose likeliest token differs
+    near_ties: int = 0  # of those, the reference had within NEAR_TIE nats (see step 4)
     passed: bool | None = None  # only judged for the f16 export
 
     @property
@@ -108,27 +121,38 @@ def reference(engine: Engine, template: ChatTemplate) -> Reference:
     """Measure the reference once; candidates are compared with what it returns."""
     prompts = prompt_tokens(engine, template)
     continuations = [greedy(engine, p) for p in prompts]
-    top1 = [_top1(engine, p, c) for p, c in zip(prompts, continuations, strict=True)]
-    return Reference(prompts, continuations, top1)
+    ranked = [_ranked(engine, p, c) for p, c in zip(prompts, continuations, strict=True)]
+    return Reference(prompts, continuations, ranked)
 
 
-def _top1(engine: Engine, prompt: list[int], continuation: list[int]) -> list[int]:
+def _ranked(
+    engine: Engine, prompt: list[int], continuation: list[int]
+) -> list[tuple[tuple[int, float], ...]]:
     if not continuation:
         return []
-    return [tok for tok, _ in engine.loglikelihood(prompt, continuation, top=1).top]
+    return list(engine.loglikelihood(prompt, continuation, top=ALTERNATIVES).alternatives)
+
+
+def near_tie(ranked: tuple[tuple[int, float], ...], pick: int) -> bool:
+    """Whether the reference had `pick` within NEAR_TIE nats of its own likeliest token."""
+    logprobs = dict(ranked)
+    return pick in logprobs and ranked[0][1] - logprobs[pick] < NEAR_TIE
 
 
 def measure(variant: str, size: int, engine: Engine, ref: Reference) -> ParityRow:
     """One candidate against the reference (see the module docstring, step 3)."""
-    same_greedy = agree = positions = 0
+    same_greedy = positions = flips = near_ties = 0
     logprob = 0.0
-    pairs = zip(ref.prompts, ref.continuations, ref.top1, strict=True)
-    for prompt, continuation, ref_top in pairs:
+    pairs = zip(ref.prompts, ref.continuations, ref.ranked, strict=True)
+    for prompt, continuation, ref_ranked in pairs:
         same_greedy += greedy(engine, prompt) == continuation
         if not continuation:
             continue
         scored = engine.loglikelihood(prompt, continuation, top=1)
-        agree += sum(a == tok for a, (tok, _) in zip(ref_top, scored.top, strict=True))
+        for ranked, (pick, _) in zip(ref_ranked, scored.top, strict=True):
+            if pick != ranked[0][0]:
+                flips += 1
+                near_ties += near_tie(ranked, pick)
         positions += len(continuation)
         logprob += scored.logprob
     return ParityRow(
@@ -136,8 +160,10 @@ def measure(variant: str, size: int, engine: Engine, ref: Reference) -> ParityRo
         size=size,
         greedy=same_greedy,
         prompts=len(ref.prompts),
-        top1=agree / positions if positions else 0.0,
+        top1=(positions - flips) / positions if positions else 0.0,
         ll=logprob / positions if positions else 0.0,
+        flips=flips,
+        near_ties=near_ties,
     )
 
 
