@@ -103,3 +103,28 @@ def test_danlu_ui_without_the_extra_names_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now fails
     assert main(["ui", "--no-browser"]) == 1
     assert "pip install 'danlu[ui]'" in capsys.readouterr().err
+
+
+def test_exporting_a_run_that_is_not_finished_is_one_line_and_no_job(danlu_home):
+    import gradio as gr
+
+    from danlu.train.runs import RunRecord, now, write_record
+    from danlu.ui.export_panel import NO_QUANT, ExportActions
+    from danlu.ui.feedback import friendly
+
+    settings = Settings(home=danlu_home)
+    run_dir = settings.home / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    empty: dict = {}
+    record = RunRecord(
+        id="r1", stage="sft", status="interrupted", created=now(), updated=now(),
+        base_model={"name": "smollm2"}, data=empty, template=empty, settings=empty,
+        versions={},
+    )  # fmt: skip
+    write_record(run_dir, record)
+    ctx = UIContext.create(UISettings(), settings)
+    with pytest.raises(gr.Error) as refused:
+        friendly(ExportActions(ctx).start)("r1", "tuned", NO_QUANT, False)
+    assert refused.value.message.startswith("run r1 is interrupted: it has no result to export")
+    assert "\n" not in refused.value.message
+    assert ctx.jobs.list() == [] and not (settings.models_dir / "tuned").exists()

@@ -1,5 +1,5 @@
 """The Train and Evaluate tabs in a real browser: a tiny run with its loss chart, bad rows,
-and a tiny evaluation with its table."""
+its export to GGUF with the parity table, and a tiny evaluation with its table."""
 
 from __future__ import annotations
 
@@ -39,6 +39,31 @@ def test_a_tiny_run_draws_its_loss_curve(page, data_dir, ui_home):
     run_id = page.text("train-status").split(":")[0].strip()
     metrics = (ui_home / "runs" / run_id / "metrics.jsonl").read_text().splitlines()
     assert len([json.loads(m) for m in metrics if '"loss"' in m]) >= 2
+
+
+def test_the_finished_run_exports_to_gguf_with_its_parity_table(page, ui_home):
+    page.tab("Train")
+    page.wait(lambda: "finished" in page.text("train-status"), timeout=600)
+    run_id = page.text("train-status").split(":")[0].strip()
+    page.type("export-name", "smollm2")  # taken (the built-in): one line, no job
+    page.click("export-start")
+    page.wait(lambda: any("already exists" in e for e in page.errors()))
+    assert not any("Traceback" in e for e in page.errors())
+    page.type("export-name", "tiny-export")
+    page.choose("export-quant", "q8_0")
+    page.click("export-start")
+    page.wait(lambda: _job_done(page, "export"), timeout=600)
+    page.wait(lambda: "q8_0" in page.text("export-parity"))
+    cells = page.text("export-parity").splitlines()  # one cell a line
+    assert {"f16", "q8_0", "pass"} <= set(cells) and any(c.endswith("/4") for c in cells), cells
+    assert "parity against the trained model" in page.text("export-status")
+    page.shot("train-export")
+    saved = json.loads((ui_home / "runs" / run_id / "exports" / "tiny-export.json").read_text())
+    assert [r["variant"] for r in saved["rows"]] == ["f16", "q8_0"]
+    page.tab("Models")
+    page.click("models-refresh")
+    page.wait(lambda: "tiny-export" in page.text("models-table"))
+    assert "Q8_0" in page.text("models-table")
 
 
 def test_a_tiny_evaluation_shows_its_table(page, data_dir):

@@ -30,7 +30,7 @@ from danlu.export.register import provenance, register_gguf, reserve_name, write
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import read_manifest
 from danlu.store.staging import staged_model
-from danlu.train.runs import find_run, read_record
+from danlu.train.runs import RunRecord, find_run, read_record
 
 Candidate = tuple[str, Path, tuple[str, ...]]
 """A GGUF to check: its row label, its file, and the adapters llama.cpp applies over it."""
@@ -62,7 +62,21 @@ def export_run(
 ) -> ExportResult:
     """Export training run `ref` (an id or a path) into the store as `options.name`."""
     step = steps or (lambda label, done, total: None)
-    run_dir = find_run(ref, settings)
+    catalog = Catalog(settings)
+    run_dir, record, quant = check_export(ref, options, catalog)
+    job = _Job(run_dir, record, options, catalog, check_converter(), step)
+    job.name = reserve_name(catalog, options.name)
+    manifest, report = job.adapter() if options.adapter_only else job.merged(quant)
+    step("done", 1, 1)
+    return ExportResult(manifest, report, run_dir)
+
+
+def check_export(
+    ref: str, options: ExportOptions, catalog: Catalog
+) -> tuple[Path, RunRecord, str | None]:
+    """The run's folder, its record and the checked quant type; a typed error, before any
+    long work, for a run that is missing or unfinished, a bad type or a taken name."""
+    run_dir = find_run(ref, catalog.settings)
     record = read_record(run_dir)
     if record.status != "finished" or record.output is None:
         raise ExportError(
@@ -72,11 +86,8 @@ def export_run(
     if options.adapter_only and options.quant:
         raise InvalidRequest("--adapter-only exports the adapter alone: it takes no --quant")
     quant = check_quant_type(options.quant) if options.quant else None
-    job = _Job(run_dir, record, options, Catalog(settings), check_converter(), step)
-    job.name = reserve_name(job.catalog, options.name)
-    manifest, report = job.adapter() if options.adapter_only else job.merged(quant)
-    step("done", 1, 1)
-    return ExportResult(manifest, report, run_dir)
+    reserve_name(catalog, options.name)
+    return run_dir, record, quant
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The Train tab: a form over the SFT settings, a data preview with its validation report,
-start / stop / resume, the live loss curve and log, and the list of runs.
+start / stop / resume, the live loss curve and log, the list of runs, and the export of
+a finished run (`ui/export_panel.py`).
 
 A run is the `danlu train sft` command in a background process (the torch stack stays out
 of the page's process, and Stop is Ctrl-C: the run is recorded as interrupted and resumes
@@ -13,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from danlu.ui import export_panel
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
 from danlu.ui.names import model_names
@@ -226,7 +228,7 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         )
         log = gr.Textbox(label="Log", lines=12, max_lines=12, elem_id="train-log")
     runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="train-runs")
-    gr.Markdown("Export a finished run to GGUF: not in the page yet (`danlu export`, issue 13).")
+    export_panel.build(ctx, run)
 
     form = [model, path, method, epochs, max_steps, rate, lora_r, batch, max_length]
     upload.upload(friendly(act.keep_data), upload, path)

@@ -1,0 +1,127 @@
+"""The Train tab's export: a finished run to GGUF in the store, with its parity table.
+
+The same `export_run` as `danlu export RUN --name NAME [--quant TYPE] [--adapter-only]`,
+as a thread job of the jobs panel: its steps are the job's progress, and Cancel stops it
+at the next step (the store's staging folder goes, nothing is registered). Bad input (a
+run that is not finished, a taken name, a bad type) is one line before any job starts.
+When the job ends the table is the run's `exports/<name>.json`, which the export writes
+whether parity passed or not, so a failed check shows its numbers too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from danlu.cli.export import PARITY_COLUMNS, parity_cells
+from danlu.export import COMMON
+from danlu.store import Catalog
+from danlu.ui.context import UIContext
+from danlu.ui.feedback import friendly
+from danlu.ui.jobs import Job
+
+if TYPE_CHECKING:
+    from danlu.export.run import ExportOptions
+
+NO_QUANT = "f16 (no quantization)"
+KIND = "export"
+EMPTY = [[""] * len(PARITY_COLUMNS)]  # gradio's table wants a row to show its headers
+
+
+@dataclass(frozen=True)
+class Started:
+    """What the page remembers of an export job: where its parity report will be."""
+
+    run_dir: Path
+    name: str
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "exports" / f"{self.name}.json"
+
+
+class ExportActions:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+        self.started: dict[str, Started] = {}  # job id → its report; lives with the server
+
+    def options(self, name: str, quant: str, adapter_only: bool) -> ExportOptions:
+        from danlu.export.run import ExportOptions
+
+        quant = None if quant in ("", None, NO_QUANT) else quant
+        threads = self.ctx.settings.threads
+        return ExportOptions(name.strip(), quant, threads, adapter_only=bool(adapter_only))
+
+    def start(self, run_id: str, name: str, quant: str, adapter_only: bool) -> str:
+        from danlu.export.run import check_export, export_run
+
+        if not run_id:
+            raise gr.Error("Pick a finished run to export (the Run list above).")
+        if not name.strip():
+            raise gr.Error("Give the new model a name.")
+        options = self.options(name, quant, adapter_only)
+        run_dir, _, _ = check_export(run_id, options, Catalog(self.ctx.settings))
+        settings = self.ctx.settings
+
+        def work(job: Job) -> dict[str, Any]:
+            def steps(label: str, done: int, total: int) -> None:
+                job.progress(done, total)  # Cancelled here once cancel was asked
+                job.message = label
+
+            result = export_run(run_id, options, settings, steps)
+            kind = "adapter" if options.adapter_only else result.manifest.quantization
+            job.message = f"exported {result.manifest.name} ({kind}): see the Models tab"
+            return result.report.to_dict()
+
+        job = self.ctx.jobs.start(KIND, f"{run_id} → {options.name}", work)
+        self.started[job.id] = Started(run_dir, options.name)
+        return f"Exporting **{run_id}** as **{options.name}**: job {job.id} (see the jobs panel)"
+
+    def follow(self) -> tuple[str, list[list[str]]]:
+        """The newest export of this page: a status line, and its parity table once it ended."""
+        job = self.ctx.jobs.latest(KIND)
+        if job is None or job.id not in self.started:
+            return "", EMPTY
+        progress = f" {job.percent}" if job.running and job.percent else ""
+        status = f"**{job.title}**: {job.state}{progress} — {job.message}"
+        report = None if job.running else self._report(job)
+        if report is None:
+            return status, EMPTY
+        table = f"parity against {report['reference']}; greedy: identical first "
+        table += f"{report['greedy_tokens']} tokens; Δ: drop against the first row"
+        return f"{status}  \n{table}", [parity_cells(row) for row in report["rows"]]
+
+    def _report(self, job: Job) -> dict[str, Any] | None:
+        if job.state == "done":
+            return job.result
+        path = self.started[job.id].report_path  # a failed parity check saved its table
+        if path.is_file() and path.stat().st_mtime >= job.started:
+            return json.loads(path.read_text(encoding="utf-8"))
+        return None
+
+
+def build(ctx: UIContext, run: gr.Dropdown) -> None:
+    """The export row under the Train tab's runs; `run` is the tab's run picker."""
+    act = ExportActions(ctx)
+    with gr.Group():
+        gr.Markdown(
+            "**Export the picked run to GGUF** (`danlu export`): merged, converted, "
+            "quantized, checked for parity against the trained model, into the store."
+        )
+        with gr.Row():
+            name = gr.Textbox(label="New model name", elem_id="export-name", scale=2)
+            quant = gr.Dropdown(
+                [NO_QUANT, *COMMON], value=NO_QUANT, label="Quantization", elem_id="export-quant"
+            )
+            adapter_only = gr.Checkbox(
+                label="Adapter only (a GGUF LoRA over the base)", elem_id="export-adapter"
+            )
+            go = gr.Button("Export", variant="primary", elem_id="export-start", scale=1)
+    status = gr.Markdown(elem_id="export-status")
+    parity = gr.Dataframe(headers=list(PARITY_COLUMNS), interactive=False, elem_id="export-parity")
+    go.click(friendly(act.start), [run, name, quant, adapter_only], status)
+    gr.Timer(2.0).tick(friendly(act.follow), None, [status, parity], show_progress="hidden")
