@@ -2,12 +2,16 @@
 helpers behind `danlu run`'s grammar and prompt-cache flags.
 
 Each engine flag fills one LoadOptions field (src/danlu/engine/base.py), which checks it;
-an unset flag (None) leaves the field to its default or to the server's settings.
+an unset flag (None) leaves the field to its default or to the server's settings. A command
+takes them all with `@with_engine_flags` and an `engine` parameter.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,37 +60,67 @@ YarnOrigCtx = Annotated[
 ]
 
 
-def engine_options(
-    *,
-    flash_attn: str | None = None,
-    n_batch: int | None = None,
-    n_ubatch: int | None = None,
-    threads_batch: int | None = None,
-    mlock: bool = False,
-    no_mmap: bool = False,
-    cache_type_k: str | None = None,
-    cache_type_v: str | None = None,
-    rope_scaling: str | None = None,
-    rope_scale: float | None = None,
-    rope_freq_base: float | None = None,
-    yarn_orig_ctx: int | None = None,
-) -> dict[str, Any]:
-    """The LoadOptions fields the flags set (unset flags are left out)."""
+# The engine flags as command parameters, in --help order: name -> (annotation, default).
+PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "threads_batch": (ThreadsBatch, None),
+    "flash_attn": (FlashAttn, None),
+    "batch_size": (BatchSize, None),
+    "ubatch_size": (UbatchSize, None),
+    "cache_type_k": (CacheTypeK, None),
+    "cache_type_v": (CacheTypeV, None),
+    "mlock": (Mlock, False),
+    "no_mmap": (NoMmap, False),
+    "rope_scaling": (RopeScaling, None),
+    "rope_scale": (RopeScale, None),
+    "rope_freq_base": (RopeFreqBase, None),
+    "yarn_orig_ctx": (YarnOrigCtx, None),
+}
+
+
+def engine_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The LoadOptions fields the flags' values set (unset flags are left out)."""
     fields = {
-        "flash_attn": flash_attn,
-        "n_batch": n_batch,
-        "n_ubatch": n_ubatch,
-        "threads_batch": threads_batch,
-        "mlock": mlock or None,
-        "mmap": False if no_mmap else None,
-        "cache_type_k": cache_type_k,
-        "cache_type_v": cache_type_v,
-        "rope_scaling": rope_scaling,
-        "rope_scale": rope_scale,
-        "rope_freq_base": rope_freq_base,
-        "yarn_orig_ctx": yarn_orig_ctx,
+        "flash_attn": values["flash_attn"],
+        "n_batch": values["batch_size"],
+        "n_ubatch": values["ubatch_size"],
+        "threads_batch": values["threads_batch"],
+        "mlock": values["mlock"] or None,
+        "mmap": False if values["no_mmap"] else None,
+        "cache_type_k": values["cache_type_k"],
+        "cache_type_v": values["cache_type_v"],
+        "rope_scaling": values["rope_scaling"],
+        "rope_scale": values["rope_scale"],
+        "rope_freq_base": values["rope_freq_base"],
+        "yarn_orig_ctx": values["yarn_orig_ctx"],
     }
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def with_engine_flags(command: Callable[..., int]) -> Callable[..., int]:
+    """`command` with the engine flags in place of its `engine` parameter.
+
+    typer reads a command's flags from its signature, so the wrapper's signature spells
+    them out; `command` receives them as `engine`, the LoadOptions fields they set.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.name != "engine":
+            params.append(param)
+            continue
+        params += [
+            inspect.Parameter(name, param.kind, default=default, annotation=annotation)
+            for name, (annotation, default) in PARAMETERS.items()
+        ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> int:
+        values = {name: kwargs.pop(name, default) for name, (_, default) in PARAMETERS.items()}
+        return command(**kwargs, engine=engine_options(values))
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def engine_line(model: Model) -> str:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from danlu.chat.context import check_keep
-from danlu.cli import engine_flags as flags
-from danlu.cli.engine_flags import engine_line, grammar_from_flags, open_prompt_cache
+from danlu.cli.engine_flags import (
+    engine_line,
+    grammar_from_flags,
+    open_prompt_cache,
+    with_engine_flags,
+)
 from danlu.cli.output import completion_json, speed_line
 from danlu.cli.raw import RawChat, RawMode
 from danlu.cli.style import Style
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 Opt = typer.Option
 
 
+@with_engine_flags
 def run(
     model: Annotated[str | None, typer.Argument(help="Model name (default: smollm2).")] = None,
     prompt: Annotated[str | None, typer.Argument(help="Prompt; omit for a chat.")] = None,
@@ -57,20 +62,10 @@ def run(
     json_schema: Annotated[
         str | None, Opt("--json-schema", "-j", help="JSON schema the output must match.")
     ] = None,
-    threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
-    threads_batch: flags.ThreadsBatch = None,
     gpu_layers: Annotated[int | None, Opt("--gpu-layers", "-ngl")] = None,
-    flash_attn: flags.FlashAttn = None,
-    batch_size: flags.BatchSize = None,
-    ubatch_size: flags.UbatchSize = None,
-    cache_type_k: flags.CacheTypeK = None,
-    cache_type_v: flags.CacheTypeV = None,
-    mlock: flags.Mlock = False,
-    no_mmap: flags.NoMmap = False,
-    rope_scaling: flags.RopeScaling = None,
-    rope_scale: flags.RopeScale = None,
-    rope_freq_base: flags.RopeFreqBase = None,
-    yarn_orig_ctx: flags.YarnOrigCtx = None,
+    threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
+    *,
+    engine: dict[str, Any],  # the engine flags' LoadOptions fields (@with_engine_flags)
     prompt_cache: Annotated[
         Path | None, Opt("--prompt-cache", help="Save/restore the prompt's KV state in FILE.")
     ] = None,
@@ -133,20 +128,6 @@ def run(
     )
     check_keep(keep)  # before the model loads, as load() checks its own settings
     text = _read_prompt(_one_prompt(prompt, prompt_flag), file, stdin=not raw.selected)
-    engine = flags.engine_options(
-        flash_attn=flash_attn,
-        n_batch=batch_size,
-        n_ubatch=ubatch_size,
-        threads_batch=threads_batch,
-        mlock=mlock,
-        no_mmap=no_mmap,
-        cache_type_k=cache_type_k,
-        cache_type_v=cache_type_v,
-        rope_scaling=rope_scaling,
-        rope_scale=rope_scale,
-        rope_freq_base=rope_freq_base,
-        yarn_orig_ctx=yarn_orig_ctx,
-    )
     name = model or settings.default_model
     loaded = load(
         name,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from danlu.cli import engine_flags as flags
+from danlu.cli.engine_flags import with_engine_flags
 from danlu.errors import InvalidParameter
 
 Opt = typer.Option
 
 
+@with_engine_flags
 def serve(
     models: Annotated[list[str] | None, typer.Argument(help="Models to load at start.")] = None,
     host: Annotated[str | None, Opt("--host", help="Bind address (default 127.0.0.1).")] = None,
@@ -21,18 +22,8 @@ def serve(
     parallel: Annotated[int | None, Opt("--parallel", "-np", help="Slots per model.")] = None,
     ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context per slot.")] = None,
     threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
-    threads_batch: flags.ThreadsBatch = None,
-    flash_attn: flags.FlashAttn = None,
-    batch_size: flags.BatchSize = None,
-    ubatch_size: flags.UbatchSize = None,
-    cache_type_k: flags.CacheTypeK = None,
-    cache_type_v: flags.CacheTypeV = None,
-    mlock: flags.Mlock = False,
-    no_mmap: flags.NoMmap = False,
-    rope_scaling: flags.RopeScaling = None,
-    rope_scale: flags.RopeScale = None,
-    rope_freq_base: flags.RopeFreqBase = None,
-    yarn_orig_ctx: flags.YarnOrigCtx = None,
+    *,
+    engine: dict[str, Any],  # the engine flags' LoadOptions fields (@with_engine_flags)
     api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key.")] = None,
     api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
     cors: Annotated[list[str] | None, Opt("--cors", help="Allowed CORS origin.")] = None,
@@ -67,20 +58,7 @@ def serve(
         keep_alive=keep_alive,
         max_loaded=max_loaded,
         memory_budget_mb=memory_budget,
-        **flags.engine_options(
-            flash_attn=flash_attn,
-            n_batch=batch_size,
-            n_ubatch=ubatch_size,
-            threads_batch=threads_batch,
-            mlock=mlock,
-            no_mmap=no_mmap,
-            cache_type_k=cache_type_k,
-            cache_type_v=cache_type_v,
-            rope_scaling=rope_scaling,
-            rope_scale=rope_scale,
-            rope_freq_base=rope_freq_base,
-            yarn_orig_ctx=yarn_orig_ctx,
-        ),
+        **engine,
     )
     store = Settings()
     catalog = Catalog(store)
