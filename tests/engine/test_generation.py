@@ -21,6 +21,20 @@ def test_greedy_is_deterministic_with_and_without_prefix_cache(model):
     assert len(first.text) > 10
 
 
+def test_plain_greedy_picks_what_llama_cpps_greedy_chain_picks(model):
+    """Plain greedy reads the argmax straight from the logits (native.ArgmaxSampler); a
+    logit bias of 0 changes nothing but forces llama.cpp's own sampler chain."""
+    from danlu.engine.llamacpp.native import plain_greedy
+    from danlu.engine.sampling import SamplingParams
+
+    assert plain_greedy(SamplingParams(temperature=0))
+    assert not plain_greedy(SamplingParams(temperature=0, logit_bias={7: 0.0}))
+    fast = model.chat(QUESTION, temperature=0, max_tokens=48)
+    chain = model.chat(QUESTION, temperature=0, max_tokens=48, logit_bias={7: 0.0})
+    assert len(fast.token_ids) > 20
+    assert fast.token_ids == chain.token_ids
+
+
 def test_same_seed_reproduces_and_other_seeds_differ(model):
     params = {"temperature": 1.2, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "max_tokens": 30}
     a = model.chat(QUESTION, seed=7, **params)

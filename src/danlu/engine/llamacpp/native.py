@@ -228,14 +228,47 @@ def set_seq_state(ctx: internals.LlamaContext, seq_id: int, data: bytes) -> None
         )
 
 
-def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> internals.LlamaSampler:
+class ArgmaxSampler:
+    """Greedy decoding with nothing that changes the logits: the likeliest token read
+    straight from the logits row. `llama_sampler_sample` would first copy the whole
+    vocabulary into a fresh candidate array each token (49,152 entries for SmolLM2); the
+    pick is the same, the first maximum in both."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self._row = ctypes.c_float * n_vocab
+
+    def sample(self, ctx: internals.LlamaContext, row: int) -> int:
+        import numpy as np
+
+        address = ctypes.addressof(llama_cpp.llama_get_logits_ith(ctx.ctx, row).contents)
+        return int(np.frombuffer(self._row.from_address(address), dtype=np.float32).argmax())
+
+    def close(self) -> None:
+        """Nothing native to free."""
+
+
+Sampler = internals.LlamaSampler | ArgmaxSampler
+
+
+def _penalised(params: SamplingParams) -> bool:
+    return params.repeat_penalty != 1.0 or bool(params.presence_penalty or params.frequency_penalty)
+
+
+def plain_greedy(params: SamplingParams) -> bool:
+    """Greedy with nothing that changes the logits first: ArgmaxSampler's case."""
+    return params.greedy and not (params.logit_bias or params.grammar or _penalised(params))
+
+
+def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> Sampler:
     """The llama.cpp sampler chain for `params`, in llama.cpp's own default order."""
+    if plain_greedy(params):
+        return ArgmaxSampler(model.n_vocab())
     chain = internals.LlamaSampler()
     if params.logit_bias:
         chain.add_logit_bias(model.n_vocab(), params.logit_bias)
     if params.grammar:
         add_grammar(chain, model, params.grammar, params.grammar_trigger)
-    if params.repeat_penalty != 1.0 or params.presence_penalty or params.frequency_penalty:
+    if _penalised(params):
         add_penalties(chain, model, params)
     if params.greedy:
         chain.add_greedy()

@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from llama_cpp import _internals as internals
-
 from danlu.engine.base import Chunk
+from danlu.engine.llamacpp import native
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.textstream import TextStream
 from danlu.errors import DanluError
@@ -44,7 +43,7 @@ class Slot:
         self.cached: list[int] = []  # tokens whose KV entries are in this sequence
         self.last_used = 0.0
         self.job: Job | None = None
-        self.sampler: internals.LlamaSampler | None = None
+        self.sampler: native.Sampler | None = None
         self.pending: list[int] = []  # prompt tokens not yet decoded
         self.in_flight: list[int] = []  # tokens in the batch being decoded
         self.next_token = -1
@@ -63,7 +62,7 @@ class Slot:
             n += 1
         return n
 
-    def assign(self, job: Job, keep: int, sampler: internals.LlamaSampler) -> None:
+    def assign(self, job: Job, keep: int, sampler: native.Sampler) -> None:
         """Start `job` here; the first `keep` prompt tokens are already cached."""
         self.job = job
         self.sampler = sampler
