@@ -45,6 +45,12 @@ class ContextOverflow(InvalidRequest):
     code = "context_length_exceeded"
 
 
+class NotGGUF(InvalidRequest):
+    """A command that works on a GGUF file was given a model in another format."""
+
+    code = "not_gguf"
+
+
 class ModelNotFound(DanluError):
     """No model of that name is in the local store."""
 

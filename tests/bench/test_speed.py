@@ -9,7 +9,7 @@ import json
 import pytest
 
 from danlu.bench import SpeedSettings, bench_model
-from danlu.errors import InvalidRequest
+from danlu.errors import InvalidRequest, NotGGUF
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 
 
@@ -51,3 +51,16 @@ def test_cli_table_json_and_csv(danlu):  # noqa: F811
     assert zero.code == 1 and "threads" in zero.err
     missing = danlu("bench", "nope")
     assert missing.code == 1 and "nope" in missing.err
+
+
+def test_a_model_that_is_not_gguf_is_refused_as_one_line(danlu, tmp_path):  # noqa: F811
+    from tests.store.store_helpers import write_hf_folder
+
+    folder = write_hf_folder(tmp_path / "hf")
+    assert danlu("import", str(folder), "--name", "hf").code == 0
+    with pytest.raises(NotGGUF, match="'hf' is a safetensors model") as info:
+        bench_model("hf", SpeedSettings(prompt_tokens=[8], gen_tokens=[0], reps=1))
+    assert "only GGUF models can be measured by danlu bench" in info.value.message
+    refused = danlu("bench", "hf", "-p", "8", "-n", "0", "-r", "1")
+    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
+    assert "danlu bench serve URL" in refused.err

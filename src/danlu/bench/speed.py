@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,13 +118,11 @@ def bench_model(
     """Every test of `settings` on the store model `name`."""
     app = app or Settings()
     catalog = Catalog(app)
-    manifest = catalog.get(name)
-    if manifest.backend != "llama.cpp":
-        raise InvalidRequest(
-            f"'{name}' runs on the {manifest.backend} backend; danlu bench measures GGUF models",
-            hint="export it to GGUF first, or measure it served with 'danlu bench serve URL'",
-        )
-    path: Path = catalog.main_path(name)
+    manifest, path = catalog.gguf_path(
+        name,
+        done="measured by danlu bench",
+        hint="export it to GGUF first, or measure it served with 'danlu bench serve URL'",
+    )
     size_mb = path.stat().st_size / 2**20
     tests = list(_tests(settings))
     plan = [

@@ -12,7 +12,6 @@ from pathlib import Path
 from danlu.config import Settings
 from danlu.engine.base import LoadOptions
 from danlu.engine.registry import open_engine
-from danlu.errors import InvalidRequest
 from danlu.export import parity
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import register_gguf, reserve_name
@@ -44,13 +43,9 @@ def quantize_model(
     step = steps or (lambda label, done, total: None)
     qtype = check_quant_type(qtype)
     catalog = Catalog(settings)
-    manifest = catalog.get(source)
-    if manifest.format != "gguf":
-        raise InvalidRequest(
-            f"'{source}' is a {manifest.format} model; only GGUF models can be quantized",
-            hint="convert a training run with `danlu export`",
-        )
-    path = catalog.main_path(source)
+    manifest, path = catalog.gguf_path(
+        source, done="quantized", hint="convert a training run with `danlu export`"
+    )
     name = reserve_name(catalog, name or f"{manifest.name}-{qtype}")
     with staged_model(catalog.root, name) as stage:
         step(f"quantizing to {qtype}", 0, 2)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from danlu.config import Settings
-from danlu.errors import CorruptModel, InvalidRequest, ModelNotFound, StoreError
+from danlu.errors import CorruptModel, InvalidRequest, ModelNotFound, NotGGUF, StoreError
 from danlu.store.atomic import Progress
 from danlu.store.builtin import BUILTINS, BuiltinSpec, ensure_builtins
 from danlu.store.gguf_info import has_gguf_magic, read_gguf_info
@@ -147,6 +147,20 @@ class Catalog:
                     hint=repair_hint(manifest),
                 )
         return manifest.main_path(folder)
+
+    def gguf_path(self, name: str, *, done: str, hint: str) -> tuple[Manifest, Path]:
+        """The manifest and GGUF file of `name`, for a step that reads the file itself.
+
+        Another format is NotGGUF: "only GGUF models can be `done`", then `hint`.
+        """
+        manifest = self.get(name)
+        if manifest.format != "gguf":
+            raise NotGGUF(
+                f"'{name}' is a {manifest.format} model (for the {manifest.backend} backend);"
+                f" only GGUF models can be {done}",
+                hint=hint,
+            )
+        return manifest, self.main_path(name)
 
     def check_files(self, manifest: Manifest) -> FileCheck:
         """Are the model's files all there, of the recorded size and (GGUF) with a GGUF
