@@ -23,6 +23,7 @@ from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, CorruptModel, InvalidParameter, ModelNotFound
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import MANIFEST_NAME, read_manifest
+from danlu.store.tuning import Tunings
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def load(
     catalog = Catalog(settings)
     name = name or settings.default_model
     manifest, folder = locate(name, settings, catalog)  # folder: a training run given by path
-    knobs = ({"flash_attn": settings.flash_attn} if settings.flash_attn else {}) | engine_options
+    knobs = flash_attn_default(manifest, settings) | engine_options
     model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
         n_ctx=(manifest.n_ctx or settings.n_ctx) if n_ctx is None else n_ctx,
@@ -261,6 +262,15 @@ def load(
     )
     defaults = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
     return Model(manifest, engine, chat_template, defaults)
+
+
+def flash_attn_default(manifest: Manifest, settings: Settings) -> dict[str, str]:
+    """A load's flash attention without -fa: DANLU_FLASH_ATTN, else the setting measured
+    for this model on this machine (`danlu bench --save-default`), else LoadOptions'."""
+    if settings.flash_attn:
+        return {"flash_attn": settings.flash_attn}
+    tuned = Tunings(settings.home).get(manifest.sha256) if manifest.backend == "llama.cpp" else None
+    return {"flash_attn": tuned.flash_attn} if tuned else {}
 
 
 def locate(

@@ -44,6 +44,14 @@ def bench(
     prompts: Annotated[Path | None, Opt("--prompts", help="serve: one prompt per line.")] = None,
     time_limit: Annotated[float, Opt("--time-limit", help="serve: seconds per level.")] = 300.0,
     api_key: Annotated[str | None, Opt("--api-key", help="serve: bearer key.")] = None,
+    save_default: Annotated[
+        bool,
+        Opt(
+            "--save-default",
+            help="Measure flash attention on and off and keep the faster as this model's "
+            "default on this machine (loads without -fa use it; `danlu show` says why).",
+        ),
+    ] = False,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, Opt("--csv", help="Print CSV.")] = False,
 ) -> int:
@@ -75,12 +83,26 @@ def bench(
     rows = []
     for name in targets:
         with progress_bar(f"bench {name}") as bar:
-            rows += bench_model(name, settings, progress=bar)
+            rows += (
+                _tune(name, settings, bar)
+                if save_default
+                else bench_model(name, settings, progress=bar)
+            )
     if as_json:
         print(report.speed_json(rows))
     else:
         print(report.speed_csv(rows) if as_csv else report.speed_table(rows), end="")
     return 0
+
+
+def _tune(name: str, settings, bar) -> list:
+    """--save-default: both flash-attention settings measured, the faster one recorded."""
+    from danlu.bench.tune import save_default
+
+    tuned, rows = save_default(name, settings, progress=bar)
+    line = f"{name}: flash attention {tuned.flash_attn} by default, {tuned.reason()}"
+    print(line, file=sys.stderr)
+    return rows
 
 
 def _serve(url, concurrency, requests, max_tokens, model, prompts, time_limit, api_key):

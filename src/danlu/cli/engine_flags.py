@@ -23,12 +23,17 @@ if TYPE_CHECKING:
     from danlu.config import Settings
     from danlu.engine.promptcache import PromptCacheRun
     from danlu.model import Model
+    from danlu.store import Manifest
 
 Opt = typer.Option
 
 FlashAttn = Annotated[
     str | None,
-    Opt("--flash-attn", "-fa", help="Flash attention: on, off or auto (default off; see show)."),
+    Opt(
+        "--flash-attn",
+        "-fa",
+        help="Flash attention: on, off or auto (default: measured, else off; see show).",
+    ),
 ]
 BatchSize = Annotated[
     int | None, Opt("--batch-size", "-b", help="Prompt tokens per decode call (default 512).")
@@ -176,13 +181,17 @@ def open_prompt_cache(path: Path | None, model: Model) -> PromptCacheRun | None:
     return PromptCacheRun(PromptCache(path, identity), model.engine)
 
 
-def default_rows(settings: Settings) -> dict[str, str]:
-    """The engine settings a load gets without flags, and why (`danlu show`)."""
+def default_rows(settings: Settings, manifest: Manifest) -> dict[str, str]:
+    """The engine settings a load of `manifest` gets without flags, and why (`danlu show`)."""
     from danlu.engine.base import LoadOptions
+    from danlu.store.tuning import Tunings
 
     fields = LoadOptions.model_fields
+    tuned = Tunings(settings.home).get(manifest.sha256)
     if settings.flash_attn:
         fa = f"{settings.flash_attn} (from DANLU_FLASH_ATTN)"
+    elif tuned is not None:
+        fa = f"{tuned.flash_attn}: {tuned.reason()}"
     else:
         fa = f"{fields['flash_attn'].default}: {fields['flash_attn'].description}"
     return {

@@ -92,15 +92,15 @@ def show(
         print(manifest.chat_template or f"(none: the named '{fallback}' template is used)")
     else:
         _print_manifest(manifest, files)
-        _print_engine_defaults()
+        _print_engine_defaults(manifest)
     return 0
 
 
-def _print_engine_defaults() -> None:
+def _print_engine_defaults(manifest: Manifest) -> None:
     from danlu.cli.engine_flags import default_rows
 
     print("  engine defaults (change with danlu run/serve flags, see docs/engine.md)")
-    for key, value in default_rows(Settings()).items():
+    for key, value in default_rows(Settings(), manifest).items():
         print(f"    {key:<15} {value}")
 
 

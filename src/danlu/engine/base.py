@@ -156,7 +156,8 @@ RopeScaling = Literal["none", "linear", "yarn"]
 # Why flash attention is off unless asked for; `danlu show` and `danlu run -v` print it.
 FLASH_ATTN_DEFAULT_REASON = (
     "off by default: on one measured CPU it sped generation ~9% (tg128), on another 'auto' "
-    "halved prompt speed; measure yours with `danlu bench MODEL --flash-attn on,off`"
+    "halved prompt speed; `danlu bench MODEL --save-default` measures both and keeps the "
+    "faster for that model on this machine"
 )
 
 
