@@ -11,7 +11,8 @@ Last, one stream through danlu's server is compared with the same prompt run in
 process (no HTTP), alternating rep by rep: the decode rate from first to last token.
 
     python benchmarks/serve.py --threads 2 --parallel 8 --clients 1,8 --requests 2
-    python benchmarks/serve.py --reference llama-server --parallel 8 --clients 1,8 --requests 4
+    python benchmarks/serve.py --reference llama-server --parallel 8 --clients 1,8 --requests 4 \
+        --rounds 5     # levels repeated, servers alternating; ratios per round, then the median
     python benchmarks/serve.py --reference llama-server --defaults --clients 1,8 --requests 4
 """
 
@@ -204,6 +205,9 @@ def main() -> None:
     p.add_argument("--clients", default="1,8")
     p.add_argument("--requests", type=int, default=2)
     p.add_argument("--single-reps", type=int, default=5)
+    p.add_argument(
+        "--rounds", type=int, default=1, help="repeat every level, alternating the servers"
+    )
     p.add_argument("--flash-attn", choices=("on", "off"), default="off")
     p.add_argument(
         "--reference",
@@ -230,10 +234,14 @@ def main() -> None:
     try:
         for cmd, url, ready_path in servers.values():
             procs.append(start(cmd, url, env, ready_path))
-        for name, (_, url, _) in servers.items():
+        for _, url, _ in servers.values():
             stream_chat(url, [{"role": "user", "content": "hi"}], 4)  # warm up
-            for k in clients:
-                phases.append(phase(name, url, k, a.requests, a.max_tokens))
+        for r in range(a.rounds):  # rounds alternate who goes first: drift hits both alike
+            order = list(servers.items())
+            for name, (_, url, _) in order if r % 2 == 0 else reversed(order):
+                for k in clients:
+                    phases.append(phase(name, url, k, a.requests, a.max_tokens))
+        for name, (_, url, _) in servers.items():
             cache[name] = prefix_cache(url, a.max_tokens)
         fa = "off" if a.defaults else a.flash_attn
         single = single_stream(servers["danlu"][1], a.threads, a.single_reps, a.max_tokens, fa)
@@ -263,19 +271,27 @@ def report(a, phases: list[Phase], cache: dict, single: tuple[float, float]) -> 
             f"| {ph.server} | {ph.clients} | {ph.tok_s:.1f} | {ph.ttft_p50:.3f} | "
             f"{ph.ttft_p90:.3f} | {ph.itl_p50 * 1000:.1f} | {ph.errors} |"
         )
-    by = {(ph.server, ph.clients): ph for ph in phases}
+    by: dict[tuple[str, int], list[Phase]] = {}
+    for ph in phases:
+        by.setdefault((ph.server, ph.clients), []).append(ph)
     lo, hi = min(ph.clients for ph in phases), max(ph.clients for ph in phases)
-    d1, dn = by[("danlu", lo)], by[("danlu", hi)]
+    d1 = statistics.median(ph.tok_s for ph in by[("danlu", lo)])
+    dn = statistics.median(ph.tok_s for ph in by[("danlu", hi)])
     served, local = single
     print(
         f"\nsingle stream, decode rate (median of {a.single_reps}, alternating): "
         f"server {served:.1f} tok/s, in-process {local:.1f} tok/s, ratio {served / local:.3f}"
     )
-    print(f"danlu {hi}-client / {lo}-client aggregate: {dn.tok_s / d1.tok_s:.2f}x")
+    print(f"danlu {hi}-client / {lo}-client aggregate: {dn / d1:.2f}x")
     for k in sorted({ph.clients for ph in phases}):
         ref, ours = by.get((a.reference, k)), by.get(("danlu", k))
-        if ref and ours:
-            print(f"danlu / {a.reference} at {k} clients: {ours.tok_s / ref.tok_s:.3f}x")
+        if ref and ours:  # round by round, then the median
+            ratios = [o.tok_s / r.tok_s for o, r in zip(ours, ref, strict=True)]
+            each = ", ".join(f"{x:.3f}" for x in ratios)
+            print(
+                f"danlu / {a.reference} at {k} clients: {statistics.median(ratios):.3f}x "
+                f"(median of {len(ratios)} rounds: {each})"
+            )
     for name, (t1, t2) in cache.items():
         ratio = t2 / t1 if t1 else float("nan")
         print(
