@@ -20,7 +20,11 @@ FinishReason = Literal["stop", "length"]
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts for one request. cached_tokens were reused from the KV cache."""
+    """Token counts for one request. cached_tokens were reused from the KV cache.
+
+    completion_tokens counts the tokens returned: an end-of-generation token that ended
+    the answer is not one (in every backend; llama-server does count it).
+    """
 
     prompt_tokens: int
     completion_tokens: int

@@ -216,13 +216,15 @@ class TransformersEngine:
             logits, past = self._forward(feed, past)
             first = first or time.perf_counter()
             token = sampler.pick(logits)
-            produced += 1
             logprobs = ()
             if params.logprobs is not None:
                 logprobs = (token_logprob(logits, token, params.logprobs),)
             if token in self._eos_ids and not params.ignore_eos:
-                finish = "stop"  # the end token's logprob goes with the last chunk (as vLLM)
+                # not counted, as llama.cpp's scheduler does not; its logprob goes with the
+                # last chunk (as vLLM)
+                finish = "stop"
                 break
+            produced += 1
             yield Chunk(text.push(token), (token,), logprobs=logprobs)
             if text.stopped:
                 finish = "stop"
