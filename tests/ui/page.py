@@ -96,10 +96,46 @@ class Page:
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, shown))
 
     def bot_messages(self) -> list[str]:
-        found = self.driver.find_elements(
-            By.CSS_SELECTOR, "#chatbot .message.bot, #chatbot [data-testid='bot']"
+        return self._turns("bot")
+
+    def user_messages(self) -> list[str]:
+        return self._turns("user")
+
+    def _turns(self, role: str) -> list[str]:
+        """The chat's turns of `role` (an element inside another match is the same turn)."""
+        return self.driver.execute_script(
+            """const [role] = arguments, all = [...document.querySelectorAll(
+                `#chatbot .message.${role}, #chatbot [data-testid='${role}']`)];
+            return all.filter(e => !all.some(o => o !== e && o.contains(e)))
+                .map(e => e.innerText.trim());""",
+            role,
         )
-        return [m.text for m in found]
+
+    def greedy(self, max_tokens: int) -> None:
+        """Temperature 0 and a short answer, in the chat's Sampling accordion."""
+        number = "#chat-temperature input[type='number']"
+        if not any(e.is_displayed() for e in self.driver.find_elements(By.CSS_SELECTOR, number)):
+            self.find("#chat-sampling button").click()  # the closed accordion renders nothing
+            self.wait(lambda: self.find(number).is_displayed())
+        for elem_id, value in (("chat-temperature", 0), ("chat-max-tokens", max_tokens)):
+            box = self.find(f"#{elem_id} input[type='number']")
+            box.send_keys(Keys.CONTROL, "a")
+            box.send_keys(str(value), Keys.TAB)
+            self.wait(lambda box=box, value=value: box.get_attribute("value") == str(value))
+
+    def watch(self, elem_id: str) -> None:
+        """Record every text `elem_id` shows from now on (no change slips between polls)."""
+        self.driver.execute_script(
+            """const [id] = arguments, node = document.getElementById(id);
+            window.danluSeen = window.danluSeen || {};
+            const seen = window.danluSeen[id] = [node.innerText];
+            new MutationObserver(() => seen.push(node.innerText)).observe(
+                node, {childList: true, subtree: true, characterData: true});""",
+            elem_id,
+        )
+
+    def seen(self, elem_id: str) -> list[str]:
+        return self.driver.execute_script("return window.danluSeen[arguments[0]]", elem_id)
 
     def errors(self) -> list[str]:
         toasts = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='toast-body']")

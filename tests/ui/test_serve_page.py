@@ -1,7 +1,17 @@
-"""`danlu serve --ui`: the page at /ui of the API app, behind a login that takes an API key."""
+"""`danlu serve --ui`: the page at /ui of the API app, behind a login that takes an API key;
+its chat borrows the server's model (one copy) and answers as the API does."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -9,6 +19,9 @@ from danlu.config import Settings
 from danlu.errors import InvalidParameter
 from danlu.server import ServerSettings, create_app
 from danlu.ui.server import attach
+from tests.ui.page import Page
+
+QUESTION = "What is the capital of France?"
 
 
 def test_the_page_sits_beside_the_apis_and_its_login_takes_an_api_key(danlu_home):
@@ -29,3 +42,68 @@ def test_an_open_page_off_loopback_is_refused(danlu_home):
     app = create_app(ServerSettings(), Settings(home=danlu_home))
     with pytest.raises(InvalidParameter, match="without a login"):
         attach(app, "0.0.0.0", set(), Settings(home=danlu_home))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """`danlu serve --ui` with nothing loaded at start, on an ephemeral loopback port:
+    its URL and its DANLU_HOME."""
+    home = tmp_path_factory.mktemp("serve-ui-home")
+    env = {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
+    danlu = Path(sys.executable).with_name("danlu")
+    process = subprocess.Popen(
+        [str(danlu), "serve", "--ui", "--port", "0", "-c", "1024"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"danlu serving on (http://\S+)", line)
+    if match is None:
+        process.kill()
+        pytest.fail(f"danlu serve did not start: {line}{process.stdout.read()}")
+    yield match.group(1), home
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _loaded(url: str) -> list[str]:
+    return [m["name"] for m in httpx.get(f"{url}/api/ps", timeout=60).json()["models"]]
+
+
+@pytest.mark.slow
+def test_the_pages_chat_borrows_the_servers_model(browser, served, artifacts):
+    url, home = served
+    assert _loaded(url) == []  # nothing loaded at start
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")  # the session's page keeps its own tab
+    try:
+        page = Page(browser, url + "/ui", artifacts)
+        page.open()
+        page.greedy(max_tokens=16)
+        page.type("chat-input", QUESTION, enter=True)
+        page.wait(lambda: "tok/s" in page.text("chat-speed"))
+        page.type("chat-save-name", "pooled")
+        page.click("chat-save")
+        page.wait(lambda: "Saved" in page.text("chat-note"))
+        page.shot("serve-ui-chat")
+    finally:
+        browser.close()
+        browser.switch_to.window(first)
+    assert _loaded(url) == ["smollm2"]  # the pool loaded it for the page: the one copy
+    body = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": QUESTION}],
+        "temperature": 0,
+        "max_tokens": 16,
+    }
+    api = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()
+    saved = json.loads((home / "sessions" / "pooled.json").read_text())
+    page_answer = saved["messages"][-1]["content"]
+    assert page_answer and page_answer == api["choices"][0]["message"]["content"]
+    assert _loaded(url) == ["smollm2"]

@@ -45,6 +45,7 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.loop = asyncio.get_running_loop()
         # bind first, load in the background: /health answers 503 until the models are in
         tasks = [asyncio.create_task(_expire_forever(pool)), asyncio.create_task(_preload(ctx))]
         try:

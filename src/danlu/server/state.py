@@ -6,6 +6,7 @@ the factory, which imports them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,9 @@ class ServerState:
     failure: DanluError | None = None  # why they could not be; the server then stops
     stopping: bool = False  # the server is shutting down: running requests end now
     stop: Callable[[], None] = lambda: None  # set by whoever runs the server
+    # the server's event loop, set at startup: code on other threads (the page under
+    # `serve --ui`) reaches the pool through it
+    loop: asyncio.AbstractEventLoop | None = None
 
     def default_model(self) -> str:
         loaded = self.pool.loaded()

@@ -9,6 +9,7 @@ the stream is closed at its next token, which frees the slot. Saved chats are th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import gradio as gr
@@ -116,8 +117,8 @@ class ChatActions:
 
     def _model_answer(self, name: str, messages: list, params: dict, flag) -> Iterator[tuple]:
         text, last = "", None
-        with self.ctx.model.lock:
-            stream = self.ctx.model.get(name).stream_chat(messages, **params)
+        with self.ctx.models.hold(name) as model:
+            stream = model.stream_chat(messages, **params)
             try:
                 for chunk in stream:
                     text, last = text + chunk.text, chunk
@@ -140,8 +141,7 @@ class ChatActions:
             hits = kb.search(question, SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR))
             sources, text, answer = _sources_md(hits), "", None
             yield "", "", sources
-            with self.ctx.model.lock:
-                loaded = self.ctx.model.get(model) if hits else None
+            with self.ctx.models.hold(model) if hits else nullcontext() as loaded:
                 for event in kb.stream_answer(question, hits, loaded, **params):
                     text += event.text
                     answer = event.answer or answer
@@ -203,12 +203,16 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
             elem_id="chat-kb",
         )
     system = gr.Textbox(label="System prompt", lines=1, elem_id="chat-system")
-    with gr.Accordion("Sampling", open=False), gr.Row():
-        temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
+    with gr.Accordion("Sampling", open=False, elem_id="chat-sampling"), gr.Row():
+        temperature = gr.Slider(
+            0, 2, value=0.7, step=0.05, label="Temperature", elem_id="chat-temperature"
+        )
         top_p = gr.Slider(0, 1, value=0.95, step=0.01, label="Top-p")
         top_k = gr.Slider(0, 200, value=40, step=1, label="Top-k")
-        max_tokens = gr.Slider(1, 4096, value=512, step=1, label="Max new tokens")
-        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)")
+        max_tokens = gr.Slider(
+            1, 4096, value=512, step=1, label="Max new tokens", elem_id="chat-max-tokens"
+        )
+        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id="chat-seed")
     sampled = [temperature, top_p, top_k, max_tokens, seed]
     chatbot = gr.Chatbot(label="Chat", height=380, elem_id="chatbot", buttons=["copy"])
     with gr.Row():

@@ -1,27 +1,31 @@
-"""What every tab shares: the settings, the jobs, the loaded model, uploads and stop flags.
+"""What every tab shares: the settings, the jobs, the chat's model, uploads and stop flags.
 
-One `UIContext` per page server (no globals): `danlu ui` makes one, `danlu serve --ui`
-makes one beside the API's own state.
+One `UIContext` per page server (no globals): `danlu ui` makes one with a model of its own
+(`OwnModel`), `danlu serve --ui` one that borrows from the server's pool (`PoolModels`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from danlu.config import Settings
-from danlu.errors import InvalidParameter, InvalidRequest
+from danlu.errors import InvalidParameter, InvalidRequest, ShuttingDown
 from danlu.ui.jobs import Jobs
 
 if TYPE_CHECKING:
     from danlu.kb import KnowledgeBase
     from danlu.model import Model
+    from danlu.server.state import ServerState
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -58,31 +62,79 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class LoadedModel:
-    """The one model the chat holds, loaded on first use and swapped when another is picked.
+class ModelSource(Protocol):
+    """Where the chat gets its model: lent for one answer, by name."""
 
-    One llama.cpp context answers one request at a time: `lock` serialises the sessions.
-    """
+    def hold(self, name: str) -> AbstractContextManager[Model]: ...
+
+    def close(self) -> None: ...
+
+
+class OwnModel:
+    """`danlu ui`: the one model the page holds, loaded on first use and swapped when
+    another is picked. One llama.cpp context answers one request at a time: `lock`
+    serialises the sessions."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lock = threading.Lock()
         self._model: Model | None = None
 
-    def get(self, name: str) -> Model:
-        """Call with `lock` held."""
+    @contextmanager
+    def hold(self, name: str) -> Iterator[Model]:
+        with self.lock:
+            yield self._get(name)
+
+    def _get(self, name: str) -> Model:
         import danlu
 
         if self._model is not None and self._model.name == name:
             return self._model
-        self.close()
+        self._close()
         self._model = danlu.load(name, settings=self.settings)
         return self._model
 
     def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._model is not None:
             self._model.close()
             self._model = None
+
+
+class PoolModels:
+    """`danlu serve --ui`: the server's pool lends the model, as it does to an API request
+    (one copy in memory, its slots and keep-alive shared with the APIs). The page's
+    handlers run on threads; the pool lives on the server's event loop."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[Model]:
+        loop = self.state.loop
+        if loop is None or loop.is_closed():
+            raise ShuttingDown("the server is not running", hint="start it again")
+        holding = self.state.pool.use(name)
+        model = asyncio.run_coroutine_threadsafe(holding.__aenter__(), loop).result()
+        try:
+            yield model
+        finally:
+            done = asyncio.run_coroutine_threadsafe(holding.__aexit__(None, None, None), loop)
+            if not _running_on(loop):  # gradio closes a dropped stream on the loop itself,
+                done.result()  # where waiting for the loop would wait forever
+
+    def close(self) -> None:
+        """Nothing: the server closes its pool."""
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:  # no loop runs in this thread
+        return False
 
 
 @dataclass
@@ -90,14 +142,17 @@ class UIContext:
     settings: Settings
     ui: UISettings
     jobs: Jobs
-    model: LoadedModel
+    models: ModelSource
     stops: dict[str, threading.Event] = field(default_factory=dict)
     embedders: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, ui: UISettings, settings: Settings | None = None) -> UIContext:
+    def create(
+        cls, ui: UISettings, settings: Settings | None = None, models: ModelSource | None = None
+    ) -> UIContext:
+        """A context for the page; `models` defaults to a model of the page's own."""
         settings = settings or Settings()
-        return cls(settings, ui, Jobs(), LoadedModel(settings))
+        return cls(settings, ui, Jobs(), models or OwnModel(settings))
 
     @property
     def upload_root(self) -> Path:
@@ -152,5 +207,4 @@ class UIContext:
 
     def close(self) -> None:
         self.jobs.close()
-        with self.model.lock:
-            self.model.close()
+        self.models.close()
