@@ -48,3 +48,37 @@ def test_an_empty_message_is_a_readable_error(page):
     page.click("chat-send")
     page.wait(lambda: any("Type a message first" in e for e in page.errors()))
     assert not any("Traceback" in e for e in page.errors())
+
+
+def _send(page, text: str) -> None:
+    """Send `text` and wait until its answer is complete (the speed line goes blank while
+    it streams, then shows the speed: watched, so a quick answer cannot slip by)."""
+    page.watch("chat-speed")
+    page.type("chat-input", text, enter=True)
+    page.wait(lambda: _answered(page))
+
+
+def _answered(page) -> bool:
+    seen = page.seen("chat-speed")
+    return any("tok/s" not in t for t in seen[1:]) and "tok/s" in seen[-1]
+
+
+def test_regenerate_repeats_a_greedy_answer_and_edit_replaces_the_last_question(page):
+    page.tab("Chat")
+    _clear(page)
+    page.greedy(max_tokens=24)
+    _send(page, "What is the capital of France?")
+    _send(page, "Name one colour.")
+    first = page.bot_messages()
+    page.watch("chat-speed")
+    page.click("chat-regenerate")
+    page.wait(lambda: _answered(page))
+    assert page.bot_messages() == first  # temperature 0: the same answer again
+    page.click("chat-edit")
+    box = page.find("#chat-input textarea")
+    page.wait(lambda: box.get_attribute("value") == "Name one colour.")
+    assert page.user_messages() == ["What is the capital of France?"]
+    assert page.bot_messages() == first[:1]
+    _send(page, "Name one animal.")
+    assert page.user_messages() == ["What is the capital of France?", "Name one animal."]
+    assert len(page.bot_messages()) == 2 and page.bot_messages()[0] == first[0]

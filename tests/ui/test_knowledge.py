@@ -51,3 +51,37 @@ def test_an_unsupported_upload_is_a_readable_error(page, tmp_path):
     page.click("kb-add")
     page.wait(lambda: any("not a file this page takes" in e for e in page.errors()))
     assert not any("Traceback" in e for e in page.errors())
+
+
+def test_a_removed_file_leaves_the_list_and_the_search(page, data_dir):
+    page.tab("Knowledge")
+    page.choose("kb-pick", "handbook")
+    page.upload("kb-upload", data_dir / "kb" / "corpus" / "offices.csv")
+    page.click("kb-add")
+    page.wait(lambda: re.search(r"job (ingest-\d+)", page.text("kb-status")))
+    job = re.search(r"job (ingest-\d+)", page.text("kb-status"))[1]
+    page.wait(lambda: _job_state(page, job) == "done")
+    page.click("kb-refresh")
+    page.wait(lambda: "offices.csv" in page.text("kb-files"))
+    page.type("kb-query", "Lisbon office opening hours", enter=True)
+    page.wait(lambda: "offices.csv" in page.text("kb-hits"))
+    page.click("kb-refresh")  # the file picker is filled with the list
+    page.choose("kb-file-pick", next(p for p in _paths(page) if p.endswith("offices.csv")))
+    page.click("kb-remove")
+    page.wait(lambda: "Removed" in page.text("kb-status"))
+    page.wait(lambda: "offices.csv" not in page.text("kb-files"))
+    assert "handbook.md" in page.text("kb-files")
+    page.type("kb-query", "Lisbon office opening hours", enter=True)
+    # hybrid search ranks what is left: the handbook's chunks, none of the removed file's
+    page.wait(
+        lambda: "handbook.md" in page.text("kb-hits") and "offices.csv" not in page.text("kb-hits")
+    )
+
+
+def _job_state(page, job_id: str) -> str | None:
+    cells = page.text("jobs-table").splitlines()  # one cell a line: id, kind, what, state
+    return cells[cells.index(job_id) + 3] if job_id in cells else None
+
+
+def _paths(page) -> list[str]:
+    return [line for line in page.text("kb-files").splitlines() if "/" in line]

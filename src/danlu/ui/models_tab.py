@@ -55,7 +55,7 @@ class ModelActions:
         catalog = self.catalog
         manifest = catalog.get(name)
         files = [str(p) for p in manifest.file_paths(catalog.model_dir(name))]
-        body = {**manifest.model_dump(exclude={"chat_template"}), "paths": files}
+        body = {**manifest.model_dump(mode="json", exclude={"chat_template"}), "paths": files}
         fallback = f"(none: the named '{manifest.template or 'chatml'}' template is used)"
         return json.dumps(body, indent=2, ensure_ascii=False), manifest.chat_template or fallback
 
@@ -125,7 +125,9 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
                     label="Import a local .gguf file or HF folder (on this machine)",
                     elem_id="models-import-path",
                 )
-                import_name = gr.Textbox(label="Name in the store (optional)")
+                import_name = gr.Textbox(
+                    label="Name in the store (optional)", elem_id="models-import-name"
+                )
                 do_import = gr.Button("Import", elem_id="models-import")
             with gr.Group():
                 new_name = gr.Textbox(label="Copy the picked model as", elem_id="models-copy-name")

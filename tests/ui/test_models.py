@@ -1,0 +1,40 @@
+"""The Models tab in a real browser: the store as a table, copy, delete behind its
+confirmation, and the import of a local GGUF as a job."""
+
+from __future__ import annotations
+
+from tests.conftest import smollm2_path
+from tests.ui.test_knowledge import _job_done
+
+
+def _shown(page, elem_id: str) -> bool:
+    return any(e.is_displayed() for e in page.driver.find_elements("css selector", f"#{elem_id}"))
+
+
+def test_a_copy_is_deleted_only_once_confirmed(page, ui_home):
+    page.tab("Models")
+    page.choose("models-pick", "smollm2")
+    page.type("models-copy-name", "smol-copy")
+    page.click("models-copy")
+    page.wait(lambda: "Copied smollm2 to smol-copy" in page.text("models-status"))
+    page.wait(lambda: "smol-copy" in page.text("models-table"))
+    page.choose("models-pick", "smol-copy")
+    page.click("models-delete")
+    page.wait(lambda: "Delete smol-copy?" in page.text("models-status"))
+    assert (ui_home / "models" / "smol-copy").is_dir()  # nothing goes before the second click
+    page.click("models-delete-confirm")
+    page.wait(lambda: "Deleted smol-copy" in page.text("models-status"))
+    page.wait(lambda: "smol-copy" not in page.text("models-table"))
+    assert not (ui_home / "models" / "smol-copy").exists()
+    assert not _shown(page, "models-delete-confirm")
+
+
+def test_a_local_gguf_file_is_imported_as_a_job(page, ui_home):
+    page.tab("Models")
+    page.type("models-import-path", str(smollm2_path()))
+    page.type("models-import-name", "smol-imported")
+    page.click("models-import")
+    page.wait(lambda: _job_done(page, "import"))
+    page.click("models-refresh")
+    page.wait(lambda: "smol-imported" in page.text("models-table"))
+    assert (ui_home / "models" / "smol-imported" / "manifest.json").is_file()
