@@ -178,6 +178,7 @@ def commands(a, gguf: str) -> dict[str, tuple[list[str], str, str]]:
         if not a.defaults:  # its -c is the whole KV cache, shared by the slots
             cmd += ["-t", str(a.threads), "-tb", str(a.threads), "-np", str(a.parallel)]
             cmd += ["-c", str(a.ctx_size * a.parallel), "-fa", a.flash_attn]
+        cmd += a.llama_server_args.split()
         servers["llama-server"] = (cmd, f"http://127.0.0.1:{port}", "/health")
     elif a.reference == "llama-cpp-python":
         port = free_port()
@@ -216,6 +217,11 @@ def main() -> None:
         help="the server danlu is compared with",
     )
     p.add_argument("--llama-server", default=str(LLAMA_SERVER), help="llama-server binary")
+    p.add_argument(
+        "--llama-server-args",
+        default="",
+        help="more llama-server flags, e.g. '--cache-ram 0' (no host-memory prompt cache)",
+    )
     p.add_argument("--defaults", action="store_true", help="start each server at its defaults")
     p.add_argument("--skip-reference", action="store_true", help="same as --reference none")
     a = p.parse_args()
