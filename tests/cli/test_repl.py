@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,13 @@ DANLU = str(Path(sys.executable).parent / "danlu")
 PROMPT = ">>> "
 
 
+def default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it, however pytest was started: a shell starting a job
+    in the background (`make test &`) ignores SIGINT, the child would inherit that, and
+    Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def chat(danlu_home: Path):
     """Start `danlu run smollm2` in a pty; yields the pexpect child."""
@@ -21,7 +29,12 @@ def chat(danlu_home: Path):
     def start(*flags: str) -> pexpect.spawn:
         env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
         child = pexpect.spawn(
-            DANLU, ["run", "smollm2", *flags], env=env, encoding="utf-8", timeout=60
+            DANLU,
+            ["run", "smollm2", *flags],
+            env=env,
+            encoding="utf-8",
+            timeout=60,
+            preexec_fn=default_sigint,
         )
         child.expect_exact(PROMPT)
         children.append(child)
