@@ -8,6 +8,7 @@ artifacts/ under pytest's base temp folder).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -52,33 +53,44 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _env(home: Path) -> dict[str, str]:
+def ui_env(home: Path) -> dict[str, str]:
     return {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
+
+
+@contextlib.contextmanager
+def danlu_process(args: list[str], home: Path, banner: str) -> Iterator[str]:
+    """`danlu ARGS` started with `home` as DANLU_HOME; the URL from its first line, which
+    matches `banner` (a regex with the URL as its group); stopped on exit."""
+    danlu = Path(sys.executable).with_name("danlu")
+    process = subprocess.Popen(
+        [str(danlu), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ui_env(home),
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(banner, line)
+    if match is None:
+        process.kill()
+        pytest.fail(f"danlu {args[0]} did not start: {line}{process.stdout.read()}")
+    try:
+        yield match.group(1)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(scope="session")
 def ui_url(ui_home: Path) -> Iterator[str]:
     """`danlu ui` on an ephemeral loopback port; the URL it printed."""
-    danlu = Path(sys.executable).with_name("danlu")
-    process = subprocess.Popen(
-        [str(danlu), "ui", "--port", "0", "--no-browser"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_env(ui_home),
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"danlu ui on (http://\S+)", line)
-    if match is None:
-        process.kill()
-        pytest.fail(f"danlu ui did not start: {line}{process.stdout.read()}")
-    yield match.group(1).rstrip("/")
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    args = ["ui", "--port", "0", "--no-browser"]
+    with danlu_process(args, ui_home, r"danlu ui on (http://\S+)") as url:
+        yield url.rstrip("/")
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,6 @@ its chat borrows the server's model (one copy) and answers as the API does."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +15,7 @@ from danlu.config import Settings
 from danlu.errors import InvalidParameter
 from danlu.server import ServerSettings, create_app
 from danlu.ui.server import attach
+from tests.ui.conftest import danlu_process
 from tests.ui.page import Page
 
 QUESTION = "What is the capital of France?"
@@ -49,27 +46,9 @@ def served(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """`danlu serve --ui` with nothing loaded at start, on an ephemeral loopback port:
     its URL and its DANLU_HOME."""
     home = tmp_path_factory.mktemp("serve-ui-home")
-    env = {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
-    danlu = Path(sys.executable).with_name("danlu")
-    process = subprocess.Popen(
-        [str(danlu), "serve", "--ui", "--port", "0", "-c", "1024"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"danlu serving on (http://\S+)", line)
-    if match is None:
-        process.kill()
-        pytest.fail(f"danlu serve did not start: {line}{process.stdout.read()}")
-    yield match.group(1), home
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    args = ["serve", "--ui", "--port", "0", "-c", "1024"]
+    with danlu_process(args, home, r"danlu serving on (http://\S+)") as url:
+        yield url, home
 
 
 def _loaded(url: str) -> list[str]:
