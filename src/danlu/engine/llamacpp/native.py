@@ -235,13 +235,14 @@ class ArgmaxSampler:
     pick is the same, the first maximum in both."""
 
     def __init__(self, n_vocab: int) -> None:
-        self._row = ctypes.c_float * n_vocab
-
-    def sample(self, ctx: internals.LlamaContext, row: int) -> int:
         import numpy as np
 
+        self._row = ctypes.c_float * n_vocab
+        self._array = np.frombuffer  # per token: no import lookup on the decode path
+
+    def sample(self, ctx: internals.LlamaContext, row: int) -> int:
         address = ctypes.addressof(llama_cpp.llama_get_logits_ith(ctx.ctx, row).contents)
-        return int(np.frombuffer(self._row.from_address(address), dtype=np.float32).argmax())
+        return int(self._array(self._row.from_address(address), dtype="float32").argmax())
 
     def close(self) -> None:
         """Nothing native to free."""
