@@ -69,7 +69,7 @@ class Page:
     def choose(self, elem_id: str, value: str) -> None:
         """Pick `value` in a gradio dropdown."""
         box = self.find(f"#{elem_id} input")
-        box.click()
+        self.wait(lambda: box.click() or True)  # a tab just shown may still cover it a moment
         self.wait(lambda: self._option(value))
         self._option(value).click()
 

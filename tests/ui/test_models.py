@@ -1,5 +1,6 @@
-"""The Models tab in a real browser: the store as a table, copy, delete behind its
-confirmation, and the import of a local GGUF as a job."""
+"""The Models tab in a real browser: one model's details and chat template, the store as a
+table, copy, delete behind its confirmation, and the import of a local GGUF as a job (the
+table shows the new model by itself once the job ends)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ from tests.ui.test_knowledge import _job_done
 
 def _shown(page, elem_id: str) -> bool:
     return any(e.is_displayed() for e in page.driver.find_elements("css selector", f"#{elem_id}"))
+
+
+def test_a_picked_model_shows_its_details_and_chat_template(page):
+    page.tab("Models")
+    page.choose("models-pick", "smollm2")
+    page.wait(lambda: '"name": "smollm2"' in page.text("models-details"))
+    assert '"quantization": "Q4_1"' in page.text("models-details")
+    page.wait(lambda: "<|im_start|>" in page.text("models-template"))
+    page.shot("models")
 
 
 def test_a_copy_is_deleted_only_once_confirmed(page, ui_home):
@@ -35,6 +45,5 @@ def test_a_local_gguf_file_is_imported_as_a_job(page, ui_home):
     page.type("models-import-name", "smol-imported")
     page.click("models-import")
     page.wait(lambda: _job_done(page, "import"))
-    page.click("models-refresh")
     page.wait(lambda: "smol-imported" in page.text("models-table"))
     assert (ui_home / "models" / "smol-imported" / "manifest.json").is_file()

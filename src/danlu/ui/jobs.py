@@ -88,6 +88,9 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # how many jobs have ended: a tab showing what jobs make (the store's models)
+        # reads it again when this moves
+        self.settled = 0
 
     def _new(self, kind: str, title: str) -> Job:
         with self._lock:
@@ -116,7 +119,7 @@ class Jobs:
                 job.state, job.message = "cancelled", "cancelled"
             except Exception as exc:  # the page shows the reason; the server keeps running
                 job.state, job.message = "failed", message(exc)
-            job.ended = time.time()
+            self._settle(job)
 
         threading.Thread(target=target, name=f"danlu-ui-{job.id}", daemon=True).start()
         return job
@@ -165,7 +168,12 @@ class Jobs:
                 on_exit(job)
             except Exception as exc:
                 job.state, job.message = "failed", message(exc)
-        job.ended = time.time()
+        self._settle(job)
+
+    def _settle(self, job: Job) -> None:
+        with self._lock:
+            job.ended = time.time()
+            self.settled += 1
 
     def cancel(self, job_id: str) -> Job | None:
         """Ask a job to stop: a thread job at its next report, a process with SIGINT."""

@@ -1,7 +1,8 @@
 """The Models tab: the store as a table, one model's details and template, pull, import,
 copy and delete, all through `Catalog` as `danlu list | show | pull | import | cp | rm`.
 
-Pull and import run as background jobs with a live progress bar (the jobs panel).
+Pull and import run as background jobs with a live progress bar (the jobs panel); the
+table is read again whenever a job ends, so a model a job adds shows up by itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from danlu.ui.jobs import Job
 from danlu.ui.names import model_names
 
 COLUMNS = ["name", "format", "params", "quant", "size", "ctx", "status"]
+JOB_CHECK_SECONDS = 2.0  # how often the tab asks whether a job has ended since its last look
 
 
 class ModelActions:
@@ -30,24 +32,38 @@ class ModelActions:
     def catalog(self) -> Catalog:
         return Catalog(self.ctx.settings)
 
-    def table(self) -> tuple[list[list[Any]], Any]:
+    def rows(self) -> list[list[Any]]:
         catalog = self.catalog
-        rows = []
-        for m in catalog.list().models:
-            state = catalog.check_files(m).state
-            rows.append(
-                [
-                    m.name,
-                    m.format,
-                    human_params(m.parameters),
-                    m.quantization or "-",
-                    human_size(m.size),
-                    m.context_length or "-",
-                    state,
-                ]
-            )
+        return [
+            [
+                m.name,
+                m.format,
+                human_params(m.parameters),
+                m.quantization or "-",
+                human_size(m.size),
+                m.context_length or "-",
+                catalog.check_files(m).state,
+            ]
+            for m in catalog.list().models
+        ]
+
+    def table(self, picked: str | None = None) -> tuple[list[list[Any]], Any]:
+        """The store's rows, and the picker's names (the pick kept while it is there)."""
+        rows = self.rows()
         names = [r[0] for r in rows]
-        return rows, gr.update(choices=names)
+        return rows, gr.update(choices=names, value=picked if picked in names else None)
+
+    def after_jobs(self, seen: int) -> tuple[Any, Any, int]:
+        """The table again once a job has ended since `seen`; nothing sent otherwise.
+
+        Only the picker's choices change: a job adds models, and the pick stays the user's
+        (a value sent from here could undo a pick made while this ran).
+        """
+        settled = self.ctx.jobs.settled
+        if settled == seen:
+            return gr.skip(), gr.skip(), seen
+        rows = self.rows()
+        return rows, gr.update(choices=[r[0] for r in rows]), settled
 
     def details(self, name: str) -> tuple[str, str]:
         if not name:
@@ -106,8 +122,10 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
     refresh = gr.Button("Refresh", size="sm", elem_id="models-refresh")
     with gr.Row():
         with gr.Column(scale=2):
+            # nothing picked at first: a pick is the user's (Delete acts on it), and the
+            # details fill on the change a pick makes
             picked = gr.Dropdown(
-                label="Model", choices=model_names(ctx.settings), elem_id="models-pick"
+                label="Model", choices=model_names(ctx.settings), value=None, elem_id="models-pick"
             )
             details = gr.Code(label="Details", language="json", elem_id="models-details")
             template = gr.Code(label="Chat template", language="jinja2", elem_id="models-template")
@@ -135,16 +153,21 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
             delete = gr.Button("Delete the picked model", variant="stop", elem_id="models-delete")
             confirm = gr.Button(visible=False, variant="stop", elem_id="models-delete-confirm")
     status = gr.Markdown(elem_id="models-status")
+    seen = gr.State(0)  # ctx.jobs.settled when this browser's table was last read
 
-    refresh.click(friendly(act.table), None, [table, picked])
+    listing = [table, picked]
+    refresh.click(friendly(act.table), picked, listing)
+    gr.Timer(JOB_CHECK_SECONDS).tick(
+        friendly(act.after_jobs), seen, [*listing, seen], show_progress="hidden"
+    )
     picked.change(friendly(act.details), picked, [details, template])
     pull.click(friendly(act.pull), [ref, pull_name], status)
     do_import.click(friendly(act.import_path), [path, import_name], status)
     copy.click(friendly(act.copy), [picked, new_name], status).success(
-        friendly(act.table), None, [table, picked]
+        friendly(act.table), picked, listing
     )
     delete.click(friendly(act.ask_delete), picked, [confirm, status])
     confirm.click(friendly(act.delete), picked, [confirm, status]).success(
-        friendly(act.table), None, [table, picked]
+        friendly(act.table), picked, listing
     )
-    demo.load(friendly(act.table), None, [table, picked])
+    demo.load(friendly(act.table), picked, listing)
