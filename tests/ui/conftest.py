@@ -1,9 +1,10 @@
 """One `danlu ui` process and one headless Chromium for the whole browser session.
 
 The page runs as the real command (`danlu ui --port 0 --no-browser`) with its own
-DANLU_HOME; Selenium drives Debian's chromium through Debian's chromedriver (`make test`
-installs both). Screenshots go to the artifacts folder (DANLU_UI_ARTIFACTS, or
-artifacts/ under pytest's base temp folder).
+DANLU_HOME, and pulls from a stand-in of the Hugging Face Hub on loopback (`hub`, one
+repo holding a tiny GGUF: nothing is downloaded); Selenium drives Debian's chromium
+through Debian's chromedriver (`make test` installs both). Screenshots go to the
+artifacts folder (DANLU_UI_ARTIFACTS, or artifacts/ under pytest's base temp folder).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.ui.page import Page  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 START_SECONDS = 120
+HUB_REPO = "org/tiny"  # the stand-in hub's one repo: `danlu pull org/tiny:F16` pulls tiny.f16
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -53,21 +55,22 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def ui_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
+def ui_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "DANLU_HOME": str(home), "DANLU_THREADS": "2", "NO_COLOR": "1"}
+    return {**env, **extra}
 
 
 @contextlib.contextmanager
-def danlu_process(args: list[str], home: Path, banner: str) -> Iterator[str]:
-    """`danlu ARGS` started with `home` as DANLU_HOME; the URL from its first line, which
-    matches `banner` (a regex with the URL as its group); stopped on exit."""
+def danlu_process(args: list[str], home: Path, banner: str, **env: str) -> Iterator[str]:
+    """`danlu ARGS` started with `home` as DANLU_HOME (and `env` set); the URL from its
+    first line, which matches `banner` (a regex with the URL as its group); stopped on exit."""
     danlu = Path(sys.executable).with_name("danlu")
     process = subprocess.Popen(
         [str(danlu), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=ui_env(home),
+        env=ui_env(home, **env),
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -86,10 +89,23 @@ def danlu_process(args: list[str], home: Path, banner: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def ui_url(ui_home: Path) -> Iterator[str]:
-    """`danlu ui` on an ephemeral loopback port; the URL it printed."""
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The hub stand-in's URL: HUB_REPO holds Tiny.F16.gguf (a ~300-byte GGUF)."""
+    from tests.store.hub_standin import hub_standin
+    from tests.store.store_helpers import write_tiny_gguf
+
+    tiny = write_tiny_gguf(tmp_path_factory.mktemp("hub") / "Tiny.F16.gguf")
+    with hub_standin({HUB_REPO: {tiny.name: tiny}}) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def ui_url(ui_home: Path, hub: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`danlu ui` on an ephemeral loopback port, pulling from `hub`; the URL it printed."""
     args = ["ui", "--port", "0", "--no-browser"]
-    with danlu_process(args, ui_home, r"danlu ui on (http://\S+)") as url:
+    cache = str(tmp_path_factory.mktemp("hf-cache"))
+    hub_env = {"HF_ENDPOINT": hub, "HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "0"}
+    with danlu_process(args, ui_home, r"danlu ui on (http://\S+)", **hub_env) as url:
         yield url.rstrip("/")
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from danlu.chat.messages import Message
+from danlu.chat.sessions import Session, save_session
+from danlu.config import Settings
+
 # at temperature 0 SmolLM2 runs this past 1,500 tokens (a counting prompt ends after ~120)
 LONG = "Write the numbers from 1 to 300 separated by commas."
 
@@ -84,3 +88,23 @@ def test_regenerate_repeats_a_greedy_answer_and_edit_replaces_the_last_question(
     _send(page, "Name one animal.")
     assert page.user_messages() == ["What is the capital of France?", "Name one animal."]
     assert len(page.bot_messages()) == 2 and page.bot_messages()[0] == first[0]
+
+
+def test_a_chat_saved_by_danlu_run_loads_with_its_turns(page, ui_home):
+    turns = [("user", "Name a colour."), ("assistant", "Blue."), ("user", "Another?")]
+    turns += [("assistant", "Green.")]
+    session = Session(
+        model="smollm2",
+        system="Answer in one word.",
+        messages=[Message(role=role, content=text) for role, text in turns],
+    )
+    save_session(Settings(home=ui_home).sessions_dir, "from-run", session)  # as /save does
+    page.open()  # the saved chats are listed when the page loads
+    page.tab("Chat")
+    page.choose("chat-saved", "from-run")
+    page.click("chat-load")
+    page.wait(lambda: "Loaded 4 message(s) from 'from-run'" in page.text("chat-note"))
+    assert page.user_messages() == ["Name a colour.", "Another?"]
+    assert page.bot_messages() == ["Blue.", "Green."]
+    system = page.find("#chat-system textarea").get_attribute("value")
+    assert system == "Answer in one word."

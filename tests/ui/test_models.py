@@ -1,10 +1,12 @@
 """The Models tab in a real browser: one model's details and chat template, the store as a
 table, copy, delete behind its confirmation, and the import of a local GGUF as a job (the
-table shows the new model by itself once the job ends)."""
+table shows the new model by itself once the job ends), and a pull from the hub stand-in
+as a job with its progress."""
 
 from __future__ import annotations
 
 from tests.conftest import smollm2_path
+from tests.ui.conftest import HUB_REPO
 from tests.ui.test_knowledge import _job_done
 
 
@@ -47,3 +49,18 @@ def test_a_local_gguf_file_is_imported_as_a_job(page, ui_home):
     page.wait(lambda: _job_done(page, "import"))
     page.wait(lambda: "smol-imported" in page.text("models-table"))
     assert (ui_home / "models" / "smol-imported" / "manifest.json").is_file()
+
+
+def test_a_pull_from_the_hub_is_a_job_with_its_progress(page, ui_home):
+    page.tab("Models")
+    page.type("models-pull-ref", f"{HUB_REPO}:F16")
+    page.type("models-pull-name", "tiny-pulled")
+    page.click("models-pull")
+    page.wait(lambda: f"Pulling {HUB_REPO}:F16" in page.text("models-status"))
+    page.wait(lambda: _job_done(page, "pull"))
+    cells = page.text("jobs-table").splitlines()  # one cell a line, the newest job first
+    at = cells.index("pull")
+    assert cells[at + 1 : at + 4] == [f"{HUB_REPO}:F16", "done", "100%"], cells[at - 1 : at + 6]
+    assert "pulled tiny-pulled" in page.text("jobs-table")
+    page.wait(lambda: "tiny-pulled" in page.text("models-table"))  # no Refresh clicked
+    assert (ui_home / "models" / "tiny-pulled" / "manifest.json").is_file()

@@ -136,7 +136,9 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
                     placeholder="org/repo:Q4_K_M",
                     elem_id="models-pull-ref",
                 )
-                pull_name = gr.Textbox(label="Name in the store (optional)")
+                pull_name = gr.Textbox(
+                    label="Name in the store (optional)", elem_id="models-pull-name"
+                )
                 pull = gr.Button("Pull", elem_id="models-pull")
             with gr.Group():
                 path = gr.Textbox(
