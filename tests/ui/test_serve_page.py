@@ -1,9 +1,11 @@
 """`danlu serve --ui`: the page at /ui of the API app, behind a login that takes an API key;
-its chat borrows the server's model (one copy) and answers as the API does."""
+its chat borrows the server's model (one copy) and answers as the API does; its jobs are
+cancelled when the server stops."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,33 @@ def test_an_open_page_off_loopback_is_refused(danlu_home):
     app = create_app(ServerSettings(), Settings(home=danlu_home))
     with pytest.raises(InvalidParameter, match="without a login"):
         attach(app, "0.0.0.0", set(), Settings(home=danlu_home))
+
+
+def _until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_pages_jobs_are_cancelled_when_the_server_stops(danlu_home):
+    settings = Settings(home=danlu_home)
+    app = attach(create_app(ServerSettings(), settings), "127.0.0.1", set(), settings)
+    jobs = app.state.danlu_ui.jobs
+
+    def count(job) -> None:
+        for step in range(10**9):
+            job.progress(step, 10**9)  # raises Cancelled once cancel is asked
+            time.sleep(0.01)
+
+    with TestClient(app):  # startup, then shutdown on leaving
+        process = jobs.spawn("serve", "a danlu process", ["serve", "--port", "0"])
+        _until(lambda: any("danlu serving on" in line for line in process.log))
+        thread = jobs.start("count", "a thread job", count)
+        _until(lambda: thread.total > 0)
+    assert (process.state, thread.state) == ("cancelled", "cancelled")
+    assert process.process is not None and process.process.poll() is not None
+    assert jobs.settled == 2
 
 
 @pytest.fixture(scope="module")

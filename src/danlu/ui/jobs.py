@@ -48,6 +48,7 @@ class Job:
     ended: float | None = None
     cancel_asked: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
+    thread: threading.Thread | None = field(default=None, repr=False)  # runs or follows it
 
     @property
     def running(self) -> bool:
@@ -121,7 +122,8 @@ class Jobs:
                 job.state, job.message = "failed", message(exc)
             self._settle(job)
 
-        threading.Thread(target=target, name=f"danlu-ui-{job.id}", daemon=True).start()
+        job.thread = threading.Thread(target=target, name=f"danlu-ui-{job.id}", daemon=True)
+        job.thread.start()
         return job
 
     def spawn(
@@ -140,9 +142,10 @@ class Jobs:
             env=env,
         )
         job.say("$ danlu " + " ".join(args))
-        threading.Thread(
+        job.thread = threading.Thread(
             target=self._follow, args=(job, on_exit), name=f"danlu-ui-{job.id}", daemon=True
-        ).start()
+        )
+        job.thread.start()
         return job
 
     def _follow(self, job: Job, on_exit: Callable[[Job], None] | None) -> None:
@@ -184,20 +187,27 @@ class Jobs:
         job.message = "stopping…"
         if job.process is not None and job.process.poll() is None:
             job.process.send_signal(signal.SIGINT)
-            threading.Timer(STOP_GRACE, _terminate, args=(job.process,)).start()
+            timer = threading.Timer(STOP_GRACE, _terminate, args=(job.process,))
+            timer.daemon = True  # a server on its way out does not wait for it
+            timer.start()
         return job
 
-    def close(self) -> None:
-        """Stop every running process (the server is going away)."""
-        for job in self._jobs.values():
-            if job.process is not None and job.process.poll() is None:
-                job.process.send_signal(signal.SIGINT)
-        for job in self._jobs.values():
+    def close(self, grace: float = STOP_GRACE) -> None:
+        """Cancel every running job and wait until each has ended (the server is going
+        away): a thread job stops at its next report, a process as at Ctrl-C, and one still
+        running after `grace` seconds is killed."""
+        running = [job for job in self.list() if job.running]
+        for job in running:
+            self.cancel(job.id)
+        deadline = time.monotonic() + grace
+        for job in running:
             if job.process is not None:
                 try:
-                    job.process.wait(timeout=STOP_GRACE)
+                    job.process.wait(timeout=max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     job.process.kill()
+            if job.thread is not None:
+                job.thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _lines(stream: Any, take: Callable[[str], Any]) -> None:

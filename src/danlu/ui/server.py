@@ -2,10 +2,16 @@
 
 The page's login takes one of the server's API keys as the password (any user name);
 without keys it is open, which `attach` allows on loopback only. The chat borrows its
-model from the server's pool, as an API request does: one copy in memory.
+model from the server's pool, as an API request does: one copy in memory. When the
+server stops, the page's running jobs are cancelled and waited for before the pool closes.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -28,4 +34,22 @@ def attach(app: FastAPI, host: str, keys: set[str], settings: Settings | None = 
     page = UISettings(host=host, open_browser=False)
     ctx = UIContext.create(page, settings or state.settings, PoolModels(state))
     app.state.danlu_ui = ctx
-    return mount(app, ctx, PATH, keys)
+    mount(app, ctx, PATH, keys)
+    _close_on_shutdown(app, ctx)
+    return app
+
+
+def _close_on_shutdown(app: FastAPI, ctx: UIContext) -> None:
+    """Wrap the app's lifespan (as gradio's mount does): on shutdown the page's jobs end
+    first, while the pool they may borrow from is still open."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            try:
+                yield state
+            finally:
+                await asyncio.to_thread(ctx.close)  # waits on processes: off the loop
+
+    app.router.lifespan_context = lifespan
