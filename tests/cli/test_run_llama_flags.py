@@ -165,6 +165,7 @@ def test_prompt_cache_from_another_model_or_cache_type_is_refused(danlu, tmp_pat
         (("-b", "-1"), "invalid n_batch=-1"),
         (("-ctv", "q8_0"), "needs flash attention"),
         (("-fa", "sometimes"), "invalid flash_attn='sometimes'"),
+        (("--cache-ram", "-5"), "invalid cache_ram=-5"),
     ],
 )
 def test_bad_engine_flags_are_one_line(danlu, flags, message):
@@ -175,10 +176,12 @@ def test_bad_engine_flags_are_one_line(danlu, flags, message):
 
 
 def test_verbose_shows_the_engine_settings_in_effect(danlu):
-    result = danlu("run", "smollm2", "hi", "-v", "-fa", "on", "-ctk", "q8_0", "-n", "2")
+    flags = ("-fa", "on", "-ctk", "q8_0", "-cram", "16")
+    result = danlu("run", "smollm2", "hi", "-v", *flags, "-n", "2")
     assert result.code == 0, result.err
     line = next(x for x in result.err.splitlines() if x.startswith("engine:"))
     assert "flash_attn=on" in line and "cache_type_k=q8_0" in line
+    assert "cache_ram=16 MiB" in line
 
 
 def test_show_says_why_flash_attention_is_off(danlu):

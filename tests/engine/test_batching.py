@@ -74,6 +74,7 @@ def test_a_consumer_that_stops_frees_its_slot(engine):
 
 
 def test_prefix_is_reused_from_the_best_matching_slot(engine):
+    engine.reset()  # no slot or RAM-cached state holds these prompts from earlier tests
     first = Completion.collect(engine.stream(engine.tokenize(PROMPTS[1]), GREEDY))
     other = Completion.collect(engine.stream(engine.tokenize(PROMPTS[2]), GREEDY))
     again = Completion.collect(engine.stream(engine.tokenize(PROMPTS[1]), GREEDY))

@@ -26,6 +26,14 @@ def test_flags_beat_config_file_beat_environment(tmp_path, monkeypatch):
     assert settings.host == "127.0.0.1"  # default: loopback only
 
 
+def test_the_ram_prompt_cache_budget_reaches_the_models_options(monkeypatch):
+    assert "cache_ram" not in ServerSettings.build(None).engine_options()  # the engine's default
+    monkeypatch.setenv("DANLU_CACHE_RAM", "0")
+    assert ServerSettings.build(None).engine_options()["cache_ram"] == 0
+    with pytest.raises(InvalidParameter, match="cache_ram"):
+        ServerSettings.build(None, cache_ram=-1)
+
+
 def test_bad_config_is_a_clear_error(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
@@ -49,7 +57,7 @@ def test_serve_refuses_an_unknown_model_before_binding(capsys):
 
 def test_a_request_over_the_time_limit_gets_504(tmp_path):
     live = start_server(
-        ServerSettings(models=["smollm2"], n_ctx=1024, threads=2, parallel=1, request_timeout=0.5),
+        ServerSettings(models=["smollm2"], n_ctx=1024, threads=2, parallel=1, request_timeout=1.0),
         tmp_path / "home",
     )
     try:

@@ -63,7 +63,10 @@ RopeFreqBase = Annotated[float | None, Opt("--rope-freq-base", help="RoPE base f
 YarnOrigCtx = Annotated[
     int | None, Opt("--yarn-orig-ctx", help="YaRN: the model's original context.")
 ]
-
+CacheRam = Annotated[
+    int | None,
+    Opt("--cache-ram", "-cram", help="MiB of RAM for saved prompt states (default 8192; 0: off)."),
+]
 
 # The engine flags as command parameters, in --help order: name -> (annotation, default).
 PARAMETERS: dict[str, tuple[Any, Any]] = {
@@ -79,6 +82,7 @@ PARAMETERS: dict[str, tuple[Any, Any]] = {
     "rope_scale": (RopeScale, None),
     "rope_freq_base": (RopeFreqBase, None),
     "yarn_orig_ctx": (YarnOrigCtx, None),
+    "cache_ram": (CacheRam, None),
 }
 
 
@@ -97,6 +101,7 @@ def engine_options(values: Mapping[str, Any]) -> dict[str, Any]:
         "rope_scale": values["rope_scale"],
         "rope_freq_base": values["rope_freq_base"],
         "yarn_orig_ctx": values["yarn_orig_ctx"],
+        "cache_ram": values["cache_ram"],
     }
     return {key: value for key, value in fields.items() if value is not None}
 

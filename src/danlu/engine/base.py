@@ -151,6 +151,14 @@ BatchSize = Annotated[
 MicroBatch = Annotated[
     int, Field(ge=1, description="Tokens per compute pass within a batch (llama.cpp's -ub).")
 ]
+CacheRam = Annotated[
+    int,
+    Field(
+        ge=0,
+        description="MiB of host memory for saved prompt states, so more prompts than "
+        "slots keep their cache (llama-server's --cache-ram; 0: off).",
+    ),
+]
 # llama.cpp's flash attention: on, off, or auto (llama.cpp turns it on where the backend has it).
 FlashAttn = Literal["on", "off", "auto"]
 # KV cache element types llama.cpp accepts for -ctk/-ctv (quantized V needs flash attention).
@@ -200,6 +208,7 @@ class LoadOptions(BaseModel):
     yarn_orig_ctx: int | None = Field(
         None, ge=1, description="YaRN: the model's original context (--yarn-orig-ctx)."
     )
+    cache_ram: CacheRam = 8192
     adapters: tuple[str, ...] = Field(
         (), description="GGUF LoRA adapter files applied at load, scale 1 (llama.cpp only)."
     )

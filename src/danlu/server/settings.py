@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from danlu.engine.base import (
     BatchSize,
+    CacheRam,
     ContextLength,
     FlashAttn,
     KvCacheType,
@@ -53,6 +54,9 @@ class ServerSettings(BaseSettings):
     rope_scale: float | None = Field(None, gt=0, description="RoPE context scaling factor.")
     rope_freq_base: float | None = Field(None, gt=0, description="RoPE base frequency.")
     yarn_orig_ctx: int | None = Field(None, ge=1, description="YaRN original context.")
+    cache_ram: CacheRam | None = Field(
+        None, description="MiB of RAM for saved prompt states (default 8192; 0: off)."
+    )
     max_queue: int = Field(
         64,
         ge=0,
@@ -124,6 +128,7 @@ ENGINE_KNOBS = (
     "rope_scale",
     "rope_freq_base",
     "yarn_orig_ctx",
+    "cache_ram",
 )
 
 

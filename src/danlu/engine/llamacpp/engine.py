@@ -19,6 +19,7 @@ from llama_cpp import _internals as internals
 from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.adapters import load_adapters, set_adapters
+from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.scheduler import Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
 from danlu.engine.sampling import SamplingParams
@@ -44,7 +45,11 @@ class LlamaCppEngine:
         )
         self.facts = self._facts(native.context_facts(log))
         self.scheduler = Scheduler(
-            self._model, self._ctx, n_slots=options.parallel, n_batch=self._ctx.params.n_batch
+            self._model,
+            self._ctx,
+            n_slots=options.parallel,
+            n_batch=self._ctx.params.n_batch,
+            ram=RamCache(options.cache_ram) if options.cache_ram else None,
         )
         self._score_slot = Slot(options.parallel)
         self._embed_ctx: internals.LlamaContext | None = None
@@ -67,6 +72,7 @@ class LlamaCppEngine:
             "mmap": "on" if o.mmap else "off",
             "mlock": "on" if o.mlock else "off",
             "rope_scaling": o.rope_scaling or "model's own",
+            "cache_ram": f"{o.cache_ram} MiB" if o.cache_ram else "off",
         }
 
     # -- facts about the model ---------------------------------------------------------
@@ -153,6 +159,8 @@ class LlamaCppEngine:
         def clear() -> None:
             for slot in [*self.scheduler.slots, self._score_slot]:
                 self.scheduler.forget(slot, 0)
+            if self.scheduler.ram is not None:
+                self.scheduler.ram.clear()
 
         self.scheduler.call(clear)
 

@@ -210,9 +210,14 @@ def decode(ctx: internals.LlamaContext, batch: internals.LlamaBatch) -> None:
         raise BackendError(f"llama_decode failed with code {rc}", hint="the context may be full")
 
 
+def seq_state_size(ctx: internals.LlamaContext, seq_id: int) -> int:
+    """How many bytes `seq_state` would return."""
+    return llama_cpp.llama_state_seq_get_size(ctx.ctx, seq_id)
+
+
 def seq_state(ctx: internals.LlamaContext, seq_id: int) -> bytes:
     """The KV state of one sequence, as llama.cpp serialises it."""
-    size = llama_cpp.llama_state_seq_get_size(ctx.ctx, seq_id)
+    size = seq_state_size(ctx, seq_id)
     buf = (ctypes.c_uint8 * size)()
     written = llama_cpp.llama_state_seq_get_data(ctx.ctx, buf, size, seq_id)
     return bytes(buf)[:written]

@@ -1,9 +1,11 @@
 """Continuous batching: N slots share one llama.cpp context, one sequence id each.
 
 Each `step()` admits waiting jobs into free slots (the slot whose cached tokens
-share the longest prefix with the new prompt wins, so its KV cache is reused),
-packs one batch with every generating slot's last token plus as much pending
-prompt as fits, decodes it once, and samples each slot with its own sampler.
+share the longest prefix with the new prompt wins, so its KV cache is reused; a slot
+about to lose most of its cache saves it to the RAM cache first, and takes back a saved
+state that serves the new prompt better, see ramcache.py), packs one batch with every
+generating slot's last token plus as much pending prompt as fits, decodes it once, and
+samples each slot with its own sampler.
 Jobs join and leave between steps. The same code serves one in-process stream
 (the caller drives `step()`) and the server (a thread drives it).
 """
@@ -22,6 +24,7 @@ from llama_cpp import _internals as internals
 
 from danlu.engine.base import Chunk, Timing, TokenLogprob, Usage
 from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.slot import Job, Slot
 from danlu.errors import BackendError, DanluError
 
@@ -36,6 +39,7 @@ class Scheduler:
         *,
         n_slots: int,
         n_batch: int,
+        ram: RamCache | None = None,
     ) -> None:
         self._model = model
         self._ctx = ctx
@@ -48,6 +52,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._running = False
         self._eog: dict[int, bool] = {}
+        self.ram = ram
 
     # -- submitting work ---------------------------------------------------------------
 
@@ -152,9 +157,30 @@ class Scheduler:
                     return
                 job = self._waiting.popleft()
             slot = max(free, key=lambda s: (s.shared_prefix(job.prompt), -s.last_used))
+            if self.ram is not None:
+                self._swap(slot, job.prompt)
             keep = min(slot.shared_prefix(job.prompt), len(job.prompt) - 1)
             self.forget(slot, keep)
             slot.assign(job, keep, native.build_sampler(job.params, self._model))
+
+    def _swap(self, slot: Slot, prompt: list[int]) -> None:
+        """Save what `slot` would lose to the RAM cache, and restore a better saved state."""
+        assert self.ram is not None
+        if slot.cached and slot.shared_prefix(prompt) * 2 >= len(slot.cached):
+            return  # the slot keeps at least half of its cache: nothing worth saving
+        seq = slot.seq_id
+        size = native.seq_state_size(self._ctx, seq)
+        self.ram.save(slot.cached, size, lambda: native.seq_state(self._ctx, seq))
+        saved = self.ram.take(prompt, slot.cached)
+        if saved is None:
+            return
+        self.forget(slot, 0)
+        try:
+            native.set_seq_state(self._ctx, seq, saved.state)
+        except BackendError:
+            self.forget(slot, 0)  # the prompt is processed from scratch instead
+            return
+        slot.cached = list(saved.tokens)
 
     def forget(self, slot: Slot, keep: int) -> None:
         """Cut `slot`'s KV cache back to its first `keep` tokens."""
