@@ -1,11 +1,14 @@
 """The Train and Evaluate tabs in a real browser: a tiny run with its loss chart, bad rows,
-its export to GGUF with the parity table, and a tiny evaluation with its table."""
+its export to GGUF with the parity table and as an adapter alone, a run stopped and
+resumed from its checkpoint, a tiny evaluation with its table, and a bench of a model."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from danlu.train.runs import last_checkpoint, read_record
+from danlu.ui.export_panel import NO_QUANT
 from tests.ui.test_knowledge import _job_done
 
 
@@ -26,7 +29,7 @@ def test_a_tiny_run_draws_its_loss_curve(page, data_dir, ui_home):
     page.wait(lambda: "facts" in page.find("#train-data textarea").get_attribute("value"))
     page.click("train-check")
     page.wait(lambda: "36 valid" in page.text("train-report"))
-    for field, value in (("max-steps", 3), ("batch", 2), ("max-length", 64), ("lora-r", 4)):
+    for field, value in (("max-steps", 3), ("batch-size", 2), ("max-length", 64), ("lora-r", 4)):
         page.type(f"train-{field}", str(value))
     page.click("train-start")
     page.wait(lambda: "logged steps" in page.text("train-status"))
@@ -65,6 +68,54 @@ def test_the_finished_run_exports_to_gguf_with_its_parity_table(page, ui_home):
     assert "Q8_0" in page.text("models-table")
 
 
+def test_the_finished_run_exports_its_adapter_alone(page, ui_home):
+    page.tab("Train")
+    page.wait(lambda: "finished" in page.text("train-status"), timeout=600)
+    page.type("export-name", "tiny-adapter")
+    page.choose("export-quant", NO_QUANT)
+    page.click("export-adapter")
+    page.click("export-start")
+    page.wait(lambda: "tiny-adapter" in page.text("export-status"))
+    page.wait(lambda: _job_done(page, "export"), timeout=600)
+    page.wait(lambda: "smollm2 + adapter" in page.text("export-parity"))
+    assert "exported tiny-adapter (adapter)" in page.text("export-status")
+    manifest = json.loads((ui_home / "models" / "tiny-adapter" / "manifest.json").read_text())
+    assert manifest["adapters"] and manifest["parent"] == "smollm2"
+
+
+def _picked_run(page) -> str:
+    return page.find("#train-run input").get_attribute("value") or ""
+
+
+def _logged_steps(page) -> int:
+    found = re.search(r"(\d+) logged steps", page.text("train-status"))
+    return int(found[1]) if found else 0
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint(page, data_dir, ui_home):
+    page.tab("Train")
+    page.type("train-data", str(data_dir / "train" / "facts.jsonl"))
+    fields = (("max-steps", 30), ("batch-size", 2), ("max-length", 64), ("lora-r", 4))
+    for field, value in (*fields, ("save-steps", 2)):
+        page.type(f"train-{field}", str(value))
+    before = _picked_run(page)
+    page.click("train-start")
+    page.wait(lambda: _picked_run(page) not in ("", before))  # Start picks the new run
+    run_id = _picked_run(page)
+    page.wait(lambda: _logged_steps(page) >= 3, timeout=600)  # checkpoint-2 is written
+    page.click("train-stop")
+    page.wait(lambda: f"{run_id}: interrupted" in page.text("train-status"), timeout=120)
+    run_dir = ui_home / "runs" / run_id
+    assert read_record(run_dir).status == "interrupted"
+    checkpoint = last_checkpoint(run_dir)
+    assert checkpoint is not None and 2 <= int(checkpoint.name.split("-")[-1]) < 30
+    page.click("train-resume")
+    page.wait(lambda: f"{run_id}: finished" in page.text("train-status"), timeout=600)
+    rows = [json.loads(m) for m in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if "loss" in r]
+    assert steps == sorted(set(steps)) and steps[-1] == 30  # on from the checkpoint, once
+
+
 def test_a_tiny_evaluation_shows_its_table(page, data_dir):
     page.tab("Evaluate")
     page.upload("eval-upload", data_dir / "eval" / "mc.jsonl")
@@ -75,3 +126,16 @@ def test_a_tiny_evaluation_shows_its_table(page, data_dir):
     assert "| smollm2 |" in page.text("eval-table") or "smollm2" in page.text("eval-table")
     page.wait(lambda: page.find("#eval-chart img"))
     page.shot("evaluate")
+
+
+def test_a_model_is_benched_from_the_page(page):
+    page.tab("Evaluate")
+    page.find("#bench-panel button").click()  # the closed accordion renders nothing
+    page.wait(lambda: page.find("#bench-target input, #bench-target textarea").is_displayed())
+    page.type("bench-target", "smollm2")
+    for field, value in (("prompt", 8), ("gen", 4), ("reps", 1)):
+        page.type(f"bench-{field}", str(value))
+    page.click("bench-run")
+    page.wait(lambda: _job_done(page, "bench"), timeout=600)
+    page.wait(lambda: "| smollm2 |" in page.text("bench-output"))
+    assert "pp8" in page.text("bench-output") and "tg4" in page.text("bench-output")

@@ -109,12 +109,12 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
     status = gr.Markdown(elem_id="eval-status")
     table = gr.Markdown(elem_id="eval-table")
     chart = gr.Image(label="Comparison", type="filepath", elem_id="eval-chart", height=320)
-    with gr.Accordion("Speed (danlu bench)", open=False):
+    with gr.Accordion("Speed (danlu bench)", open=False, elem_id="bench-panel"):
         with gr.Row():
             target = gr.Textbox(label="Model, or a server URL", elem_id="bench-target")
-            prompt = gr.Number(value=64, precision=0, label="Prompt tokens")
-            gen = gr.Number(value=16, precision=0, label="Generated tokens")
-            reps = gr.Number(value=2, precision=0, label="Repetitions")
+            prompt = gr.Number(value=64, precision=0, label="Prompt tokens", elem_id="bench-prompt")
+            gen = gr.Number(value=16, precision=0, label="Generated tokens", elem_id="bench-gen")
+            reps = gr.Number(value=2, precision=0, label="Repetitions", elem_id="bench-reps")
             bench = gr.Button("Bench", elem_id="bench-run")
         bench_out = gr.Code(label="Result", elem_id="bench-output")
 

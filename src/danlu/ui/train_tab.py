@@ -1,8 +1,9 @@
-"""The Train tab: a form over the SFT settings, a data preview with its validation report,
-start / stop / resume, the live loss curve and log, the list of runs, and the export of
-a finished run (`ui/export_panel.py`).
+"""The Train tab: a form over the training settings (the stage from the same registry as
+`danlu train STAGE`: sft, dpo), a data preview with its validation report, start / stop /
+resume, the live loss curve and log, the list of runs, and the export of a finished run
+(`ui/export_panel.py`).
 
-A run is the `danlu train sft` command in a background process (the torch stack stays out
+A run is the `danlu train STAGE` command in a background process (the torch stack stays out
 of the page's process, and Stop is Ctrl-C: the run is recorded as interrupted and resumes
 from its last checkpoint). The page names the run id, so it can follow the run folder's
 metrics.jsonl while the process writes it, and find it again after a reload.
@@ -10,10 +11,11 @@ metrics.jsonl while the process writes it, and find it again after a reload.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import gradio as gr
 
+from danlu.train.settings import STAGES, Method
 from danlu.ui import export_panel
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
@@ -23,6 +25,17 @@ DATA_TYPES = (".jsonl", ".json", ".csv", ".parquet")
 PREVIEW_ROWS = 5
 RUN_COLUMNS = ["run", "stage", "status", "steps", "loss", "model", "created"]
 LOG_SHOWN = 30
+# (settings field, label): the form's numbers, each shown with the picked stage's default
+# and given to the command as --FIELD (a learning rate of 0 means the stage's default)
+NUMBERS = (
+    ("epochs", "Epochs"),
+    ("max_steps", "Max steps (-1: epochs decide)"),
+    ("learning_rate", "Learning rate (0: the method's default)"),
+    ("lora_r", "LoRA rank"),
+    ("batch_size", "Batch size"),
+    ("max_length", "Max length (tokens)"),
+    ("save_steps", "Checkpoint every (steps)"),
+)
 
 
 def _run_dir(ctx: UIContext, run_id: str):
@@ -57,40 +70,22 @@ class TrainActions:
         lines += [f"- {p}" for p in data.problems[:20]]
         return preview[:PREVIEW_ROWS], "\n".join(lines)
 
-    def start(
-        self,
-        model: str,
-        path: str,
-        method: str,
-        epochs: float,
-        max_steps: float,
-        rate: float,
-        lora_r: float,
-        batch: float,
-        max_length: float,
-    ) -> tuple[str, Any]:
-        from danlu.train import SFTSettings
+    def start(self, stage: str, model: str, path: str, method: str, *numbers: Any) -> Any:
+        """`danlu train STAGE --run ID ...` with the form's values, checked first."""
         from danlu.train.data import load_data
         from danlu.train.runner import KINDS
         from danlu.train.runs import new_run_id
 
         if not path.strip():
             raise gr.Error("Upload a data file or give its path first.")
-        flags = {
-            "model": model,
-            "data": path.strip(),
-            "method": method,
-            "epochs": epochs,
-            "max_steps": int(max_steps),
-            "learning_rate": rate or None,
-            "lora_r": int(lora_r),
-            "batch_size": int(batch),
-            "max_length": int(max_length),
-        }
-        settings = SFTSettings.from_sources(None, **flags)  # a bad value: one line, no process
-        load_data(settings.data, settings.format).require_clean(KINDS["sft"])
-        run_id = new_run_id("sft", model)
-        args = ["train", "sft", "--run", run_id, *_flags(settings, flags)]
+        values = dict(zip((name for name, _ in NUMBERS), numbers, strict=True))
+        values["learning_rate"] = values["learning_rate"] or None
+        flags = {"model": model, "data": path.strip(), "method": method, **values}
+        # a bad value is one line, and rows the stage cannot train on refuse, before any process
+        settings = STAGES[stage].from_sources(None, **flags)
+        load_data(settings.data, settings.format).require_clean(KINDS[stage])
+        run_id = new_run_id(stage, model)
+        args = ["train", stage, "--run", run_id, *_flags(settings, flags)]
         self.ctx.jobs.spawn("train", run_id, args)
         ids = [run_id, *self._ids()]  # its folder appears once the process starts
         return f"Started run **{run_id}**", gr.update(choices=ids, value=run_id)
@@ -108,7 +103,10 @@ class TrainActions:
         job = self._job(run_id)
         if job is not None and job.running:
             raise gr.Error("That run is running already.")
-        self.ctx.jobs.spawn("train", run_id, ["train", "sft", "--resume", "--run", run_id])
+        from danlu.train.runs import read_record
+
+        stage = read_record(_run_dir(self.ctx, run_id)).stage
+        self.ctx.jobs.spawn("train", run_id, ["train", stage, "--resume", "--run", run_id])
         return f"Resuming **{run_id}**"
 
     def _job(self, run_id: str):
@@ -178,6 +176,16 @@ def _flags(settings: Any, given: dict[str, Any]) -> list[str]:
     return flags
 
 
+def stage_defaults(stage: str) -> list[Any]:
+    """The form's numbers as `stage`'s settings default them (None shown as 0)."""
+    fields = STAGES[stage].model_fields
+    return [fields[name].default or 0 for name, _ in NUMBERS]
+
+
+def _elem_id(name: str) -> str:
+    return "train-" + name.replace("_", "-")
+
+
 def _short(example: Any) -> str:
     text = repr(example)
     return text if len(text) < 300 else text[:297] + "…"
@@ -192,7 +200,13 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
             choices=[ctx.settings.default_model],
             elem_id="train-model",
         )
-        method = gr.Radio(["lora", "full", "qlora"], value="lora", label="Method")
+        stage = gr.Radio(list(STAGES), value="sft", label="Stage", elem_id="train-stage")
+        method = gr.Radio(
+            list(get_args(Method)),
+            value=STAGES["sft"].model_fields["method"].default,
+            label="Method",
+            elem_id="train-method",
+        )
     with gr.Row():
         upload = gr.File(
             label="Data file (.jsonl .json .csv .parquet)", type="filepath", elem_id="train-upload"
@@ -204,18 +218,10 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         headers=["line", "example"], interactive=False, wrap=True, elem_id="train-preview"
     )
     with gr.Row():
-        epochs = gr.Number(value=3, label="Epochs", elem_id="train-epochs", minimum=0.01)
-        max_steps = gr.Number(
-            value=-1, precision=0, label="Max steps (-1: epochs decide)", elem_id="train-max-steps"
-        )
-        rate = gr.Number(
-            value=0, label="Learning rate (0: the method's default)", elem_id="train-rate"
-        )
-        lora_r = gr.Number(value=16, precision=0, label="LoRA rank", elem_id="train-lora-r")
-        batch = gr.Number(value=4, precision=0, label="Batch size", elem_id="train-batch")
-        max_length = gr.Number(
-            value=512, precision=0, label="Max length (tokens)", elem_id="train-max-length"
-        )
+        numbers = [
+            gr.Number(value=value, label=label, elem_id=_elem_id(name))
+            for (name, label), value in zip(NUMBERS, stage_defaults("sft"), strict=True)
+        ]
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -230,7 +236,8 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
     runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="train-runs")
     export_panel.build(ctx, run)
 
-    form = [model, path, method, epochs, max_steps, rate, lora_r, batch, max_length]
+    form = [stage, model, path, method, *numbers]
+    stage.change(stage_defaults, stage, numbers)
     upload.upload(friendly(act.keep_data), upload, path)
     check.click(friendly(act.check), path, [preview, report])
     start.click(friendly(act.start), form, [status, run])
