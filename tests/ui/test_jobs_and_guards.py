@@ -1,5 +1,6 @@
 """Without a browser: background jobs (progress, cancel, a CLI process stopped like Ctrl-C),
-the bind rule, where uploads go, and the missing-extra message."""
+ended jobs listed again by a restarted page, the bind rule, where uploads go, the
+missing-extra message, and the training form's stages."""
 
 from __future__ import annotations
 
@@ -66,6 +67,29 @@ def test_a_cli_job_that_fails_shows_the_error_line(danlu_home):
     assert job.state == "failed" and job.message.startswith("error:")
 
 
+def test_ended_jobs_are_listed_again_by_the_next_page_process(danlu_home):
+    settings = Settings(home=danlu_home)
+    first = UIContext.create(UISettings(), settings).jobs
+
+    def count(job):
+        for step in range(1, 4):
+            job.progress(step, 3)
+        return {"counted": 3}
+
+    def fail(job):
+        raise InvalidRequest("no such thing")
+
+    ended = [first.start("count", "to three", count), first.start("x", "fails", fail)]
+    _until(lambda: first.settled == 2)  # both ended and kept
+    again = UIContext.create(UISettings(), settings).jobs  # a restarted page's jobs
+    assert [j.row() for j in again.list()] == [j.row() for j in first.list()]
+    assert again.get(ended[0].id).result == {"counted": 3}
+    assert again.get(ended[1].id).message == "no such thing"
+    assert again.start("count", "again", count).id not in {job.id for job in ended}
+    (danlu_home / "ui" / "jobs" / "x-9.json").write_text("{not json")
+    assert len(UIContext.create(UISettings(), settings).jobs.list()) >= 2  # skipped, no error
+
+
 def test_off_loopback_the_page_needs_a_password():
     UISettings(host="127.0.0.1").check()
     UISettings(host="::1").check()
@@ -128,3 +152,21 @@ def test_exporting_a_run_that_is_not_finished_is_one_line_and_no_job(danlu_home)
     assert refused.value.message.startswith("run r1 is interrupted: it has no result to export")
     assert "\n" not in refused.value.message
     assert ctx.jobs.list() == [] and not (settings.models_dir / "tuned").exists()
+
+
+def test_the_train_form_takes_its_stages_and_defaults_from_the_registry(danlu_home, data_dir):
+    import gradio as gr
+
+    from danlu.train.settings import STAGES
+    from danlu.ui.feedback import friendly
+    from danlu.ui.train_tab import NUMBERS, TrainActions, stage_defaults
+
+    dpo = dict(zip((name for name, _ in NUMBERS), stage_defaults("dpo"), strict=True))
+    assert dpo["epochs"] == STAGES["dpo"].model_fields["epochs"].default == 1.0
+    assert stage_defaults("sft")[0] == STAGES["sft"].model_fields["epochs"].default == 3.0
+    ctx = UIContext.create(UISettings(), Settings(home=danlu_home))
+    sft_rows = str(data_dir / "train" / "facts.jsonl")
+    with pytest.raises(gr.Error) as refused:  # DPO wants preference pairs: one line, no job
+        friendly(TrainActions(ctx).start)("dpo", "smollm2", sft_rows, "lora", *dpo.values())
+    assert "this stage trains on preference data" in refused.value.message
+    assert "\n" not in refused.value.message and ctx.jobs.list() == []

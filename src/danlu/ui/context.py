@@ -151,8 +151,11 @@ class UIContext:
         cls, ui: UISettings, settings: Settings | None = None, models: ModelSource | None = None
     ) -> UIContext:
         """A context for the page; `models` defaults to a model of the page's own."""
+        from danlu.ui.job_store import JobStore
+
         settings = settings or Settings()
-        return cls(settings, ui, Jobs(), models or OwnModel(settings))
+        jobs = Jobs(JobStore(settings.home / "ui" / "jobs"))
+        return cls(settings, ui, jobs, models or OwnModel(settings))
 
     @property
     def upload_root(self) -> Path:

@@ -3,7 +3,8 @@
 A job is either a function run on a thread (it reports `progress(done, total)` and is
 cancelled at its next report) or a `danlu ...` CLI process (cancelled with SIGINT, as
 Ctrl-C would: training records an interrupted run, evaluation keeps its samples). The
-`Jobs` registry lives as long as the server, so a reloaded page lists the same jobs.
+`Jobs` registry lives as long as the server, so a reloaded page lists the same jobs; with
+a `JobStore` the ended ones are kept on disk and listed again by the next server.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from danlu.ui.feedback import message
+
+if TYPE_CHECKING:
+    from danlu.ui.job_store import JobStore
 
 State = Literal["running", "done", "failed", "cancelled"]
 LOG_LINES = 200  # lines of output kept per job for the page
@@ -83,11 +87,13 @@ class Job:
 
 
 class Jobs:
-    """Every job of this server, newest first in `list()`."""
+    """Every job of this server (and the ended ones `store` kept), newest first in `list()`."""
 
-    def __init__(self) -> None:
-        self._jobs: dict[str, Job] = {}
-        self._ids = itertools.count(1)
+    def __init__(self, store: JobStore | None = None) -> None:
+        self.store = store
+        kept = store.load() if store is not None else []
+        self._jobs: dict[str, Job] = {job.id: job for job in kept}
+        self._ids = itertools.count(1 + max(map(_number, self._jobs), default=0))
         self._lock = threading.Lock()
         # how many jobs have ended: a tab showing what jobs make (the store's models)
         # reads it again when this moves
@@ -174,8 +180,10 @@ class Jobs:
         self._settle(job)
 
     def _settle(self, job: Job) -> None:
+        job.ended = time.time()
+        if self.store is not None:
+            self.store.save(job)
         with self._lock:
-            job.ended = time.time()
             self.settled += 1
 
     def cancel(self, job_id: str) -> Job | None:
@@ -208,6 +216,12 @@ class Jobs:
                     job.process.kill()
             if job.thread is not None:
                 job.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _number(job_id: str) -> int:
+    """N of a job id KIND-N (0 for an id of another shape)."""
+    tail = job_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _lines(stream: Any, take: Callable[[str], Any]) -> None:
