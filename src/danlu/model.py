@@ -242,7 +242,8 @@ def load(
     catalog = Catalog(settings)
     name = name or settings.default_model
     manifest, folder = locate(name, settings, catalog)  # folder: a training run given by path
-    knobs = flash_attn_default(manifest, settings) | engine_options
+    fa = flash_attn_choice(manifest, settings)
+    knobs = ({"flash_attn": fa.value} if fa.chosen else {}) | engine_options
     model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
         n_ctx=(manifest.n_ctx or settings.n_ctx) if n_ctx is None else n_ctx,
@@ -264,13 +265,25 @@ def load(
     return Model(manifest, engine, chat_template, defaults)
 
 
-def flash_attn_default(manifest: Manifest, settings: Settings) -> dict[str, str]:
+@dataclass(frozen=True)
+class DefaultChoice:
+    """A setting a load gets without its flag, and why (`danlu show` prints both)."""
+
+    value: str
+    reason: str
+    chosen: bool  # False: LoadOptions' own default, left for LoadOptions to apply
+
+
+def flash_attn_choice(manifest: Manifest, settings: Settings) -> DefaultChoice:
     """A load's flash attention without -fa: DANLU_FLASH_ATTN, else the setting measured
     for this model on this machine (`danlu bench --save-default`), else LoadOptions'."""
     if settings.flash_attn:
-        return {"flash_attn": settings.flash_attn}
+        return DefaultChoice(settings.flash_attn, "from DANLU_FLASH_ATTN", chosen=True)
     tuned = Tunings(settings.home).get(manifest.sha256) if manifest.backend == "llama.cpp" else None
-    return {"flash_attn": tuned.flash_attn} if tuned else {}
+    if tuned is not None:
+        return DefaultChoice(tuned.flash_attn, tuned.reason(), chosen=True)
+    field = LoadOptions.model_fields["flash_attn"]
+    return DefaultChoice(field.default, field.description or "", chosen=False)
 
 
 def locate(

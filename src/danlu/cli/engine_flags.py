@@ -189,19 +189,14 @@ def open_prompt_cache(path: Path | None, model: Model) -> PromptCacheRun | None:
 def default_rows(settings: Settings, manifest: Manifest) -> dict[str, str]:
     """The engine settings a load of `manifest` gets without flags, and why (`danlu show`)."""
     from danlu.engine.base import LoadOptions
-    from danlu.store.tuning import Tunings
+    from danlu.model import flash_attn_choice
 
     fields = LoadOptions.model_fields
-    tuned = Tunings(settings.home).get(manifest.sha256)
-    if settings.flash_attn:
-        fa = f"{settings.flash_attn} (from DANLU_FLASH_ATTN)"
-    elif tuned is not None:
-        fa = f"{tuned.flash_attn}: {tuned.reason()}"
-    else:
-        fa = f"{fields['flash_attn'].default}: {fields['flash_attn'].description}"
+    fa = flash_attn_choice(manifest, settings)
     return {
-        "flash attention": fa,
+        "flash attention": f"{fa.value}: {fa.reason}",
         "KV cache": f"{fields['cache_type_k'].default} / {fields['cache_type_v'].default}",
         "batch": f"{fields['n_batch'].default} (micro-batch: the same)",
         "threads": f"{settings.threads} (prompt: the same)",
+        "prompt cache in RAM": f"{fields['cache_ram'].default} MiB (-cram 0: off)",
     }
