@@ -100,8 +100,10 @@ def _print_engine_defaults(manifest: Manifest) -> None:
     from danlu.cli.engine_flags import default_rows
 
     print("  engine defaults (change with danlu run/serve flags, see docs/engine.md)")
-    for key, value in default_rows(Settings(), manifest).items():
-        print(f"    {key:<15} {value}")
+    rows = default_rows(Settings(), manifest)
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        print(f"    {key:<{width}} {value}")
 
 
 def _print_manifest(m: Manifest, files: list[str]) -> None:
