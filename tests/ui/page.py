@@ -73,6 +73,15 @@ class Page:
         self.wait(lambda: self._option(value))
         self._option(value).click()
 
+    def pick_radio(self, elem_id: str, value: str) -> None:
+        """Pick `value` among a gradio radio's choices."""
+        for label in self.driver.find_elements(By.CSS_SELECTOR, f"#{elem_id} label"):
+            if label.text.strip() == value:
+                label.click()
+                self.wait(lambda: self.find(f"#{elem_id} input[value='{value}']").is_selected())
+                return
+        raise AssertionError(f"no choice {value} in {elem_id}")
+
     def _option(self, value: str):
         for option in self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='dropdown-option']"):
             if option.text.strip().splitlines()[-1:] == [value]:  # after a "✓" when picked

@@ -1,6 +1,7 @@
 """The Train and Evaluate tabs in a real browser: a tiny run with its loss chart, bad rows,
 its export to GGUF with the parity table and as an adapter alone, a run stopped and
-resumed from its checkpoint, a tiny evaluation with its table, and a bench of a model."""
+resumed from its checkpoint, a DPO run picked as the form's stage, a tiny evaluation with
+its table, and a bench of a model."""
 
 from __future__ import annotations
 
@@ -114,6 +115,27 @@ def test_a_stopped_run_resumes_from_its_checkpoint(page, data_dir, ui_home):
     rows = [json.loads(m) for m in (run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows if "loss" in r]
     assert steps == sorted(set(steps)) and steps[-1] == 30  # on from the checkpoint, once
+
+
+def test_a_dpo_run_is_started_from_the_form(page, data_dir, ui_home):
+    page.tab("Train")
+    page.pick_radio("train-stage", "dpo")
+    epochs = page.find("#train-epochs input")
+    page.wait(lambda: epochs.get_attribute("value") in ("1", "1.0"))  # DPO's own default
+    try:
+        page.type("train-data", str(data_dir / "train" / "prefs.jsonl"))
+        fields = (("max-steps", 2), ("batch-size", 2), ("max-length", 64), ("lora-r", 4))
+        for field, value in fields:
+            page.type(f"train-{field}", str(value))
+        before = _picked_run(page)
+        page.click("train-start")
+        page.wait(lambda: _picked_run(page) not in ("", before))
+        run_id = _picked_run(page)
+        assert "-dpo-" in run_id
+        page.wait(lambda: f"{run_id}: finished" in page.text("train-status"), timeout=600)
+        assert read_record(ui_home / "runs" / run_id).stage == "dpo"
+    finally:
+        page.pick_radio("train-stage", "sft")
 
 
 def test_a_tiny_evaluation_shows_its_table(page, data_dir):
