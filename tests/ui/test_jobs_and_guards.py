@@ -4,6 +4,7 @@ missing-extra message, and the training form's stages."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from danlu.config import Settings
 from danlu.errors import InvalidParameter, InvalidRequest
 from danlu.ui.context import UIContext, UISettings
-from danlu.ui.jobs import Jobs
+from danlu.ui.jobs import STOP_GRACE, Jobs
 
 
 def _until(condition, timeout: float = 60.0) -> None:
@@ -59,6 +60,23 @@ def test_a_cli_job_collects_stdout_and_stops_like_ctrl_c(danlu_home):
     jobs.cancel(serving.id)
     _until(lambda: not serving.running)
     assert serving.state == "cancelled"
+
+
+def test_stop_reaches_a_cli_job_even_where_the_page_ignores_sigint(danlu_home):
+    """`danlu ui &` and nohup start the page with SIGINT ignored, which a child inherits;
+    Stop must still end a run at once, not after the grace period's forced kill."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        jobs = Jobs()
+        args = ["run", "smollm2", "Count on.", "-n", "3000", "--ignore-eos"]
+        job = jobs.spawn("run", "run", args)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _until(lambda: len(job.log) > 1 or not job.running)  # it has started talking
+    assert job.running
+    jobs.cancel(job.id)
+    _until(lambda: not job.running, timeout=STOP_GRACE / 2)
+    assert job.state == "cancelled"
 
 
 def test_a_cli_job_that_fails_shows_the_error_line(danlu_home):

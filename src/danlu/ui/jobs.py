@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
 State = Literal["running", "done", "failed", "cancelled"]
 LOG_LINES = 200  # lines of output kept per job for the page
-CLI = "from danlu.cli.main import main; main()"  # the danlu command, in this Python
+# The danlu command, in this Python. Stop is SIGINT, so the child takes it as Ctrl-C even
+# when the page was started where SIGINT is ignored (`danlu ui &`, nohup), which the child
+# would otherwise inherit.
+CLI = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from danlu.cli.main import main; main()"
+)
 STOP_GRACE = 30.0  # seconds a process gets after SIGINT before it is terminated
 
 
