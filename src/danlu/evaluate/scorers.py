@@ -33,11 +33,19 @@ class Scorer(Protocol):
 
 
 class ModelScorer:
-    """Scores through a loaded model's own engine."""
+    """Scores through a loaded model's own engine.
+
+    It starts from an empty prompt cache: llama.cpp's numbers differ slightly with the
+    batch shape, so a prompt half-served from an earlier run's cache can flip a greedy
+    near-tie. From the same start, two evaluations compute the same shapes and agree.
+    """
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.name = model.name
+        reset = getattr(model.engine, "reset", None)  # engines with a prompt cache have one
+        if reset is not None:
+            reset()
 
     def loglikelihood(self, context: str, continuation: str) -> tuple[float, bool]:
         scored = self.model.loglikelihood(context, continuation)
