@@ -54,8 +54,9 @@ class RamCache:
         if not tokens or size > self.limit or self._holds(tokens):
             return False
         self._saved = deque(s for s in self._saved if not _covers(tokens, s.tokens))
-        while self._saved and self.size + size > self.limit:
-            self._saved.popleft()
+        used = self.size
+        while self._saved and used + size > self.limit:
+            used -= len(self._saved.popleft().state)
         self._saved.append(SavedPrompt(tuple(tokens), read()))
         self.saves += 1
         return True

@@ -157,30 +157,32 @@ class Scheduler:
                     return
                 job = self._waiting.popleft()
             slot = max(free, key=lambda s: (s.shared_prefix(job.prompt), -s.last_used))
-            if self.ram is not None:
-                self._swap(slot, job.prompt)
-            keep = min(slot.shared_prefix(job.prompt), len(job.prompt) - 1)
+            shared = slot.shared_prefix(job.prompt)
+            # through the RAM cache unless the slot keeps at least half of its cache
+            if self.ram is not None and (not slot.cached or shared * 2 < len(slot.cached)):
+                shared = self._swap(slot, job.prompt, shared)
+            keep = min(shared, len(job.prompt) - 1)
             self.forget(slot, keep)
             slot.assign(job, keep, native.build_sampler(job.params, self._model))
 
-    def _swap(self, slot: Slot, prompt: list[int]) -> None:
-        """Save what `slot` would lose to the RAM cache, and restore a better saved state."""
+    def _swap(self, slot: Slot, prompt: list[int], shared: int) -> int:
+        """Save what `slot` would lose to the RAM cache, and restore a better saved state;
+        the prefix of `prompt` the slot then holds (`shared` when nothing was restored)."""
         assert self.ram is not None
-        if slot.cached and slot.shared_prefix(prompt) * 2 >= len(slot.cached):
-            return  # the slot keeps at least half of its cache: nothing worth saving
         seq = slot.seq_id
         size = native.seq_state_size(self._ctx, seq)
         self.ram.save(slot.cached, size, lambda: native.seq_state(self._ctx, seq))
         saved = self.ram.take(prompt, slot.cached)
         if saved is None:
-            return
+            return shared
         self.forget(slot, 0)
         try:
             native.set_seq_state(self._ctx, seq, saved.state)
         except BackendError:
             self.forget(slot, 0)  # the prompt is processed from scratch instead
-            return
+            return 0
         slot.cached = list(saved.tokens)
+        return slot.shared_prefix(prompt)
 
     def forget(self, slot: Slot, keep: int) -> None:
         """Cut `slot`'s KV cache back to its first `keep` tokens."""

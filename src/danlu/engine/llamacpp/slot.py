@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from danlu.engine.base import Chunk
 from danlu.engine.llamacpp import native
+from danlu.engine.promptcache import shared_prefix
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.textstream import TextStream
 from danlu.errors import DanluError
@@ -55,12 +56,7 @@ class Slot:
         self.text = TextStream(lambda _: b"")
 
     def shared_prefix(self, prompt: list[int]) -> int:
-        n = 0
-        for a, b in zip(self.cached, prompt, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        return shared_prefix(self.cached, prompt)
 
     def assign(self, job: Job, keep: int, sampler: native.Sampler) -> None:
         """Start `job` here; the first `keep` prompt tokens are already cached."""
