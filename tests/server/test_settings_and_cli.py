@@ -93,6 +93,15 @@ def test_serve_on_a_busy_port_is_one_clear_line(capsys):
     assert err.count("\n") == 1
 
 
+def test_a_client_that_connects_right_after_the_banner_is_not_refused():
+    # the banner is printed before uvicorn starts; the socket must already accept
+    from danlu.cli.serve import listen
+
+    with listen("127.0.0.1", 0) as sock, socket.socket() as client:
+        client.settimeout(5)
+        assert client.connect_ex(sock.getsockname()) == 0
+
+
 def test_serve_stops_with_one_line_when_a_model_fails_to_load(capsys, damaged_model):
     from danlu.cli.main import main
 

@@ -92,8 +92,10 @@ def _attach_page(app, settings) -> None:
     attach(app, settings.host, settings.keys())
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A bound socket, so that a busy port is a clear error before anything loads."""
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening socket, so that a busy port is a clear error before anything loads, and
+    a client that connects as soon as the banner is printed waits in the backlog until the
+    app is up instead of being refused (uvicorn's own listen comes only after startup)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -105,4 +107,5 @@ def listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port or --host, or stop what is using it",
         ) from None
+    sock.listen(backlog)  # the same backlog as uvicorn's default
     return sock
