@@ -303,4 +303,9 @@ class Engine(Protocol):
         """Score `continuation` after `context`, with the `top` likeliest tokens per position."""
         ...
 
+    def reset(self) -> None:
+        """Forget every cached prompt prefix, so the next prompt is computed from scratch
+        (a no-op for a backend that keeps none)."""
+        ...
+
     def close(self) -> None: ...

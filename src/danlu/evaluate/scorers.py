@@ -43,9 +43,7 @@ class ModelScorer:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.name = model.name
-        reset = getattr(model.engine, "reset", None)  # engines with a prompt cache have one
-        if reset is not None:
-            reset()
+        model.engine.reset()
 
     def loglikelihood(self, context: str, continuation: str) -> tuple[float, bool]:
         scored = self.model.loglikelihood(context, continuation)

@@ -294,6 +294,9 @@ class TransformersEngine:
             vectors.append(vector.tolist())
         return vectors
 
+    def reset(self) -> None:
+        """Nothing to forget: every prompt is computed from scratch."""
+
     def close(self) -> None:
         self.scheduler.close()
         self._model = None
