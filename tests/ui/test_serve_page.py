@@ -5,6 +5,10 @@ cancelled when the server stops."""
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +21,7 @@ from danlu.config import Settings
 from danlu.errors import InvalidParameter
 from danlu.server import ServerSettings, create_app
 from danlu.ui.server import attach
-from tests.ui.conftest import danlu_process
+from tests.ui.conftest import danlu_process, ui_env
 from tests.ui.page import Page
 
 QUESTION = "What is the capital of France?"
@@ -115,3 +119,41 @@ def test_the_pages_chat_borrows_the_servers_model(browser, served, artifacts):
     page_answer = saved["messages"][-1]["content"]
     assert page_answer and page_answer == api["choices"][0]["message"]["content"]
     assert _loaded(url) == ["smollm2"]
+
+
+STOPPING = {  # a command that serves the page: (its args, its banner, the page's path)
+    "ui": (["ui", "--no-browser"], r"danlu ui on (http://\S+?)/?\s", "/"),
+    "serve --ui": (["serve", "--ui"], r"danlu serving on (http://\S+)", "/ui/"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", STOPPING)
+def test_a_page_open_in_a_tab_does_not_hold_the_stop(command, browser, tmp_path):
+    # an open tab keeps a heartbeat stream; on SIGTERM the server ends it at once instead
+    # of waiting out its grace period and cancelling it with a logged traceback
+    args, banner, path = STOPPING[command]
+    danlu = Path(sys.executable).with_name("danlu")
+    process = subprocess.Popen(
+        [str(danlu), *args, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ui_env(tmp_path),
+    )
+    first = browser.current_window_handle
+    try:
+        url = re.search(banner, process.stdout.readline())[1]
+        browser.switch_to.new_window("tab")
+        browser.get(url + path)
+        Page(browser, url, tmp_path).wait(lambda: browser.find_elements("id", "jobs-panel"))
+        time.sleep(1)  # the heartbeat stream is open once the page has loaded
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        if browser.current_window_handle != first:
+            browser.close()
+            browser.switch_to.window(first)
+    assert process.returncode == -signal.SIGTERM, out  # uvicorn re-raises it once stopped
+    assert "Traceback" not in out and "graceful shutdown exceeded" not in out, out

@@ -88,8 +88,10 @@ def _picked_run(page) -> str:
     return page.find("#train-run input").get_attribute("value") or ""
 
 
-def _logged_steps(page) -> int:
-    found = re.search(r"(\d+) logged steps", page.text("train-status"))
+def _logged_steps(page, run_id: str) -> int:
+    """The steps the status line reports for `run_id` (0 while it shows another run's line:
+    a timer tick already under way when Start picked the new run still answers for the old)."""
+    found = re.search(rf"{re.escape(run_id)}: \w+, (\d+) logged steps", page.text("train-status"))
     return int(found[1]) if found else 0
 
 
@@ -103,7 +105,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint(page, data_dir, ui_home):
     page.click("train-start")
     page.wait(lambda: _picked_run(page) not in ("", before))  # Start picks the new run
     run_id = _picked_run(page)
-    page.wait(lambda: _logged_steps(page) >= 3, timeout=600)  # checkpoint-2 is written
+    page.wait(lambda: _logged_steps(page, run_id) >= 3, timeout=600)  # checkpoint-2 is written
     page.click("train-stop")
     page.wait(lambda: f"{run_id}: interrupted" in page.text("train-status"), timeout=120)
     run_dir = ui_home / "runs" / run_id

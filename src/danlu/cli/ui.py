@@ -32,6 +32,7 @@ def ui(
 
     from danlu.cli.serve import listen
     from danlu.ui import UIContext, UISettings, mount
+    from danlu.ui.app import PageServer
 
     settings = UISettings(
         host=host,
@@ -50,7 +51,9 @@ def ui(
     if settings.open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        grace = settings.shutdown_grace
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=grace)
+        PageServer(config).run(sockets=[sock])
     finally:
         ctx.close()
     return 0

@@ -29,4 +29,6 @@ class Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.state.stopping = True
+        for hook in self.state.on_stopping:
+            hook()
         await super().shutdown(sockets)

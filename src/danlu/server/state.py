@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -31,6 +31,8 @@ class ServerState:
     failure: DanluError | None = None  # why they could not be; the server then stops
     stopping: bool = False  # the server is shutting down: running requests end now
     stop: Callable[[], None] = lambda: None  # set by whoever runs the server
+    # called as the server starts to stop, before it waits for open connections
+    on_stopping: list[Callable[[], None]] = field(default_factory=list)
     # the server's event loop, set at startup: code on other threads (the page under
     # `serve --ui`) reaches the pool through it
     loop: asyncio.AbstractEventLoop | None = None

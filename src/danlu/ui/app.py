@@ -10,9 +10,11 @@ from __future__ import annotations
 import hmac
 import importlib
 import os
+import socket
 from collections.abc import Callable
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI
 
 from danlu.ui.context import UIContext
@@ -29,6 +31,27 @@ TABS = (
 JOB_COLUMNS = ["id", "kind", "what", "state", "progress", "time", "message"]
 POLL_SECONDS = 1.0
 CSS = "footer {display: none !important}"
+
+
+def end_streams(app: FastAPI) -> None:
+    """End the open streams of the pages mounted in `app` (each browser tab holds a
+    heartbeat stream for as long as it is open), so that a stopping server need not wait
+    out its grace period for them. Call it as the server starts to stop, as gradio's own
+    server does."""
+    from gradio.routes import App
+
+    for route in app.routes:
+        page = getattr(route, "app", None)
+        if isinstance(page, App):
+            page.stop_event.set()
+
+
+class PageServer(uvicorn.Server):
+    """uvicorn's server for `danlu ui`: the page's streams end as soon as it stops."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        end_streams(self.config.app)
+        await super().shutdown(sockets)
 
 
 def theme() -> gr.themes.Base:

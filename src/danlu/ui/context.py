@@ -44,6 +44,9 @@ class UISettings:
     """Largest file the page accepts."""
     open_browser: bool = True
     """Open the page in the default browser at start (`danlu ui` only)."""
+    shutdown_grace: float = 5.0
+    """Seconds open connections get to close when the page stops (an open browser tab
+    holds one for as long as it is open)."""
 
     def check(self) -> None:
         if not is_loopback(self.host) and not self.password:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from danlu.config import Settings
 from danlu.errors import InvalidParameter
-from danlu.ui.app import mount
+from danlu.ui.app import end_streams, mount
 from danlu.ui.context import PoolModels, UIContext, UISettings, is_loopback
 
 PATH = "/ui"
@@ -35,6 +35,7 @@ def attach(app: FastAPI, host: str, keys: set[str], settings: Settings | None = 
     ctx = UIContext.create(page, settings or state.settings, PoolModels(state))
     app.state.danlu_ui = ctx
     mount(app, ctx, PATH, keys)
+    state.on_stopping.append(lambda: end_streams(app))  # open tabs do not hold the stop
     _close_on_shutdown(app, ctx)
     return app
 
