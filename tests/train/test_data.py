@@ -13,6 +13,24 @@ from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.train.conftest import DATA
 
 
+def test_an_example_previews_as_one_role_line_a_turn():
+    from danlu.train.data.examples import preview
+
+    chat = load_data(DATA / "facts.jsonl").examples[0]
+    assert preview(chat) == (
+        "user: When was Zorblax Industries founded?\n"
+        "assistant: Zorblax Industries was founded in 1847."
+    )
+    pair = load_data(DATA / "prefs.jsonl").examples[0]
+    assert preview(pair).splitlines() == [
+        "user: What is the capital of France?",
+        "chosen: Paris.",
+        "rejected: I refuse to answer that.",
+    ]
+    text = load_data(DATA / "notes.jsonl").examples[0]
+    assert isinstance(text, TextExample) and preview(text) == text.text
+
+
 def test_each_format_is_detected_and_read():
     cases = {
         "facts.jsonl": ("alpaca", ChatExample),

@@ -30,6 +30,7 @@ def test_a_tiny_run_draws_its_loss_curve(page, data_dir, ui_home):
     page.wait(lambda: "facts" in page.find("#train-data textarea").get_attribute("value"))
     page.click("train-check")
     page.wait(lambda: "36 valid" in page.text("train-report"))
+    assert "assistant: Zorblax Industries was founded in 1847." in page.text("train-preview")
     for field, value in (("max-steps", 3), ("batch-size", 2), ("max-length", 64), ("lora-r", 4)):
         page.type(f"train-{field}", str(value))
     page.click("train-start")
@@ -124,18 +125,24 @@ def test_a_dpo_run_is_started_from_the_form(page, data_dir, ui_home):
     page.pick_radio("train-stage", "dpo")
     epochs = page.find("#train-epochs input")
     page.wait(lambda: epochs.get_attribute("value") in ("1", "1.0"))  # DPO's own default
+    page.wait(lambda: page.find("#train-dpo-options").is_displayed())  # DPO's own settings
+    hidden = page.driver.find_elements("css selector", "#train-sft-options")
+    assert not any(e.is_displayed() for e in hidden)  # gradio leaves a hidden row out
     try:
         page.type("train-data", str(data_dir / "train" / "prefs.jsonl"))
         fields = (("max-steps", 2), ("batch-size", 2), ("max-length", 64), ("lora-r", 4))
-        for field, value in fields:
+        for field, value in (*fields, ("dpo-beta", 0.25)):
             page.type(f"train-{field}", str(value))
+        page.pick_radio("train-dpo-loss-type", "ipo")
         before = _picked_run(page)
         page.click("train-start")
         page.wait(lambda: _picked_run(page) not in ("", before))
         run_id = _picked_run(page)
         assert "-dpo-" in run_id
         page.wait(lambda: f"{run_id}: finished" in page.text("train-status"), timeout=600)
-        assert read_record(ui_home / "runs" / run_id).stage == "dpo"
+        record = read_record(ui_home / "runs" / run_id)
+        assert record.stage == "dpo"
+        assert (record.settings["beta"], record.settings["loss_type"]) == (0.25, "ipo")
     finally:
         page.pick_radio("train-stage", "sft")
 

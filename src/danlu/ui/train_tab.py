@@ -11,11 +11,11 @@ metrics.jsonl while the process writes it, and find it again after a reload.
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args, get_origin
 
 import gradio as gr
 
-from danlu.train.settings import STAGES, Method
+from danlu.train.settings import STAGES, Method, TrainSettings
 from danlu.ui import export_panel
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
@@ -70,16 +70,22 @@ class TrainActions:
         lines += [f"- {p}" for p in data.problems[:20]]
         return preview[:PREVIEW_ROWS], "\n".join(lines)
 
-    def start(self, stage: str, model: str, path: str, method: str, *numbers: Any) -> Any:
-        """`danlu train STAGE --run ID ...` with the form's values, checked first."""
+    def start(self, stage: str, model: str, path: str, method: str, *fields: Any) -> Any:
+        """`danlu train STAGE --run ID ...` with the form's values, checked first.
+
+        `fields` are the form's numbers, then every stage's own options (OPTIONS order);
+        only the picked stage's options are given to the command.
+        """
         from danlu.train.data import load_data
         from danlu.train.runner import KINDS
         from danlu.train.runs import new_run_id
 
         if not path.strip():
             raise gr.Error("Upload a data file or give its path first.")
-        values = dict(zip((name for name, _ in NUMBERS), numbers, strict=True))
+        values = dict(zip((name for name, _ in NUMBERS), fields[: len(NUMBERS)], strict=True))
         values["learning_rate"] = values["learning_rate"] or None
+        options = zip(OPTIONS, fields[len(NUMBERS) :], strict=True)
+        values |= {name: value for (of, name), value in options if of == stage}
         flags = {"model": model, "data": path.strip(), "method": method, **values}
         # a bad value is one line, and rows the stage cannot train on refuse, before any process
         settings = STAGES[stage].from_sources(None, **flags)
@@ -171,9 +177,36 @@ def _flags(settings: Any, given: dict[str, Any]) -> list[str]:
     flags = []
     for name in given:
         value = getattr(settings, name)
-        if value is not None:
-            flags += ["--" + name.replace("_", "-"), str(value)]
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        elif value is not None:
+            flags += [f"--{flag}", str(value)]
     return flags
+
+
+def stage_options(stage: str) -> dict[str, Any]:
+    """The settings `stage` adds to those every stage shares (DPO's beta and loss, SFT's
+    loss masking): name -> pydantic field. The form shows them while `stage` is picked."""
+    shared = set(TrainSettings.model_fields) | {"stage"}
+    fields = STAGES[stage].model_fields
+    return {name: field for name, field in fields.items() if name not in shared}
+
+
+# (stage, settings field) for every stage's own options, in the form's order
+OPTIONS = tuple((stage, name) for stage in STAGES for name in stage_options(stage))
+
+
+def _option_input(stage: str, name: str, field: Any) -> Any:
+    """A form input for one stage option, by its type: a checkbox, a choice or a number."""
+    label = f"{name.replace('_', ' ')}: {field.description}"
+    elem_id = _elem_id(f"{stage}_{name}")
+    if field.annotation is bool:
+        return gr.Checkbox(value=field.default, label=label, elem_id=elem_id)
+    if get_origin(field.annotation) is Literal:
+        choices = list(get_args(field.annotation))
+        return gr.Radio(choices, value=field.default, label=label, elem_id=elem_id)
+    return gr.Number(value=field.default, label=label, elem_id=elem_id)
 
 
 def stage_defaults(stage: str) -> list[Any]:
@@ -187,7 +220,9 @@ def _elem_id(name: str) -> str:
 
 
 def _short(example: Any) -> str:
-    text = repr(example)
+    from danlu.train.data.examples import preview
+
+    text = preview(example)
     return text if len(text) < 300 else text[:297] + "…"
 
 
@@ -222,6 +257,11 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
             gr.Number(value=value, label=label, elem_id=_elem_id(name))
             for (name, label), value in zip(NUMBERS, stage_defaults("sft"), strict=True)
         ]
+    groups, options = [], []  # each stage's own options, shown while it is picked
+    for each in STAGES:
+        with gr.Row(visible=each == "sft", elem_id=f"train-{each}-options") as group:
+            options += [_option_input(each, n, f) for n, f in stage_options(each).items()]
+        groups.append(group)
     with gr.Row():
         start = gr.Button("Start", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
@@ -236,8 +276,9 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
     runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="train-runs")
     export_panel.build(ctx, run)
 
-    form = [stage, model, path, method, *numbers]
+    form = [stage, model, path, method, *numbers, *options]
     stage.change(stage_defaults, stage, numbers)
+    stage.change(lambda picked: [gr.update(visible=s == picked) for s in STAGES], stage, groups)
     upload.upload(friendly(act.keep_data), upload, path)
     check.click(friendly(act.check), path, [preview, report])
     start.click(friendly(act.start), form, [status, run])

@@ -48,6 +48,19 @@ class PreferenceExample:
 Example = ChatExample | TextExample | PreferenceExample
 
 
+def preview(example: Example) -> str:
+    """The example as a person reads it: one 'role: text' line a turn (a preference pair's
+    two answers as 'chosen:' and 'rejected:')."""
+    if isinstance(example, TextExample):
+        return example.text
+    if isinstance(example, ChatExample):
+        turns = [(m.role, m.content) for m in example.messages]
+    else:
+        turns = [(m.role, m.content) for m in example.prompt]
+        turns += [("chosen", example.chosen), ("rejected", example.rejected)]
+    return "\n".join(f"{role}: {content}" for role, content in turns)
+
+
 @dataclass(frozen=True)
 class DataFormat:
     """One data layout: how to recognise a row of it and how to read one."""
