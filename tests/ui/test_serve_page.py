@@ -121,6 +121,25 @@ def test_the_pages_chat_borrows_the_servers_model(browser, served, artifacts):
     assert _loaded(url) == ["smollm2"]
 
 
+@pytest.mark.slow
+def test_a_server_is_benched_from_the_page(page, served):
+    # `danlu ui`'s Evaluate tab runs `danlu bench serve URL` against the other process
+    url, _ = served
+    page.tab("Evaluate")
+    target = "#bench-target input, #bench-target textarea"
+    if not any(e.is_displayed() for e in page.driver.find_elements("css selector", target)):
+        page.find("#bench-panel button").click()  # the closed accordion renders nothing
+    page.wait(lambda: page.find(target).is_displayed())
+    page.type("bench-target", url)
+    page.type("bench-gen", "4")
+    page.click("bench-run")
+    page.wait(lambda: f"{url}: done" in page.text("bench-output"), timeout=600)
+    lines = page.text("bench-output").splitlines()
+    assert any(line.startswith("| clients | requests | errors |") for line in lines), lines
+    levels = [line.split("|")[1:4] for line in lines if re.match(r"\| [12] \|", line)]
+    assert [[cell.strip() for cell in row] for row in levels] == [["1", "4", "0"], ["2", "4", "0"]]
+
+
 STOPPING = {  # a command that serves the page: (its args, its banner, the page's path)
     "ui": (["ui", "--no-browser"], r"danlu ui on (http://\S+?)/?\s", "/"),
     "serve --ui": (["serve", "--ui"], r"danlu serving on (http://\S+)", "/ui/"),
