@@ -85,6 +85,23 @@ def test_the_finished_run_exports_its_adapter_alone(page, ui_home):
     assert manifest["adapters"] and manifest["parent"] == "smollm2"
 
 
+def test_a_restarted_page_shows_the_runs_last_export(ui_home):
+    # a page process of its own over the same home: no export job of its own to follow
+    from danlu.config import Settings
+    from danlu.ui.context import UIContext, UISettings
+    from danlu.ui.export_panel import ExportActions
+
+    run_id = next(d.name for d in (ui_home / "runs").iterdir() if (d / "exports").is_dir())
+    ctx = UIContext.create(UISettings(open_browser=False), Settings(home=ui_home))
+    try:
+        status, rows = ExportActions(ctx).follow(run_id)
+    finally:
+        ctx.close()
+    assert f"{run_id} → tiny-adapter" in status and "exported earlier" in status  # the newest
+    assert "parity against" in status
+    assert [row[0] for row in rows] == ["f16 base + adapter", "smollm2 + adapter"], rows
+
+
 def _picked_run(page) -> str:
     return page.find("#train-run input").get_attribute("value") or ""
 

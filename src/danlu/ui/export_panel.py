@@ -5,7 +5,8 @@ as a thread job of the jobs panel: its steps are the job's progress, and Cancel 
 at the next step (the store's staging folder goes, nothing is registered). Bad input (a
 run that is not finished, a taken name, a bad type) is one line before any job starts.
 When the job ends the table is the run's `exports/<name>.json`, which the export writes
-whether parity passed or not, so a failed check shows its numbers too.
+whether parity passed or not, so a failed check shows its numbers too. A picked run that
+this page has not exported shows its newest saved report (after a reload or a restart).
 """
 
 from __future__ import annotations
@@ -81,19 +82,38 @@ class ExportActions:
         self.started[job.id] = Started(run_dir, options.name)
         return f"Exporting **{run_id}** as **{options.name}**: job {job.id} (see the jobs panel)"
 
-    def follow(self) -> tuple[str, list[list[str]]]:
-        """The newest export of this page: a status line, and its parity table once it ended."""
-        job = self.ctx.jobs.latest(KIND)
-        if job is None or job.id not in self.started:
-            return "", EMPTY
+    def follow(self, run_id: str) -> tuple[str, list[list[str]]]:
+        """The picked run's export: this page's newest export job of it (a status line, and
+        its parity table once it ended); else the run's last saved export, so a reloaded or
+        restarted page shows it again."""
+        job = self._latest(run_id)
+        if job is None:
+            return self._saved(run_id)
         progress = f" {job.percent}" if job.running and job.percent else ""
         status = f"**{job.title}**: {job.state}{progress} — {job.message}"
         report = None if job.running else self._report(job)
         if report is None:
             return status, EMPTY
-        table = f"parity against {report['reference']}; greedy: identical first "
-        table += f"{report['greedy_tokens']} tokens; Δ: drop against the first row"
-        return f"{status}  \n{table}", [parity_cells(row) for row in report["rows"]]
+        return f"{status}  \n{_summary(report)}", [parity_cells(r) for r in report["rows"]]
+
+    def _latest(self, run_id: str) -> Job | None:
+        ours = (j for j in self.ctx.jobs.list() if j.id in self.started)  # newest first
+        return next((j for j in ours if self.started[j.id].run_dir.name == run_id), None)
+
+    def _saved(self, run_id: str) -> tuple[str, list[list[str]]]:
+        from danlu.train.runs import runs_dir
+
+        folder = runs_dir(self.ctx.settings) / run_id / "exports" if run_id else None
+        reports = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder else []
+        if not reports:
+            return "", EMPTY
+        try:
+            report = json.loads(reports[-1].read_text(encoding="utf-8"))
+            rows = [parity_cells(row) for row in report["rows"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"**{run_id}**: its last export report cannot be read", EMPTY
+        status = f"**{run_id} → {reports[-1].stem}**: exported earlier"
+        return f"{status}  \n{_summary(report)}", rows
 
     def _report(self, job: Job) -> dict[str, Any] | None:
         if job.state == "done":
@@ -102,6 +122,12 @@ class ExportActions:
         if path.is_file() and path.stat().st_mtime >= job.started:
             return json.loads(path.read_text(encoding="utf-8"))
         return None
+
+
+def _summary(report: dict[str, Any]) -> str:
+    """The line above a parity table: what it was measured against."""
+    line = f"parity against {report['reference']}; greedy: identical first "
+    return line + f"{report['greedy_tokens']} tokens; Δ: drop against the first row"
 
 
 def build(ctx: UIContext, run: gr.Dropdown) -> None:
@@ -124,4 +150,4 @@ def build(ctx: UIContext, run: gr.Dropdown) -> None:
     status = gr.Markdown(elem_id="export-status")
     parity = gr.Dataframe(headers=list(PARITY_COLUMNS), interactive=False, elem_id="export-parity")
     go.click(friendly(act.start), [run, name, quant, adapter_only], status)
-    gr.Timer(2.0).tick(friendly(act.follow), None, [status, parity], show_progress="hidden")
+    gr.Timer(2.0).tick(friendly(act.follow), run, [status, parity], show_progress="hidden")
