@@ -73,6 +73,14 @@ class Page:
         self.wait(lambda: self._option(value))
         self._option(value).click()
 
+    def open_accordion(self, elem_id: str, inside: str) -> None:
+        """Open the accordion `elem_id` unless it is open already (a closed one renders
+        nothing inside; its button toggles it), and wait until `inside` (CSS) shows."""
+        shown = self.driver.find_elements(By.CSS_SELECTOR, inside)
+        if not any(e.is_displayed() for e in shown):
+            self.find(f"#{elem_id} button").click()
+        self.wait(lambda: self.find(inside).is_displayed())
+
     def pick_radio(self, elem_id: str, value: str) -> None:
         """Pick `value` among a gradio radio's choices."""
         for label in self.driver.find_elements(By.CSS_SELECTOR, f"#{elem_id} label"):
@@ -122,10 +130,7 @@ class Page:
 
     def greedy(self, max_tokens: int) -> None:
         """Temperature 0 and a short answer, in the chat's Sampling accordion."""
-        number = "#chat-temperature input[type='number']"
-        if not any(e.is_displayed() for e in self.driver.find_elements(By.CSS_SELECTOR, number)):
-            self.find("#chat-sampling button").click()  # the closed accordion renders nothing
-            self.wait(lambda: self.find(number).is_displayed())
+        self.open_accordion("chat-sampling", "#chat-temperature input[type='number']")
         for elem_id, value in (("chat-temperature", 0), ("chat-max-tokens", max_tokens)):
             box = self.find(f"#{elem_id} input[type='number']")
             box.send_keys(Keys.CONTROL, "a")

@@ -177,14 +177,17 @@ def test_the_train_form_takes_its_stages_and_defaults_from_the_registry(danlu_ho
 
     from danlu.train.settings import STAGES
     from danlu.ui.feedback import friendly
-    from danlu.ui.train_tab import NUMBERS, TrainActions, stage_defaults
+    from danlu.ui.train_tab import NUMBERS, OPTIONS, TrainActions, stage_defaults, stage_options
 
     dpo = dict(zip((name for name, _ in NUMBERS), stage_defaults("dpo"), strict=True))
     assert dpo["epochs"] == STAGES["dpo"].model_fields["epochs"].default == 1.0
     assert stage_defaults("sft")[0] == STAGES["sft"].model_fields["epochs"].default == 3.0
     ctx = UIContext.create(UISettings(), Settings(home=danlu_home))
+    assert set(stage_options("dpo")) == {"beta", "loss_type"}  # DPO's own, shown while picked
+    options = [stage_options(stage)[name].default for stage, name in OPTIONS]
     sft_rows = str(data_dir / "train" / "facts.jsonl")
+    form = ("dpo", "smollm2", sft_rows, "lora", *dpo.values(), *options)
     with pytest.raises(gr.Error) as refused:  # DPO wants preference pairs: one line, no job
-        friendly(TrainActions(ctx).start)("dpo", "smollm2", sft_rows, "lora", *dpo.values())
+        friendly(TrainActions(ctx).start)(*form)
     assert "this stage trains on preference data" in refused.value.message
     assert "\n" not in refused.value.message and ctx.jobs.list() == []

@@ -126,10 +126,7 @@ def test_a_server_is_benched_from_the_page(page, served):
     # `danlu ui`'s Evaluate tab runs `danlu bench serve URL` against the other process
     url, _ = served
     page.tab("Evaluate")
-    target = "#bench-target input, #bench-target textarea"
-    if not any(e.is_displayed() for e in page.driver.find_elements("css selector", target)):
-        page.find("#bench-panel button").click()  # the closed accordion renders nothing
-    page.wait(lambda: page.find(target).is_displayed())
+    page.open_accordion("bench-panel", "#bench-target input, #bench-target textarea")
     page.type("bench-target", url)
     page.type("bench-gen", "4")
     page.click("bench-run")

@@ -178,8 +178,7 @@ def test_a_tiny_evaluation_shows_its_table(page, data_dir):
 
 def test_a_model_is_benched_from_the_page(page):
     page.tab("Evaluate")
-    page.find("#bench-panel button").click()  # the closed accordion renders nothing
-    page.wait(lambda: page.find("#bench-target input, #bench-target textarea").is_displayed())
+    page.open_accordion("bench-panel", "#bench-target input, #bench-target textarea")
     page.type("bench-target", "smollm2")
     for field, value in (("prompt", 8), ("gen", 4), ("reps", 1)):
         page.type(f"bench-{field}", str(value))
