@@ -165,7 +165,10 @@ def test_the_server_is_still_up_after_all_that(live):
 
 def test_bodies_without_a_json_content_type_are_read_as_json(live):
     """`curl -d '{...}'` sends application/x-www-form-urlencoded; Ollama accepts it."""
-    body = b'{"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "stream": false}'
+    body = (
+        b'{"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], '
+        b'"stream": false, "options": {"num_predict": 8}}'  # short: the parsing is the point
+    )
     form = {"content-type": "application/x-www-form-urlencoded"}
     r = post(live, "/api/chat", content=body, headers=form)
     assert r.status_code == 200
