@@ -26,6 +26,17 @@ def test_flags_beat_config_file_beat_environment(tmp_path, monkeypatch):
     assert settings.host == "127.0.0.1"  # default: loopback only
 
 
+def test_every_engine_flag_of_serve_is_a_server_setting_passed_to_the_model():
+    from danlu.cli.engine_flags import FLAGS, engine_options
+    from danlu.server.settings import ENGINE_KNOBS
+
+    assert sorted(flag.field for flag in FLAGS.values()) == sorted(ENGINE_KNOBS)
+    given = {"mlock": True, "no_mmap": True, "batch_size": 256, "flash_attn": "on"}
+    flags = engine_options({name: given.get(name, flag.default) for name, flag in FLAGS.items()})
+    assert flags == {"mlock": True, "mmap": False, "n_batch": 256, "flash_attn": "on"}
+    assert ServerSettings.build(None, **flags).engine_options() == flags
+
+
 def test_the_ram_prompt_cache_budget_reaches_the_models_options(monkeypatch):
     assert "cache_ram" not in ServerSettings.build(None).engine_options()  # the engine's default
     monkeypatch.setenv("DANLU_CACHE_RAM", "0")

@@ -12,6 +12,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -68,41 +69,44 @@ CacheRam = Annotated[
     Opt("--cache-ram", "-cram", help="MiB of RAM for saved prompt states (default 8192; 0: off)."),
 ]
 
-# The engine flags as command parameters, in --help order: name -> (annotation, default).
-PARAMETERS: dict[str, tuple[Any, Any]] = {
-    "threads_batch": (ThreadsBatch, None),
-    "flash_attn": (FlashAttn, None),
-    "batch_size": (BatchSize, None),
-    "ubatch_size": (UbatchSize, None),
-    "cache_type_k": (CacheTypeK, None),
-    "cache_type_v": (CacheTypeV, None),
-    "mlock": (Mlock, False),
-    "no_mmap": (NoMmap, False),
-    "rope_scaling": (RopeScaling, None),
-    "rope_scale": (RopeScale, None),
-    "rope_freq_base": (RopeFreqBase, None),
-    "yarn_orig_ctx": (YarnOrigCtx, None),
-    "cache_ram": (CacheRam, None),
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class EngineFlag:
+    """One engine flag: the command parameter typer reads, and the LoadOptions field it fills."""
+
+    annotation: Any  # the parameter's type with its typer Option (names, help)
+    field: str  # the LoadOptions field (and ServerSettings field) the flag sets
+    default: Any = None  # the parameter's default: None leaves the field unset
+    to_field: Callable[[Any], Any] = _same  # the flag's value as the field's (None: unset)
+
+
+# The engine flags as command parameters, in --help order. A new engine knob is a
+# LoadOptions field (engine/base.py), a row here and a ServerSettings field.
+FLAGS: dict[str, EngineFlag] = {
+    "threads_batch": EngineFlag(ThreadsBatch, "threads_batch"),
+    "flash_attn": EngineFlag(FlashAttn, "flash_attn"),
+    "batch_size": EngineFlag(BatchSize, "n_batch"),
+    "ubatch_size": EngineFlag(UbatchSize, "n_ubatch"),
+    "cache_type_k": EngineFlag(CacheTypeK, "cache_type_k"),
+    "cache_type_v": EngineFlag(CacheTypeV, "cache_type_v"),
+    "mlock": EngineFlag(Mlock, "mlock", False, lambda on: on or None),
+    "no_mmap": EngineFlag(NoMmap, "mmap", False, lambda off: False if off else None),
+    "rope_scaling": EngineFlag(RopeScaling, "rope_scaling"),
+    "rope_scale": EngineFlag(RopeScale, "rope_scale"),
+    "rope_freq_base": EngineFlag(RopeFreqBase, "rope_freq_base"),
+    "yarn_orig_ctx": EngineFlag(YarnOrigCtx, "yarn_orig_ctx"),
+    "cache_ram": EngineFlag(CacheRam, "cache_ram"),
 }
 
 
 def engine_options(values: Mapping[str, Any]) -> dict[str, Any]:
     """The LoadOptions fields the flags' values set (unset flags are left out)."""
-    fields = {
-        "flash_attn": values["flash_attn"],
-        "n_batch": values["batch_size"],
-        "n_ubatch": values["ubatch_size"],
-        "threads_batch": values["threads_batch"],
-        "mlock": values["mlock"] or None,
-        "mmap": False if values["no_mmap"] else None,
-        "cache_type_k": values["cache_type_k"],
-        "cache_type_v": values["cache_type_v"],
-        "rope_scaling": values["rope_scaling"],
-        "rope_scale": values["rope_scale"],
-        "rope_freq_base": values["rope_freq_base"],
-        "yarn_orig_ctx": values["yarn_orig_ctx"],
-        "cache_ram": values["cache_ram"],
-    }
+    fields = {flag.field: flag.to_field(values[name]) for name, flag in FLAGS.items()}
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -119,13 +123,13 @@ def with_engine_flags(command: Callable[..., int]) -> Callable[..., int]:
             params.append(param)
             continue
         params += [
-            inspect.Parameter(name, param.kind, default=default, annotation=annotation)
-            for name, (annotation, default) in PARAMETERS.items()
+            inspect.Parameter(name, param.kind, default=flag.default, annotation=flag.annotation)
+            for name, flag in FLAGS.items()
         ]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> int:
-        values = {name: kwargs.pop(name, default) for name, (_, default) in PARAMETERS.items()}
+        values = {name: kwargs.pop(name, flag.default) for name, flag in FLAGS.items()}
         return command(**kwargs, engine=engine_options(values))
 
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

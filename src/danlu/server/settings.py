@@ -15,6 +15,7 @@ from danlu.engine.base import (
     ContextLength,
     FlashAttn,
     KvCacheType,
+    LoadOptions,
     MicroBatch,
     Parallel,
     RopeScaling,
@@ -115,20 +116,13 @@ class ServerSettings(BaseSettings):
         return settings
 
 
-ENGINE_KNOBS = (
-    "threads_batch",
-    "flash_attn",
-    "n_batch",
-    "n_ubatch",
-    "cache_type_k",
-    "cache_type_v",
-    "mlock",
-    "mmap",
-    "rope_scaling",
-    "rope_scale",
-    "rope_freq_base",
-    "yarn_orig_ctx",
-    "cache_ram",
+# what the pool gives danlu.load() by name; every other ServerSettings field that is
+# also a LoadOptions field is an engine knob, passed on as it is
+POOL_ARGUMENTS = ("n_ctx", "threads", "parallel")
+ENGINE_KNOBS = tuple(
+    name
+    for name in ServerSettings.model_fields
+    if name in LoadOptions.model_fields and name not in POOL_ARGUMENTS
 )
 
 
