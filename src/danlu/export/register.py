@@ -54,9 +54,23 @@ def provenance(record: Any, converter: str, quant: str, report: ParityReport) ->
     }
 
 
+EXPORTS = "exports"  # the run folder's subfolder of parity tables, one per export
+
+
+def report_path(run_dir: Path, name: str) -> Path:
+    """Where the parity table of the export `name` of a run is kept."""
+    return run_dir / EXPORTS / f"{name}.json"
+
+
 def write_report(run_dir: Path, name: str, report: ParityReport) -> Path:
     """The parity table as JSON in the run folder: `exports/<name>.json`."""
-    path = run_dir / "exports" / f"{name}.json"
+    path = report_path(run_dir, name)
     path.parent.mkdir(exist_ok=True)
     write_text_atomic(path, json.dumps(report.to_dict(), indent=2) + "\n")
     return path
+
+
+def newest_report(run_dir: Path) -> Path | None:
+    """The run's most recently written parity table, if it was ever exported."""
+    reports = list((run_dir / EXPORTS).glob("*.json"))
+    return max(reports, key=lambda path: path.stat().st_mtime, default=None)

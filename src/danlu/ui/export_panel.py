@@ -42,7 +42,9 @@ class Started:
 
     @property
     def report_path(self) -> Path:
-        return self.run_dir / "exports" / f"{self.name}.json"
+        from danlu.export.register import report_path
+
+        return report_path(self.run_dir, self.name)
 
 
 class ExportActions:
@@ -101,18 +103,18 @@ class ExportActions:
         return next((j for j in ours if self.started[j.id].run_dir.name == run_id), None)
 
     def _saved(self, run_id: str) -> tuple[str, list[list[str]]]:
+        from danlu.export.register import newest_report
         from danlu.train.runs import runs_dir
 
-        folder = runs_dir(self.ctx.settings) / run_id / "exports" if run_id else None
-        reports = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder else []
-        if not reports:
+        path = newest_report(runs_dir(self.ctx.settings) / run_id) if run_id else None
+        if path is None:
             return "", EMPTY
         try:
-            report = json.loads(reports[-1].read_text(encoding="utf-8"))
+            report = json.loads(path.read_text(encoding="utf-8"))
             rows = [parity_cells(row) for row in report["rows"]]
         except (OSError, ValueError, KeyError, TypeError):
             return f"**{run_id}**: its last export report cannot be read", EMPTY
-        status = f"**{run_id} → {reports[-1].stem}**: exported earlier"
+        status = f"**{run_id} → {path.stem}**: exported earlier"
         return f"{status}  \n{_summary(report)}", rows
 
     def _report(self, job: Job) -> dict[str, Any] | None:
