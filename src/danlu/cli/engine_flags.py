@@ -70,7 +70,6 @@ CacheRam = Annotated[
 ]
 
 
-
 def _same(value: Any) -> Any:
     return value
 
