@@ -1,8 +1,10 @@
 """Prompt processing (pp) and generation (tg) speed: danlu's engine vs llama-cpp-python or
 llama.cpp's own llama-bench.
 
-Both load the same GGUF with the same threads, flash-attention setting and batch size
-(512, micro-batch 512), and alternate repetition by repetition so drift hits both alike;
+Both load the same GGUF with the same threads, flash-attention and repack settings and batch
+size (512, micro-batch 512), and alternate repetition by repetition so drift hits both alike;
+llama-bench gets `--repack 0` whenever danlu's engine runs with repack off (on a CPU with AMX
+by default, where repacked weights crash llama.cpp, #20824), so both run the same kernels;
 llama-bench runs as a subprocess, one repetition (after its own warm-up) per call.
 pp: 512 prompt tokens from an empty cache. tg: 128 greedy tokens after a short
 prompt, end-of-generation ignored (as llama-bench does). danlu's side is measured by
@@ -28,6 +30,7 @@ from danlu.bench.speed import filler_tokens, time_pp, time_tg
 from danlu.config import Settings
 from danlu.engine.base import LoadOptions
 from danlu.engine.llamacpp import LlamaCppEngine
+from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.store import Catalog
 
 N_CTX = 2048
@@ -58,6 +61,7 @@ def bench_rate(binary: str, gguf: str, a: argparse.Namespace, test: str) -> floa
     cmd = [
         *[binary, "-m", gguf, "-t", str(a.threads), "-r", "1", "-o", "json"],
         *["-p", str(n_prompt), "-n", str(n_gen), "-b", "512", "-ub", "512", "-fa", a.flash_attn],
+        *["--repack", "1" if resolve_repack(a.repack) else "0"],
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -80,7 +84,7 @@ def reference(a: argparse.Namespace, gguf: str, pp_tokens: list[int], tg_tokens:
         n_batch=512,
         n_threads=a.threads,
         n_threads_batch=a.threads,
-        flash_attn=a.flash_attn == "on",
+        flash_attn=a.flash_attn != "off",  # its switch; on a CPU 'auto' resolves to on
         verbose=False,
     )
     return (
@@ -97,7 +101,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--pp", type=int, default=512)
     parser.add_argument("--tg", type=int, default=128)
-    parser.add_argument("--flash-attn", choices=("on", "off"), default="off")
+    parser.add_argument("--flash-attn", choices=("on", "off", "auto"), default="auto")
+    parser.add_argument(
+        "--repack",
+        type=lambda v: {"on": True, "off": False}[v],
+        default=None,
+        help="on or off (default: danlu's rule for this CPU, given to both sides)",
+    )
     parser.add_argument(
         "--reference", choices=("llama-cpp-python", "llama-bench"), default="llama-cpp-python"
     )
@@ -105,7 +115,9 @@ def main() -> None:
     args = parser.parse_args()
 
     path: Path = Catalog(Settings()).main_path(args.model)
-    options = LoadOptions(n_ctx=N_CTX, threads=args.threads, flash_attn=args.flash_attn)
+    options = LoadOptions(
+        n_ctx=N_CTX, threads=args.threads, flash_attn=args.flash_attn, repack=args.repack
+    )
     engine = LlamaCppEngine(path, options)
     pp_tokens = filler_tokens(engine, args.pp)
     tg_tokens = filler_tokens(engine, 16)
@@ -119,7 +131,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in results.items()}
     print(
         f"model {args.model}, threads {args.threads}, flash attention {args.flash_attn}, "
-        f"batch 512, reps {args.reps} (median tok/s)"
+        f"repack {engine.facts['repack']}, batch 512, reps {args.reps} (median tok/s)"
     )
     print(f"| test | {name} | danlu | danlu / {name} |")
     print("| --- | ---: | ---: | ---: |")

@@ -142,7 +142,7 @@ def prefix_cache(url: str, max_tokens: int) -> tuple[float, float]:
 
 
 def single_stream(
-    url: str, threads: int, reps: int, max_tokens: int, flash_attn: str = "off"
+    url: str, threads: int, reps: int, max_tokens: int, flash_attn: str | None = None
 ) -> tuple[float, float]:
     """Median decode rate of one stream through the server and of the same prompt in
     process (danlu.load, no HTTP), alternating rep by rep so that drift hits both."""
@@ -150,7 +150,8 @@ def single_stream(
 
     ask = [{"role": "user", "content": "Write a long story about a lighthouse."}]
     served, local = [], []
-    with danlu.load("smollm2", threads=threads, flash_attn=flash_attn) as model:
+    knobs = {"flash_attn": flash_attn} if flash_attn else {}  # None: danlu's defaults
+    with danlu.load("smollm2", threads=threads, **knobs) as model:
         prompt = model.prepare_chat(ask, temperature=0, max_tokens=max_tokens, ignore_eos=True)
         for rep in range(reps + 1):  # the first rep warms both up and is not counted
             sample = stream_chat(url, ask, max_tokens, ignore_eos=True)
@@ -159,6 +160,16 @@ def single_stream(
                 served.append(decode_rate(sample))
                 local.append(decode_rate(Sample(0.0, stamps=stamps)))
     return statistics.median(served), statistics.median(local)
+
+
+def danlu_repacks() -> bool:
+    """Whether `danlu serve smollm2` repacks weights here: its defaults for this home."""
+    from danlu.config import Settings
+    from danlu.load_defaults import load_defaults
+    from danlu.store import Catalog
+
+    settings = Settings()
+    return bool(load_defaults(Catalog(settings).get("smollm2"), settings)["repack"].value)
 
 
 def commands(a, gguf: str) -> dict[str, tuple[list[str], str, str]]:
@@ -175,6 +186,8 @@ def commands(a, gguf: str) -> dict[str, tuple[list[str], str, str]]:
     if a.reference == "llama-server":
         port = free_port()
         cmd = [a.llama_server, "-m", gguf, "--port", str(port), "--no-webui"]
+        if not danlu_repacks():  # both sides run the same kernels (and neither crashes on AMX)
+            cmd.append("--no-repack")
         if not a.defaults:  # its -c is the whole KV cache, shared by the slots
             cmd += ["-t", str(a.threads), "-tb", str(a.threads), "-np", str(a.parallel)]
             cmd += ["-c", str(a.ctx_size * a.parallel), "-fa", a.flash_attn]
@@ -249,7 +262,7 @@ def main() -> None:
                     phases.append(phase(name, url, k, a.requests, a.max_tokens))
         for name, (_, url, _) in servers.items():
             cache[name] = prefix_cache(url, a.max_tokens)
-        fa = "off" if a.defaults else a.flash_attn
+        fa = None if a.defaults else a.flash_attn
         single = single_stream(servers["danlu"][1], a.threads, a.single_reps, a.max_tokens, fa)
     finally:
         for proc in procs:

@@ -6,7 +6,6 @@ variable (e.g. `DANLU_HOME`) and can be overridden by the CLI.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from danlu.engine.base import ContextLength, FlashAttn, GpuLayers, Threads
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
-
-
-def physical_cores() -> int:
-    """Physical core count (hyper-threads share a core's FPU, so llama.cpp wants these)."""
-    try:
-        pairs = set()
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            phys = core = None
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    phys = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                    pairs.add((phys, core))
-        if pairs:
-            return len(pairs)
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
+from danlu.system import cpu
 
 
 class Settings(BaseSettings):
@@ -55,7 +34,7 @@ class Settings(BaseSettings):
         4096, description="Default context length in tokens, capped by the model's own."
     )
     threads: Threads = Field(
-        default_factory=physical_cores,
+        default_factory=lambda: cpu().physical,
         description="CPU threads for generation; defaults to the physical core count.",
     )
     gpu_layers: GpuLayers = Field(
@@ -64,7 +43,13 @@ class Settings(BaseSettings):
     flash_attn: FlashAttn | None = Field(
         None,
         description="Flash attention on|off|auto for every load without -fa (env "
-        "DANLU_FLASH_ATTN); None: off, see docs/engine.md.",
+        "DANLU_FLASH_ATTN); None: measured, else llama.cpp's auto (docs/engine.md).",
+    )
+    repack: bool | None = Field(
+        None,
+        description="Repack weights for this CPU's fast kernels, for every load without "
+        "--repack/--no-repack (env DANLU_REPACK); None: measured, else on except on CPUs "
+        "with AMX (docs/engine.md).",
     )
 
     def __init__(self, **values: Any) -> None:

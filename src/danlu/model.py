@@ -21,9 +21,9 @@ from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, CorruptModel, InvalidParameter, ModelNotFound
+from danlu.load_defaults import DefaultChoice, chosen_options, load_defaults
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import MANIFEST_NAME, read_manifest
-from danlu.store.tuning import Tunings
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,14 @@ class Model:
         engine: Engine,
         template: ChatTemplate,
         defaults: SamplingParams | None = None,
+        engine_defaults: dict[str, DefaultChoice] | None = None,
     ) -> None:
         self.manifest = manifest
         self.engine = engine
         self.template = template
         self.defaults = defaults or SamplingParams()
+        # the engine settings this load took from their defaults, and why
+        self.engine_defaults = engine_defaults or {}
 
     @property
     def name(self) -> str:
@@ -242,8 +245,12 @@ def load(
     catalog = Catalog(settings)
     name = name or settings.default_model
     manifest, folder = locate(name, settings, catalog)  # folder: a training run given by path
-    fa = flash_attn_choice(manifest, settings)
-    knobs = ({"flash_attn": fa.value} if fa.chosen else {}) | engine_options
+    defaults = {
+        field: choice
+        for field, choice in load_defaults(manifest, settings).items()
+        if field not in engine_options
+    }
+    knobs = chosen_options(defaults) | engine_options
     model_dir = folder or catalog.model_dir(manifest.name)
     options = LoadOptions.build(
         n_ctx=(manifest.n_ctx or settings.n_ctx) if n_ctx is None else n_ctx,
@@ -261,29 +268,8 @@ def load(
     chat_template = resolve_template(
         manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
     )
-    defaults = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
-    return Model(manifest, engine, chat_template, defaults)
-
-
-@dataclass(frozen=True)
-class DefaultChoice:
-    """A setting a load gets without its flag, and why (`danlu show` prints both)."""
-
-    value: str
-    reason: str
-    chosen: bool  # False: LoadOptions' own default, left for LoadOptions to apply
-
-
-def flash_attn_choice(manifest: Manifest, settings: Settings) -> DefaultChoice:
-    """A load's flash attention without -fa: DANLU_FLASH_ATTN, else the setting measured
-    for this model on this machine (`danlu bench --save-default`), else LoadOptions'."""
-    if settings.flash_attn:
-        return DefaultChoice(settings.flash_attn, "from DANLU_FLASH_ATTN", chosen=True)
-    tuned = Tunings(settings.home).get(manifest.sha256) if manifest.backend == "llama.cpp" else None
-    if tuned is not None:
-        return DefaultChoice(tuned.flash_attn, tuned.reason(), chosen=True)
-    field = LoadOptions.model_fields["flash_attn"]
-    return DefaultChoice(field.default, field.description or "", chosen=False)
+    sampling = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
+    return Model(manifest, engine, chat_template, sampling, defaults)
 
 
 def locate(

@@ -34,7 +34,7 @@ def test_cli_table_json_and_csv(danlu):  # noqa: F811
     table = danlu(*args)
     assert table.code == 0, table.err
     lines = table.out.splitlines()
-    assert lines[0] == "| model | size | threads | n_batch | fa | test | t/s |"
+    assert lines[0] == "| model | size | threads | n_batch | fa | repack | test | t/s |"
     assert len(lines) == 2 + 4  # two thread counts x pp and tg
     as_json = json.loads(danlu(*args, "--json").out)
     assert {(r["threads"], r["test"]) for r in as_json} == {
@@ -49,6 +49,26 @@ def test_cli_table_json_and_csv(danlu):  # noqa: F811
     assert bad.code == 1 and "-t takes comma-separated integers" in bad.err
     zero = danlu("bench", "smollm2", "-t", "0")
     assert zero.code == 1 and "threads" in zero.err
+    both = json.loads(
+        danlu(
+            "bench",
+            "smollm2",
+            "-p",
+            "16",
+            "-n",
+            "0",
+            "-r",
+            "1",
+            "--repack",
+            "on,off",
+            "-fa",
+            "off",
+            "--json",
+        ).out
+    )
+    assert [(r["repack"], r["flash_attn"]) for r in both] == [("on", "off"), ("off", "off")]
+    bad = danlu("bench", "smollm2", "--repack", "maybe")
+    assert bad.code == 1 and "--repack takes on, off or both" in bad.err
     missing = danlu("bench", "nope")
     assert missing.code == 1 and "nope" in missing.err
 

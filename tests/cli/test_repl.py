@@ -93,11 +93,11 @@ def test_slash_commands_save_and_load(chat, danlu_home, model):
     assert "system prompt cleared" in ask(child, "/system")
     assert "set max_tokens = 24" in ask(child, "/set num_predict 24")
     assert "loaded 2 message(s) from 'first'" in ask(child, "/load first")
-    follow = answer_to(child, "Now say goodbye.")
+    follow = answer_to(child, "Repeat your last answer.")
     history = [
         {"role": "system", "content": "Answer briefly."},
         *saved["messages"],
-        {"role": "user", "content": "Now say goodbye."},
+        {"role": "user", "content": "Repeat your last answer."},
     ]
     said, expected = replay(model, [history[:2], history], max_tokens=4)
     assert said.text.strip() == first[0]

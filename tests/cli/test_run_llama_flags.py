@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from danlu.engine.llamacpp.machine import repack_rule, system_info
+from danlu.system import cpu
+
 GREEDY = ("--temp", "0", "-n", "16")
 # the session `model` fixture's context and threads, so greedy answers can be compared
 SAME_LOAD = ("-c", "2048", "-t", "2")
@@ -163,7 +166,7 @@ def test_prompt_cache_from_another_model_or_cache_type_is_refused(danlu, tmp_pat
     [
         (("-ctk", "q3"), "invalid cache_type_k='q3'"),
         (("-b", "-1"), "invalid n_batch=-1"),
-        (("-ctv", "q8_0"), "needs flash attention"),
+        (("-ctv", "q8_0", "-fa", "off"), "needs flash attention"),
         (("-fa", "sometimes"), "invalid flash_attn='sometimes'"),
         (("--cache-ram", "-5"), "invalid cache_ram=-5"),
     ],
@@ -182,10 +185,22 @@ def test_verbose_shows_the_engine_settings_in_effect(danlu):
     line = next(x for x in result.err.splitlines() if x.startswith("engine:"))
     assert "flash_attn=on" in line and "cache_type_k=q8_0" in line
     assert "cache_ram=16 MiB" in line
+    # the defaults this load took, each with its reason: only repack (-fa was given)
+    reasons = [x.strip() for x in result.err.splitlines() if x.startswith("  ")]
+    repack, why = repack_rule(cpu(), system_info())
+    assert reasons == [f"repack {'on' if repack else 'off'}: {why}"]
+    assert f"repack={'on' if repack else 'off'}" in line
+    forced = danlu("run", "smollm2", "hi", "-v", "--no-repack", "-fa", "off", "-n", "2")
+    line = next(x for x in forced.err.splitlines() if x.startswith("engine:"))
+    assert "repack=off, repacked=none" in line and "flash_attn=off," in line
+    assert not any(x.startswith("  ") for x in forced.err.splitlines())  # nothing defaulted
 
 
-def test_show_says_why_flash_attention_is_off(danlu):
+def test_show_says_why_flash_attention_and_repack_are_what_they_are(danlu):
     result = danlu("show", "smollm2")
     assert result.code == 0
     row = next(x for x in result.out.splitlines() if "flash attention" in x)
-    assert "off" in row and "danlu bench" in row
+    assert "auto: llama.cpp's own default" in row and "danlu bench" in row
+    row = next(x for x in result.out.splitlines() if x.strip().startswith("repack"))
+    repack, why = repack_rule(cpu(), system_info())
+    assert row.split(None, 1)[1] == f"{'on' if repack else 'off'}: {why}"

@@ -4,6 +4,7 @@ bad values are one clear InvalidParameter before anything loads."""
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 
 import llama_cpp
 import pytest
@@ -12,11 +13,15 @@ import danlu
 from danlu import InvalidParameter
 from danlu.config import Settings
 from danlu.engine.base import LoadOptions
-from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp import LlamaCppEngine, native
+from danlu.engine.llamacpp.machine import REPACK_OFF_AMX, REPACK_ON, repack_rule
 from danlu.engine.sampling import SamplingParams
+from danlu.export.quantize import quantize
 from danlu.model import _within_trained_context
 from danlu.server.settings import ServerSettings
 from danlu.store import Manifest
+from danlu.system import parse_cpuinfo
+from tests.conftest import smollm2_path
 
 QUESTION = [{"role": "user", "content": "Write a short poem about the sea."}]
 
@@ -33,9 +38,16 @@ def fa_model(tmp_path_factory: pytest.TempPathFactory):
         yield loaded
 
 
+@pytest.fixture(scope="module")
+def q4_0_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SmolLM2 requantized to Q4_0, a type llama.cpp repacks on x86 (CPU_REPACK, or AMX)."""
+    return quantize(smollm2_path(), tmp_path_factory.mktemp("q4_0") / "q4_0.gguf", "q4_0")
+
+
 def test_defaults_reach_llama_cpp(model):
     facts = model.engine_facts
-    assert facts["flash_attn"] == "off"  # read back from llama.cpp's context log
+    assert facts["flash_attn_asked"] == "auto"  # llama.cpp's own default, as llama-server's
+    assert facts["flash_attn"] == "on"  # read back from llama.cpp's context log: CPU has it
     assert (facts["cache_type_k"], facts["cache_type_v"]) == ("f16", "f16")
     assert facts["n_batch"] == facts["n_ubatch"] == "512"
 
@@ -46,6 +58,31 @@ def test_flash_attn_kv_types_and_batches_reach_llama_cpp(fa_model):
     assert (facts["cache_type_k"], facts["cache_type_v"]) == ("q8_0", "q8_0")
     assert (facts["n_ubatch"], facts["threads"], facts["threads_batch"]) == ("128", "2", "1")
     assert fa_model.chat(QUESTION, temperature=0, max_tokens=8).usage.completion_tokens == 8
+
+
+@pytest.mark.parametrize("repack", [True, False])
+def test_repack_forced_on_or_off_is_read_back_from_llama_cpps_log(q4_0_file, repack):
+    engine = LlamaCppEngine(q4_0_file, LoadOptions.build(n_ctx=64, repack=repack))
+    try:
+        facts = engine.facts
+    finally:
+        engine.close()  # no decode: on a CPU with AMX a repacked matmul would crash
+    buffers = facts["weight_buffers"]
+    assert facts["repack"] == ("on" if repack else "off")
+    if repack:  # 'CPU_REPACK model buffer' or 'AMX model buffer' in llama.cpp's log
+        assert facts["repacked"] in ("CPU_REPACK", "AMX", "AMX, CPU_REPACK", "CPU_REPACK, AMX")
+        assert "REPACK" in buffers or "AMX" in buffers
+    else:
+        assert facts["repacked"] == "none" and "REPACK" not in buffers and "AMX" not in buffers
+
+
+def test_the_amx_rule_turns_repack_off_and_says_why():
+    plain = parse_cpuinfo("model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n", 2)
+    amx = parse_cpuinfo("model name\t: Intel Xeon\nflags\t\t: avx512f amx_tile amx_int8\n", 2)
+    assert repack_rule(plain, {"AVX2": "1"}) == (True, REPACK_ON)
+    assert repack_rule(amx, {"AVX2": "1"}) == (False, REPACK_OFF_AMX)
+    assert repack_rule(plain, {"AMX_INT8": "1"})[0] is False  # a build with AMX kernels
+    assert "#20824" in REPACK_OFF_AMX and amx.has_amx and not plain.has_amx
 
 
 def test_auto_flash_attn_reports_what_llama_cpp_chose(tmp_path):
@@ -63,12 +100,13 @@ def test_flash_attn_moves_logprobs_only_at_near_ties(model, fa_model, tmp_path):
     token's logprob moves by less than 0.35 nats, and the top pick only changes where the
     two likeliest are within 0.3 nats (0.21 seen)."""
     prompt = model.prepare_chat(QUESTION).tokens
-    model.engine.reset()
-    tokens = list(model.chat(QUESTION, temperature=0, max_tokens=24).token_ids)
-    off = model.engine.loglikelihood(prompt, tokens, top=2)
     settings = Settings(home=tmp_path, n_ctx=2048)
-    with danlu.load("smollm2", settings=settings, threads=2, flash_attn="on") as fa_f16:
-        scored = [fa_f16.engine.loglikelihood(prompt, tokens, top=2)]
+    with danlu.load("smollm2", settings=settings, threads=2, flash_attn="off") as fa_off:
+        tokens = list(fa_off.chat(QUESTION, temperature=0, max_tokens=24).token_ids)
+        off = fa_off.engine.loglikelihood(prompt, tokens, top=2)
+    assert model.engine_facts["flash_attn"] == "on"  # the session model: auto, resolved on
+    model.engine.reset()
+    scored = [model.engine.loglikelihood(prompt, tokens, top=2)]
     scored.append(fa_model.engine.loglikelihood(prompt, tokens, top=2))
     for on in scored:
         moves = [abs(a - b) for a, b in zip(on.token_logprobs, off.token_logprobs, strict=True)]
@@ -85,7 +123,7 @@ def test_flash_attn_moves_logprobs_only_at_near_ties(model, fa_model, tmp_path):
         ({"cache_type_k": "q3"}, "invalid cache_type_k='q3'"),
         ({"n_batch": -1}, "invalid n_batch=-1"),
         ({"n_batch": 64, "n_ubatch": 128}, "n_ubatch 128 is larger than n_batch 64"),
-        ({"cache_type_v": "q4_0"}, "q4_0 V cache needs flash attention"),
+        ({"cache_type_v": "q4_0", "flash_attn": "off"}, "q4_0 V cache needs flash attention"),
         ({"flash_attn": "maybe"}, "invalid flash_attn='maybe'"),
         ({"rope_scale": 0}, "invalid rope_scale=0"),
     ],

@@ -43,6 +43,9 @@ def test_eval_refusals_are_one_line(danlu):  # noqa: F811
         (("eval", "report", str(DATA)), "no finished evaluation"),
         (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"), "--shots", "-1"),
          "invalid shots=-1"),
+        # the engine flags reach the load, as in run and serve
+        (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"), "-ctk", "q3",
+          "--no-repack"), "invalid cache_type_k='q3'"),
     ]
     for args, message in cases:
         r = danlu(*args)

@@ -318,9 +318,9 @@ def test_sampling_parameters_take_effect(openai_client):
     assert _answer(openai_client, **hot) == _answer(openai_client, **hot)  # seeded: reproducible
     assert _answer(openai_client, **hot) != greedy  # so the check below can fail
     assert _answer(openai_client, **hot, top_p=1e-6) == greedy  # only the best token survives
-    # an answer whose greedy path repeats tokens early ("I'm ... letter ... I'm"), where a
-    # penalty of 2 outweighs the margin; "cat cat cat" prompts keep their answer at 2.0
-    repeat = [{"role": "user", "content": "Write the letter a five times."}]
+    # an answer whose greedy path repeats tokens early ("The cat is a cat."), where a
+    # penalty of 2 outweighs the margin
+    repeat = [{"role": "user", "content": "Repeat the word cat three times."}]
     plain = _answer(openai_client, temperature=0, messages=repeat)
     for penalty in ("presence_penalty", "frequency_penalty"):
         assert _answer(openai_client, temperature=0, messages=repeat, **{penalty: 2.0}) != plain

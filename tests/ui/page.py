@@ -100,17 +100,29 @@ class Page:
         return self.find(f"#{elem_id}").text
 
     def upload(self, elem_id: str, path: Path) -> None:
-        """Upload a file (in place of one shown already) and wait until the page lists it."""
-        for clear in self.driver.find_elements(
-            By.CSS_SELECTOR, f"#{elem_id} button[aria-label='Clear']"
-        ):
-            clear.click()
-        self.wait(
-            lambda: self.driver.find_elements(By.CSS_SELECTOR, f"#{elem_id} input[type='file']")
-        )
-        self.find(f"#{elem_id} input[type='file']").send_keys(str(path))
+        """Upload a file (in place of one shown already) and wait until the page lists it.
+
+        Clearing re-renders the drop area, so the file input found a moment before may be
+        gone when the file is sent: each step is retried inside a wait until it lands on
+        the element the page shows now (a stale one raises and is tried again)."""
+        self.wait(lambda: self._cleared(elem_id))
+        self.wait(lambda: self._send_file(elem_id, path))
         shown = f"#{elem_id} td.filename[aria-label='{path.name}']"
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, shown))
+
+    def _cleared(self, elem_id: str) -> bool:
+        """Click the upload's Clear buttons; True once none is left."""
+        clears = f"#{elem_id} button[aria-label='Clear']"
+        for button in self.driver.find_elements(By.CSS_SELECTOR, clears):
+            button.click()
+        return not self.driver.find_elements(By.CSS_SELECTOR, clears)
+
+    def _send_file(self, elem_id: str, path: Path) -> bool:
+        inputs = self.driver.find_elements(By.CSS_SELECTOR, f"#{elem_id} input[type='file']")
+        if not inputs:
+            return False
+        inputs[0].send_keys(str(path))
+        return True
 
     def bot_messages(self) -> list[str]:
         return self._turns("bot")
@@ -152,8 +164,12 @@ class Page:
         return self.driver.execute_script("return window.danluSeen[arguments[0]]", elem_id)
 
     def errors(self) -> list[str]:
-        toasts = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='toast-body']")
-        return [t.text for t in toasts]
+        """The texts of the toasts shown now, read in one script: a toast that times out
+        between finding it and reading it would otherwise be a stale element."""
+        return self.driver.execute_script(
+            """return [...document.querySelectorAll("[data-testid='toast-body']")]
+                .map(t => t.innerText);"""
+        )
 
     def shot(self, name: str) -> Path:
         path = self.artifacts / f"{name}.png"

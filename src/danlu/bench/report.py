@@ -12,12 +12,13 @@ from danlu.bench.speed import SpeedRow
 
 def speed_table(rows: list[SpeedRow]) -> str:
     lines = [
-        "| model | size | threads | n_batch | fa | test | t/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | size | threads | n_batch | fa | repack | test | t/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.model} | {r.size_mb:.1f} MiB | {r.threads} | {r.n_batch} | {r.flash_attn} | "
+            f"{r.repack} | "
             f"{r.test} | "
             f"{r.tokens_per_second} |"
         )
@@ -28,7 +29,18 @@ def speed_csv(rows: list[SpeedRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["model", "size_mb", "threads", "n_batch", "fa", "test", "tps_mean", "tps_std", "reps"]
+        [
+            "model",
+            "size_mb",
+            "threads",
+            "n_batch",
+            "fa",
+            "repack",
+            "test",
+            "tps_mean",
+            "tps_std",
+            "reps",
+        ]
     )
     for r in rows:
         t = r.tokens_per_second
@@ -39,6 +51,7 @@ def speed_csv(rows: list[SpeedRow]) -> str:
                 r.threads,
                 r.n_batch,
                 r.flash_attn,
+                r.repack,
                 r.test,
                 f"{t.mean:.3f}",
                 f"{t.std:.3f}",

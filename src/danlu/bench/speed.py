@@ -39,7 +39,10 @@ class SpeedSettings(BaseModel):
     threads: list[Threads] = Field(default_factory=list, description="Thread counts (-t).")
     batch: list[BatchSize] = Field([512], description="Batch sizes (-b).")
     depth: list[int] = Field([0], description="Tokens already in the KV cache (-d).")
-    flash_attn: list[FlashAttn] = Field(["off"], description="Flash attention settings (-fa).")
+    flash_attn: list[FlashAttn] = Field(["auto"], description="Flash attention settings (-fa).")
+    repack: list[bool | None] = Field(
+        [None], description="Repack settings (--repack); None: the machine's rule."
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class SpeedRow:
     test: str
     tokens_per_second: Spread
     flash_attn: str = "off"
+    repack: str = "on"
 
     def as_dict(self) -> dict:
         row = asdict(self)
@@ -126,16 +130,20 @@ def bench_model(
     size_mb = path.stat().st_size / 2**20
     tests = list(_tests(settings))
     plan = [
-        (t, b, fa)
+        (t, b, fa, rp)
         for t in (settings.threads or [app.threads])
         for b in settings.batch
         for fa in settings.flash_attn
+        for rp in settings.repack
     ]
     total, done, rows = len(plan) * len(tests) * settings.reps, 0, []
     n_ctx = context_needed(settings, manifest.context_length or app.n_ctx)
-    for threads, n_batch, fa in plan:
-        options = LoadOptions.build(n_ctx=n_ctx, threads=threads, n_batch=n_batch, flash_attn=fa)
+    for threads, n_batch, fa, repack in plan:
+        options = LoadOptions.build(
+            n_ctx=n_ctx, threads=threads, n_batch=n_batch, flash_attn=fa, repack=repack
+        )
         engine = LlamaCppEngine(path, options)
+        setting = {"flash_attn": fa, "repack": engine.facts["repack"]}
         try:
             for kind, n, depth in tests:
                 rates = []
@@ -148,7 +156,7 @@ def bench_model(
                         progress(done, total)
                 label = f"{kind}{n}" + (f" @ d{depth}" if depth else "")
                 spread = Spread.of(rates)
-                rows.append(SpeedRow(name, size_mb, threads, n_batch, label, spread, fa))
+                rows.append(SpeedRow(name, size_mb, threads, n_batch, label, spread, **setting))
         finally:
             engine.close()
     return rows

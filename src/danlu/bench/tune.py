@@ -1,64 +1,162 @@
-"""`danlu bench MODEL --save-default`: measure flash attention on and off, keep the faster.
+"""`danlu bench MODEL --save-default`: measure the engine's candidate settings, keep the
+fastest one that runs.
 
-The probe runs the usual pp/tg tests (the settings' sizes and reps, one thread count, no
-depth) with each setting, then keeps the one whose speeds are higher on average: the
-mean over the tests of on/off. A tie keeps off, llama-cpp-python's own default. The
-record goes to `store/tuning.py`, where `danlu.load()` finds it for loads without -fa.
+The candidates are flash attention on/off × repack on/off. Each runs the usual pp/tg tests
+(the settings' sizes and reps, one thread count, no depth) in a child process of its own, a
+fresh interpreter, so a candidate whose kernels crash (repacked weights on AMX, llama.cpp
+#20824) dies alone: it is recorded as unusable with the signal that ended it, and the others
+are still measured. The winner is the usable candidate with the highest mean, over the
+tests, of its speed against the first usable candidate's (a tie keeps the earlier, llama.cpp's
+defaults first). The record goes to `store/tuning.py`, where `danlu.load()` finds it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import signal
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from danlu.bench.speed import SpeedRow, SpeedSettings, bench_model
 from danlu.config import Settings
-from danlu.errors import InvalidRequest
+from danlu.errors import BackendError, DanluError, InvalidRequest
 from danlu.store import Catalog
-from danlu.store.tuning import TunedDefault, Tunings
+from danlu.store.tuning import TunedDefault, Tunings, label
 
-SETTINGS = ("on", "off")
+Progress = Callable[[int, int], None]
+# measures one candidate in the child: (model name, its settings, app settings, progress) -> rows
+Measure = Callable[[str, SpeedSettings, Settings, Progress], list[SpeedRow]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    flash_attn: str
+    repack: bool
+
+    @property
+    def label(self) -> str:
+        return label(self.flash_attn, self.repack)
+
+
+# llama.cpp's own defaults first: a tie keeps them
+CANDIDATES = tuple(Candidate(fa, rp) for fa in ("on", "off") for rp in (True, False))
 
 
 def choose(speeds: dict[str, dict[str, float]]) -> str:
-    """'on' when its mean ratio over the tests is above 1, else 'off'."""
-    ratios = [speed / speeds["off"][test] for test, speed in speeds["on"].items()]
-    return "on" if ratios and statistics.fmean(ratios) > 1.0 else "off"
+    """The label with the highest mean ratio over the tests against the first label's speeds."""
+    labels = list(speeds)
+    base = speeds[labels[0]]
+
+    def score(name: str) -> float:
+        return statistics.fmean(speed / base[test] for test, speed in speeds[name].items())
+
+    return max(labels, key=score)
 
 
 def probe_settings(settings: SpeedSettings, app: Settings) -> SpeedSettings:
-    """The tests of `settings` with each flash-attention setting, at one thread count."""
+    """The tests of `settings` at one thread count and no depth (a candidate's knobs are
+    filled in per child)."""
     if len(settings.threads) > 1 or len(settings.batch) > 1:
         raise InvalidRequest(
             "--save-default measures one thread count and batch size",
             hint="give one -t and one -b (or none: the defaults a load gets)",
         )
-    threads = settings.threads or [app.threads]
-    return settings.model_copy(
-        update={"flash_attn": list(SETTINGS), "threads": threads, "depth": [0]}
-    )
+    return settings.model_copy(update={"threads": settings.threads or [app.threads], "depth": [0]})
+
+
+def measure(
+    name: str, settings: SpeedSettings, app: Settings, progress: Progress
+) -> list[SpeedRow]:
+    """The real measurement of one candidate (run in the child)."""
+    return bench_model(name, settings, app, progress)
+
+
+def _child(conn, run: Measure, name: str, settings: SpeedSettings, app: Settings) -> None:
+    try:
+        rows = run(name, settings, app, lambda done, total: conn.send(("progress", done)))
+        conn.send(("rows", rows))
+    except DanluError as exc:
+        conn.send(("error", str(exc)))
+    finally:
+        conn.close()
+
+
+def isolated(
+    run: Measure, name: str, settings: SpeedSettings, app: Settings, progress: Callable[[int], None]
+) -> list[SpeedRow] | str:
+    """`run` in a fresh child process: its rows, or why it gave none ('died by SIGSEGV')."""
+    spawn = multiprocessing.get_context("spawn")
+    receive, send = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=_child, args=(send, run, name, settings, app), daemon=True)
+    child.start()
+    send.close()  # the child holds the only writer: its end of the pipe ends with it
+    result: list[SpeedRow] | str = "ended without a result"
+    try:
+        while True:
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                break
+            if kind == "progress":
+                progress(payload)
+            else:
+                result = payload if kind == "rows" else f"failed: {payload}"
+        child.join()
+    finally:
+        if child.is_alive():  # the parent was interrupted
+            child.terminate()
+            child.join()
+    if child.exitcode is not None and child.exitcode < 0:
+        return f"died by {signal.Signals(-child.exitcode).name}"
+    return result
 
 
 def save_default(
     name: str,
     settings: SpeedSettings,
     app: Settings | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    run: Measure = measure,
 ) -> tuple[TunedDefault, list[SpeedRow]]:
-    """Measure `name` with flash attention on and off; record and return the faster."""
+    """Measure every candidate of `name` apart; record and return the fastest that ran."""
     app = app or Settings()
     probe = probe_settings(settings, app)
-    rows = bench_model(name, probe, app, progress)
-    speeds = {
-        fa: {r.test: r.tokens_per_second.mean for r in rows if r.flash_attn == fa}
-        for fa in SETTINGS
-    }
+    sha256 = Catalog(app).get(name).sha256
+    per_candidate = settings.reps * sum(1 for n in (*probe.prompt_tokens, *probe.gen_tokens) if n)
+    total = per_candidate * len(CANDIDATES)
+    speeds: dict[str, dict[str, float]] = {}
+    unusable: dict[str, str] = {}
+    rows: list[SpeedRow] = []
+    for i, candidate in enumerate(CANDIDATES):
+        knobs = probe.model_copy(
+            update={"flash_attn": [candidate.flash_attn], "repack": [candidate.repack]}
+        )
+
+        def report(done: int, offset: int = i * per_candidate) -> None:
+            if progress:
+                progress(offset + done, total)
+
+        result = isolated(run, name, knobs, app, report)
+        if isinstance(result, str):
+            unusable[candidate.label] = result
+            continue
+        rows += result
+        speeds[candidate.label] = {r.test: r.tokens_per_second.mean for r in result}
+    if not speeds:
+        raise BackendError(
+            f"no engine setting could run {name} here",
+            hint="; ".join(f"{label}: {why}" for label, why in unusable.items()),
+        )
+    best = next(c for c in CANDIDATES if c.label == choose(speeds))
     tuned = TunedDefault(
-        flash_attn=choose(speeds),
+        flash_attn=best.flash_attn,
+        repack=best.repack,
         measured=dt.date.today().isoformat(),
         threads=probe.threads[0],
         speeds=speeds,
+        unusable=unusable,
     )
-    Tunings(app.home).save(Catalog(app).get(name).sha256, tuned)
+    Tunings(app.home).save(sha256, tuned)
     return tuned, rows

@@ -24,6 +24,16 @@ def _ints(text: str | None, flag: str) -> list[int] | None:
         raise InvalidRequest(f"{flag} takes comma-separated integers, not '{text}'") from None
 
 
+def _switches(text: str | None, flag: str) -> list[bool] | None:
+    if text is None:
+        return None
+    values = {"on": True, "off": False, "1": True, "0": False}
+    try:
+        return [values[part.strip()] for part in text.split(",") if part.strip()]
+    except KeyError:
+        raise InvalidRequest(f"{flag} takes on, off or both (on,off), not '{text}'") from None
+
+
 def bench(
     targets: Annotated[
         list[str], typer.Argument(help="Models in the store; or 'serve' and a URL.")
@@ -37,6 +47,9 @@ def bench(
     flash_attn: Annotated[
         str | None, Opt("-fa", "--flash-attn", help="Flash attention, e.g. on,off")
     ] = None,
+    repack: Annotated[
+        str | None, Opt("--repack", help="Repacked weights, e.g. on,off (default: see show).")
+    ] = None,
     concurrency: Annotated[str, Opt("--concurrency", help="serve: client counts.")] = "1,4,8",
     requests: Annotated[int, Opt("--requests", help="serve: requests per level.")] = 32,
     max_tokens: Annotated[int, Opt("--max-tokens", help="serve: tokens per request.")] = 128,
@@ -48,8 +61,9 @@ def bench(
         bool,
         Opt(
             "--save-default",
-            help="Measure flash attention on and off and keep the faster as this model's "
-            "default on this machine (loads without -fa use it; `danlu show` says why).",
+            help="Measure flash attention and repack on and off, each setting in a child "
+            "process of its own, and keep the fastest that runs as this model's default on "
+            "this machine (loads without -fa/--repack use it; `danlu show` says why).",
         ),
     ] = False,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
@@ -78,6 +92,7 @@ def bench(
         "batch": _ints(batch, "-b"),
         "depth": _ints(depth, "-d"),
         "flash_attn": flash_attn.split(",") if flash_attn else None,
+        "repack": _switches(repack, "--repack"),
     }
     settings = validated(SpeedSettings, **{k: v for k, v in fields.items() if v is not None})
     rows = []
@@ -96,12 +111,16 @@ def bench(
 
 
 def _tune(name: str, settings, bar) -> list:
-    """--save-default: both flash-attention settings measured, the faster one recorded."""
+    """--save-default: every candidate setting measured apart, the fastest that ran recorded."""
     from danlu.bench.tune import save_default
 
     tuned, rows = save_default(name, settings, progress=bar)
-    line = f"{name}: flash attention {tuned.flash_attn} by default, {tuned.reason()}"
-    print(line, file=sys.stderr)
+    for what, knob in (("flash attention", "flash_attn"), ("repack", "repack")):
+        value = tuned.value(knob)
+        shown = ("on" if value else "off") if isinstance(value, bool) else value
+        print(f"{name}: {what} {shown} by default, {tuned.reason(knob)}", file=sys.stderr)
+    for candidate, why in tuned.unusable.items():
+        print(f"{name}: {candidate} is unusable here: {why}", file=sys.stderr)
     return rows
 
 

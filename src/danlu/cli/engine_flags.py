@@ -21,10 +21,8 @@ import typer
 from danlu.errors import InvalidParameter
 
 if TYPE_CHECKING:
-    from danlu.config import Settings
     from danlu.engine.promptcache import PromptCacheRun
     from danlu.model import Model
-    from danlu.store import Manifest
 
 Opt = typer.Option
 
@@ -33,7 +31,7 @@ FlashAttn = Annotated[
     Opt(
         "--flash-attn",
         "-fa",
-        help="Flash attention: on, off or auto (default: measured, else off; see show).",
+        help="Flash attention: on, off or auto (default: measured, else auto; see show).",
     ),
 ]
 BatchSize = Annotated[
@@ -64,6 +62,14 @@ RopeFreqBase = Annotated[float | None, Opt("--rope-freq-base", help="RoPE base f
 YarnOrigCtx = Annotated[
     int | None, Opt("--yarn-orig-ctx", help="YaRN: the model's original context.")
 ]
+Repack = Annotated[
+    bool | None,
+    Opt(
+        "--repack/--no-repack",
+        help="Repack weights for this CPU's fast kernels (default: measured, else on, off "
+        "on CPUs with AMX; see show).",
+    ),
+]
 CacheRam = Annotated[
     int | None,
     Opt("--cache-ram", "-cram", help="MiB of RAM for saved prompt states (default 8192; 0: off)."),
@@ -89,6 +95,7 @@ class EngineFlag:
 FLAGS: dict[str, EngineFlag] = {
     "threads_batch": EngineFlag(ThreadsBatch, "threads_batch"),
     "flash_attn": EngineFlag(FlashAttn, "flash_attn"),
+    "repack": EngineFlag(Repack, "repack"),
     "batch_size": EngineFlag(BatchSize, "n_batch"),
     "ubatch_size": EngineFlag(UbatchSize, "n_ubatch"),
     "cache_type_k": EngineFlag(CacheTypeK, "cache_type_k"),
@@ -137,16 +144,20 @@ def with_engine_flags(command: Callable[..., int]) -> Callable[..., int]:
 
 
 def engine_line(model: Model) -> str:
-    """One line of the engine settings in effect, read back from llama.cpp where it says."""
+    """The engine settings in effect, read back from llama.cpp where it says, with the
+    reasons for those that came from their defaults (one line each after the first)."""
     facts = model.engine_facts
     if not facts:
         return "engine: (this backend reports no settings)"
     fa = facts["flash_attn"]
     asked = facts.get("flash_attn_asked")
     why = f" (asked {asked})" if asked == "auto" else ""
-    why = why or (" (default: see `danlu show`)" if asked == "off" else "")
-    shown = ", ".join(f"{k}={v}" for k, v in facts.items() if not k.startswith("flash_attn"))
-    return f"engine: flash_attn={fa}{why}, {shown}"
+    shown = ", ".join(
+        f"{k}={v}" for k, v in facts.items() if not k.startswith("flash_attn") and k != "repack"
+    )
+    lines = [f"engine: flash_attn={fa}{why}, repack={facts.get('repack', '?')}, {shown}"]
+    lines += [f"  {field} {choice.line}" for field, choice in model.engine_defaults.items()]
+    return "\n".join(lines)
 
 
 def grammar_from_flags(gbnf: str | None, file: Path | None, schema: str | None) -> str | None:
@@ -187,19 +198,3 @@ def open_prompt_cache(path: Path | None, model: Model) -> PromptCacheRun | None:
         "cache_type_v": facts.get("cache_type_v", ""),
     }
     return PromptCacheRun(PromptCache(path, identity), model.engine)
-
-
-def default_rows(settings: Settings, manifest: Manifest) -> dict[str, str]:
-    """The engine settings a load of `manifest` gets without flags, and why (`danlu show`)."""
-    from danlu.engine.base import LoadOptions
-    from danlu.model import flash_attn_choice
-
-    fields = LoadOptions.model_fields
-    fa = flash_attn_choice(manifest, settings)
-    return {
-        "flash attention": f"{fa.value}: {fa.reason}",
-        "KV cache": f"{fields['cache_type_k'].default} / {fields['cache_type_v'].default}",
-        "batch": f"{fields['n_batch'].default} (micro-batch: the same)",
-        "threads": f"{settings.threads} (prompt: the same)",
-        "prompt cache in RAM": f"{fields['cache_ram'].default} MiB (-cram 0: off)",
-    }

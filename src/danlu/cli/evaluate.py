@@ -6,15 +6,17 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from danlu.cli.engine_flags import with_engine_flags
 from danlu.errors import InvalidRequest
 
 Opt = typer.Option
 
 
+@with_engine_flags
 def evaluate(
     targets: Annotated[
         list[str],
@@ -42,6 +44,7 @@ def evaluate(
     ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context length.")] = None,
     output: Annotated[Path | None, Opt("--output", "-o", help="Report file (report).")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
+    engine: dict[str, Any] | None = None,  # the engine flags' LoadOptions fields, for models
 ) -> int:
     """Measure a model: multiple choice (MMLU, C-Eval, CMMLU, JSONL), Q&A, perplexity."""
     if targets[0] == "report":
@@ -64,8 +67,9 @@ def evaluate(
         judge_model=judge_model,
         subjects=[s for s in (subjects or "").split(",") if s],
     )
-    with _judge(settings, judge_key, ctx_size) as grader:
-        results = [_one(t, settings, model, api_key, ctx_size, grader) for t in targets]
+    load = {"n_ctx": ctx_size, **(engine or {})}  # how store models are loaded
+    with _judge(settings, judge_key, load) as grader:
+        results = [_one(t, settings, model, api_key, load, grader) for t in targets]
     if as_json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     else:
@@ -75,31 +79,32 @@ def evaluate(
     return 0
 
 
-def _one(target: str, settings, model: str | None, api_key: str | None, n_ctx: int | None, judge):
+def _one(target: str, settings, model: str | None, api_key: str | None, load: dict, judge):
     from danlu.cli.progress import progress_bar
     from danlu.config import Settings
     from danlu.evaluate import evaluate as run
 
     home = Settings().home
     label = f"{target} {settings.task}"
-    with _scorer(target, model, api_key, n_ctx) as scorer, progress_bar(label) as bar:
+    with _scorer(target, model, api_key, load) as scorer, progress_bar(label) as bar:
         result = run(settings, scorer, home, progress=bar, judge=judge)
     print(f"results: {result['run_dir']}/result.json", file=sys.stderr)
     return result
 
 
 @contextmanager
-def _judge(settings, api_key: str | None, n_ctx: int | None):
+def _judge(settings, api_key: str | None, load: dict):
     """The judge's scorer for the whole command, or None without --judge."""
     if not settings.judge:
         yield None
         return
-    with _scorer(settings.judge, settings.judge_model, api_key, n_ctx) as scorer:
+    with _scorer(settings.judge, settings.judge_model, api_key, load) as scorer:
         yield scorer
 
 
 @contextmanager
-def _scorer(target: str, model: str | None, api_key: str | None, n_ctx: int | None):
+def _scorer(target: str, model: str | None, api_key: str | None, load: dict):
+    """A server URL's scorer, or a store model loaded with `load` (n_ctx and engine flags)."""
     from danlu.evaluate import ModelScorer, ServerScorer
 
     if target.startswith(("http://", "https://")):
@@ -111,9 +116,9 @@ def _scorer(target: str, model: str | None, api_key: str | None, n_ctx: int | No
         finally:
             scorer.close()
         return
-    from danlu import load
+    import danlu
 
-    with load(target, n_ctx=n_ctx) as loaded:
+    with danlu.load(target, **load) as loaded:
         yield ModelScorer(loaded)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from danlu.cli import bench, data, evaluate, kb, models, run, runs, serve, train, ui
+from danlu.cli import bench, data, doctor, evaluate, kb, models, run, runs, serve, train, ui
 from danlu.cli import create as create_cmd
 from danlu.cli import export as export_cmd
 from danlu.cli.edge import run_guarded
@@ -27,6 +27,7 @@ COMMANDS = {
     "quantize": export_cmd.quantize,
     "create": create_cmd.create,
     "ui": ui.ui,
+    "doctor": doctor.doctor,
     "kb": kb.group(),  # a sub-command group: a Typer of its own
     "train": train.group(),
     "data": data.group(),

@@ -97,10 +97,10 @@ def show(
 
 
 def _print_engine_defaults(manifest: Manifest) -> None:
-    from danlu.cli.engine_flags import default_rows
+    from danlu.load_defaults import default_rows
 
     print("  engine defaults (change with danlu run/serve flags, see docs/engine.md)")
-    rows = default_rows(Settings(), manifest)
+    rows = default_rows(manifest, Settings())
     width = max(map(len, rows))
     for key, value in rows.items():
         print(f"    {key:<{width}} {value}")

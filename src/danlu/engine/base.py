@@ -165,11 +165,16 @@ FlashAttn = Literal["on", "off", "auto"]
 KvCacheType = Literal["f32", "f16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"]
 RopeScaling = Literal["none", "linear", "yarn"]
 
-# Why flash attention is off unless asked for; `danlu show` and `danlu run -v` print it.
+# Why flash attention is llama.cpp's auto unless a measurement says otherwise.
 FLASH_ATTN_DEFAULT_REASON = (
-    "off by default: on one measured CPU it sped generation ~9% (tg128), on another 'auto' "
-    "halved prompt speed; `danlu bench MODEL --save-default` measures both and keeps the "
-    "faster for that model on this machine"
+    "llama.cpp's own default, as llama-server and llama-bench have it (on where the "
+    "backend supports it); `danlu bench MODEL --save-default` measures on and off and keeps "
+    "the faster for that model on this machine"
+)
+REPACK_DESCRIPTION = (
+    "Repack quantized weights into the CPU's fast layouts at load (llama.cpp's extra buffer "
+    "types: CPU_REPACK, AMX); None: on, except on a CPU with AMX, whose kernels crash "
+    "(llama.cpp #20824)."
 )
 
 
@@ -189,7 +194,8 @@ class LoadOptions(BaseModel):
     n_ubatch: MicroBatch | None = Field(
         None, description="Micro-batch (-ub); None: the batch size, one pass per batch."
     )
-    flash_attn: FlashAttn = Field("off", description=FLASH_ATTN_DEFAULT_REASON)
+    flash_attn: FlashAttn = Field("auto", description=FLASH_ATTN_DEFAULT_REASON)
+    repack: bool | None = Field(None, description=REPACK_DESCRIPTION)
     cache_type_k: KvCacheType = Field("f16", description="K cache type (-ctk).")
     cache_type_v: KvCacheType = Field(
         "f16", description="V cache type (-ctv); a quantized one needs flash attention."

@@ -45,6 +45,9 @@ class ServerSettings(BaseSettings):
     # Engine knobs: None leaves each to LoadOptions' default (docs/engine.md says why).
     threads_batch: Threads | None = Field(None, description="Threads for prompt processing.")
     flash_attn: FlashAttn | None = Field(None, description="Flash attention: on, off or auto.")
+    repack: bool | None = Field(
+        None, description="Repack weights for the CPU's fast kernels (default: see danlu show)."
+    )
     n_batch: BatchSize | None = Field(None, description="Prompt tokens per decode call.")
     n_ubatch: MicroBatch | None = Field(None, description="Micro-batch size.")
     cache_type_k: KvCacheType | None = Field(None, description="K cache type.")

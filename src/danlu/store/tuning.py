@@ -1,64 +1,74 @@
 """Engine defaults measured on this machine: `danlu bench MODEL --save-default` writes them,
 `danlu.load()` and `danlu show` read them.
 
-Which flash-attention setting is faster depends on the CPU and the model (docs/engine.md),
-so the default is measured rather than chosen by hand. One record per model file (its
-SHA-256) and machine (the CPU's name and logical core count) lives in
-`DANLU_HOME/tuning.json`; an explicit `-fa` or `DANLU_FLASH_ATTN` still wins over it.
+Which flash-attention and repack settings are fastest, and whether repacked weights run at
+all, depend on the CPU and the model (docs/engine.md), so the defaults are measured rather
+than chosen by hand. One record per model file (its SHA-256) and machine (the CPU's name and
+logical core count) lives in `DANLU_HOME/tuning.json`; a flag or a DANLU_* variable still
+wins over it. A record written before repack was measured is no record.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from danlu.store.atomic import write_text_atomic
+from danlu.system import cpu
 
 FILE = "tuning.json"
 
 
+def label(flash_attn: str, repack: bool) -> str:
+    """How a candidate is named in a record's speeds, e.g. 'fa on, repack off'."""
+    return f"fa {flash_attn}, repack {'on' if repack else 'off'}"
+
+
 class TunedDefault(BaseModel):
-    """The faster flash-attention setting for one model on one machine, and the evidence."""
+    """The fastest engine settings that ran for one model on one machine, and the evidence."""
 
     model_config = ConfigDict(extra="ignore")
 
     flash_attn: Literal["on", "off"] = Field(description="The setting a load without -fa gets.")
+    repack: bool = Field(description="Whether a load without --repack/--no-repack repacks.")
     measured: str = Field(description="When it was measured (ISO date).")
     threads: int = Field(description="The thread count it was measured at.")
     speeds: dict[str, dict[str, float]] = Field(
-        description="tokens/s per setting and test, e.g. {'on': {'pp512': 401.2, ...}}."
+        description="tokens/s per candidate and test, e.g. {'fa on, repack on': {'pp512': 401.2}}."
+    )
+    unusable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Candidates that could not be measured, and why (e.g. 'died by SIGSEGV').",
     )
 
-    def reason(self) -> str:
-        """One line for `danlu show` and the verbose engine line."""
-        chosen, other = self.flash_attn, "off" if self.flash_attn == "on" else "on"
-        ratios = ", ".join(
-            f"{test} {speed / self.speeds[other][test]:.2f}×"
-            for test, speed in self.speeds[chosen].items()
-            if self.speeds.get(other, {}).get(test)
-        )
+    def value(self, knob: str) -> str | bool:
+        return {"flash_attn": self.flash_attn, "repack": self.repack}[knob]
+
+    def reason(self, knob: str) -> str:
+        """Why `knob` ('flash_attn' or 'repack') has its value: the candidate that differs
+        from the chosen one in that knob alone, its speed ratios or why it did not run."""
+        chosen = label(self.flash_attn, self.repack)
+        if knob == "flash_attn":
+            other = label("off" if self.flash_attn == "on" else "on", self.repack)
+        else:
+            other = label(self.flash_attn, not self.repack)
+        if other in self.unusable:
+            against = f"{other} {self.unusable[other]}"
+        else:
+            mine, theirs = self.speeds.get(chosen, {}), self.speeds.get(other, {})
+            ratios = ", ".join(
+                f"{test} {speed / theirs[test]:.2f}×"
+                for test, speed in mine.items()
+                if theirs.get(test)
+            )
+            against = f"{ratios} of {other}"
         return (
             f"measured on this machine on {self.measured} at {self.threads} threads "
-            f"(danlu bench --save-default): {ratios} of {other}"
+            f"(danlu bench --save-default): {against}"
         )
-
-
-def machine() -> str:
-    """What makes speeds comparable: the CPU model and its logical core count."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name} ×{os.cpu_count() or 1}"
 
 
 class Tunings:
@@ -77,7 +87,7 @@ class Tunings:
 
     @staticmethod
     def key(sha256: str) -> str:
-        return f"{sha256}@{machine()}"
+        return f"{sha256}@{cpu().key}"
 
     def get(self, sha256: str) -> TunedDefault | None:
         record = self._all().get(self.key(sha256))
@@ -85,6 +95,18 @@ class Tunings:
             return TunedDefault.model_validate(record) if record else None
         except ValidationError:
             return None
+
+    def here(self) -> dict[str, TunedDefault]:
+        """This machine's readable records, by model file SHA-256."""
+        suffix = f"@{cpu().key}"
+        found = {}
+        for key, record in self._all().items():
+            if key.endswith(suffix):
+                try:
+                    found[key.removesuffix(suffix)] = TunedDefault.model_validate(record)
+                except ValidationError:
+                    continue
+        return found
 
     def save(self, sha256: str, tuned: TunedDefault) -> None:
         records = self._all()

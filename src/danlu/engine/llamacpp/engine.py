@@ -19,6 +19,7 @@ from llama_cpp import _internals as internals
 from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.adapters import load_adapters, set_adapters
+from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.scheduler import Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
@@ -33,13 +34,13 @@ class LlamaCppEngine:
     formats = ("gguf",)
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
-        self._model = native.load_model(path, options)
+        log: list[str] = []  # llama.cpp's load and set-up notes, read back as facts
+        self._model = native.load_model(path, options, log)
         self._options = options
         train_ctx = self._model.n_ctx_train()
         limit = int(train_ctx * options.context_factor)  # RoPE scaling stretches it
         self._n_ctx = min(options.n_ctx or limit, limit)
         n_seq = options.parallel + 1  # the extra sequence is for scoring
-        log: list[str] = []
         self._ctx = native.new_context(
             self._model, options, n_ctx=self._n_ctx, n_seq=n_seq, log=log
         )
@@ -63,6 +64,9 @@ class LlamaCppEngine:
         return {
             "flash_attn": read_back.get("flash_attn", o.flash_attn),
             "flash_attn_asked": o.flash_attn,
+            "repack": "on" if resolve_repack(o.repack) else "off",
+            "repacked": read_back.get("repacked", "none"),
+            "weight_buffers": read_back.get("weight_buffers", "?"),
             "cache_type_k": read_back.get("cache_type_k", o.cache_type_k),
             "cache_type_v": read_back.get("cache_type_v", o.cache_type_v),
             "n_batch": str(params.n_batch),

@@ -19,6 +19,7 @@ from llama_cpp._logger import llama_log_callback, set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 
 from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
+from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import BackendError, CorruptModel, InvalidParameter
 
@@ -44,6 +45,9 @@ _LOG_TAGS = {2: "W", 3: "E"}
 # "flash_attn = enabled" when asked for; "Flash Attention enabled" when 'auto' resolved it
 _FLASH_ATTN = re.compile(r"(?:flash_attn\s+= |Flash Attention )(enabled|disabled|not supported)")
 _KV_TYPES = re.compile(r"K \((\w+)\):.*V \((\w+)\):")
+# "load_tensors:   CPU_REPACK model buffer size =    56.95 MiB"
+_WEIGHT_BUFFER = re.compile(r"(\w+) model buffer size\s*=\s*([\d.]+) MiB")
+_PLAIN_BUFFERS = ("CPU", "CPU_Mapped")  # weights as the file has them, no repacking
 
 
 @llama_cpp.llama_log_callback
@@ -51,18 +55,24 @@ def _drop_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
     """llama.cpp's log sink when not verbose: its notes would break the CLI's clean output."""
 
 
-def load_model(path: Path, options: LoadOptions) -> internals.LlamaModel:
-    """Load a GGUF file; a file llama.cpp cannot read raises CorruptModel."""
+def load_model(
+    path: Path, options: LoadOptions, log: list[str] | None = None
+) -> internals.LlamaModel:
+    """Load a GGUF file; a file llama.cpp cannot read raises CorruptModel.
+
+    llama.cpp's log lines while it loads go to `log` (the weight buffers it chose are read
+    back from them by `context_facts`).
+    """
     verbose = bool(options.extra.get("verbose", False))
     set_verbose(verbose)
-    if not verbose:
-        llama_cpp.llama_log_set(_drop_log, ctypes.c_void_p(0))
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = ALL_LAYERS if options.gpu_layers < 0 else options.gpu_layers
+    params.use_extra_bufts = resolve_repack(options.repack)
     if not options.mmap or options.mlock:  # else llama.cpp's own choice (it maps the file)
         params.load_mode = LOAD_MODES[(options.mmap, options.mlock)]
     try:
-        return internals.LlamaModel(path_model=str(path), params=params, verbose=False)
+        with LogTap([] if log is None else log, verbose):
+            return internals.LlamaModel(path_model=str(path), params=params, verbose=False)
     except ValueError:
         raise CorruptModel(
             f"llama.cpp could not load '{path}'",
@@ -129,16 +139,25 @@ def context_params(
 
 
 def context_facts(log: list[str]) -> dict[str, str]:
-    """What llama.cpp made of the settings, read back from its set-up log.
+    """What llama.cpp made of the settings, read back from its load and set-up log.
 
-    Keys: flash_attn (on/off, as resolved), cache_type_k, cache_type_v.
+    Keys: flash_attn (on/off, as resolved), cache_type_k, cache_type_v, weight_buffers
+    (the buffer types holding the weights and their sizes, e.g. 'CPU_REPACK 57 MiB'),
+    repacked (the extra buffer types among them, or 'none').
     """
     facts: dict[str, str] = {}
+    buffers: list[tuple[str, float]] = []
     for line in log:
         if found := _FLASH_ATTN.search(line):
             facts["flash_attn"] = "on" if found.group(1) == "enabled" else "off"
         if found := _KV_TYPES.search(line):
             facts["cache_type_k"], facts["cache_type_v"] = found.group(1), found.group(2)
+        if found := _WEIGHT_BUFFER.search(line):
+            buffers.append((found.group(1), float(found.group(2))))
+    if buffers:
+        facts["weight_buffers"] = ", ".join(f"{name} {size:.0f} MiB" for name, size in buffers)
+        extra = [name for name, _ in buffers if name not in _PLAIN_BUFFERS]
+        facts["repacked"] = ", ".join(extra) or "none"
     return facts
 
 
