@@ -15,7 +15,12 @@ and repack settings:
 
 Needs `bash benchmarks/build_llama_cpp.sh` first; builds the C loop itself with cc.
 
-    python benchmarks/tg_gap.py --flash-attn on --reps 7
+With --in-process the contenders all run in this process, where the spread between reps is
+smaller: the ctypes loop on a context made with a raw `llama_init_from_model`, the same loop
+on danlu's engine context, and danlu's engine.
+
+    python -m benchmarks.tg_gap --flash-attn on --reps 7
+    python -m benchmarks.tg_gap --flash-attn on --reps 15 --in-process
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +86,57 @@ def bare_python(engine: LlamaCppEngine, n: int) -> float:
     return bare_tg(engine, n)
 
 
+def raw_context(gguf: Path, a, n_ctx: int):
+    """A llama.cpp context made with the C API alone, shaped as danlu's (two sequences)."""
+    model = llama_cpp.llama_model_load_from_file(str(gguf).encode(), _model_params(a))
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_seq_max = n_ctx * 2, 2
+    params.n_batch = params.n_ubatch = min(512, n_ctx)
+    params.n_threads = params.n_threads_batch = a.threads
+    params.flash_attn_type = {
+        "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        "auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+    }[a.flash_attn]
+    return model, llama_cpp.llama_init_from_model(model, params)
+
+
+def _model_params(a):
+    params = llama_cpp.llama_model_default_params()
+    params.use_extra_bufts = a.repack
+    return params
+
+
+def ctypes_loop(ctx, n: int) -> float:
+    """tok/s of n single-token decodes from an empty cache, as the C loop does them."""
+    memory = llama_cpp.llama_get_memory(ctx)
+    token = (llama_cpp.llama_token * 1)(1)
+    llama_cpp.llama_memory_clear(memory, True)
+    llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(token, 1))  # warm-up
+    llama_cpp.llama_synchronize(ctx)
+    llama_cpp.llama_memory_clear(memory, True)
+    start = time.perf_counter()
+    for _ in range(n):
+        llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(token, 1))
+        llama_cpp.llama_synchronize(ctx)
+    return n / (time.perf_counter() - start)
+
+
+def in_process(a, gguf: Path, engine: LlamaCppEngine) -> dict[str, Callable[[], float]]:
+    _, raw = raw_context(gguf, a, engine.n_ctx)
+
+    def on_engine() -> float:
+        rate = ctypes_loop(engine._ctx.ctx, a.tg)  # a benchmark may reach in
+        engine.reset()  # its slots must not believe their old tokens are cached
+        return rate
+
+    return {
+        "ctypes loop, raw context": lambda: ctypes_loop(raw, a.tg),
+        "ctypes loop, danlu's engine context": on_engine,
+        "danlu engine": lambda: time_tg(engine, [], a.tg),
+    }
+
+
 def contenders(a, gguf: Path, engine: LlamaCppEngine) -> dict[str, Callable[[], float]]:
     wheel, bench = build(WHEEL_LIB, "bare_decode_wheel"), build(BENCH_LIB, "bare_decode_bench")
     bench_shape = {"n_ctx": a.tg, "n_seq": 1}  # llama-bench: the test's tokens, one sequence
@@ -105,6 +162,7 @@ def main() -> None:
     p.add_argument("--repack", choices=("on", "off"), default=None)
     p.add_argument("--tg", type=int, default=128)
     p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--in-process", action="store_true", help="only the in-process contenders")
     a = p.parse_args()
     a.repack = resolve_repack(None if a.repack is None else a.repack == "on")
     gguf = Catalog(Settings()).main_path("smollm2")
@@ -114,7 +172,7 @@ def main() -> None:
     )
     engine = LlamaCppEngine(gguf, options)
     try:
-        runs = contenders(a, gguf, engine)
+        runs = (in_process if a.in_process else contenders)(a, gguf, engine)
         for run in runs.values():  # warm-up, not counted
             run()
         rates: dict[str, list[float]] = {name: [] for name in runs}
@@ -128,12 +186,13 @@ def main() -> None:
 
 
 def report(a, rates: dict[str, list[float]]) -> None:
-    reference = rates["llama-bench"]
+    first = next(iter(rates))
+    reference = rates[first]
     print(
         f"tg{a.tg}, {a.threads} threads, flash attention {a.flash_attn}, "
         f"repack {'on' if a.repack else 'off'}, {a.reps} reps, alternating"
     )
-    print("| contender | tok/s (median) | ratio to llama-bench (median of per-rep ratios) |")
+    print(f"| contender | tok/s (median) | ratio to {first} (median of per-rep ratios) |")
     print("| --- | ---: | ---: |")
     for name, values in rates.items():
         ratios = [v / r for v, r in zip(values, reference, strict=True)]
