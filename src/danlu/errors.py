@@ -79,6 +79,13 @@ class StoreError(DanluError):
     code = "store_error"
 
 
+class DiskFull(DanluError):
+    """The disk under a folder danlu writes to is full; what was stored before is intact."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 class OfflineError(DanluError):
     """A download was needed but the hub cannot be reached."""
 

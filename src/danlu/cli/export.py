@@ -129,7 +129,7 @@ VERDICTS = {True: "pass", False: "FAIL", None: ""}
 
 def parity_cells(row: dict[str, Any]) -> list[str]:
     """One row of the parity table as text, in PARITY_COLUMNS order (the CLI and the page)."""
-    from danlu.cli.models import human_size
+    from danlu.units import human_size
 
     return [
         row["variant"],

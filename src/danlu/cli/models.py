@@ -16,30 +16,11 @@ from rich.table import Table
 from danlu.cli.export import print_derivation
 from danlu.config import Settings
 from danlu.store import Catalog, Manifest
+from danlu.units import human_params, human_size
 
 
 def _catalog() -> Catalog:
     return Catalog(Settings())
-
-
-def human_size(n: int | None) -> str:
-    if not n:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
-
-
-def human_params(n: int | None) -> str:
-    if not n:
-        return "-"
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= scale:
-            return f"{n / scale:.1f}{suffix}"
-    return str(n)
 
 
 def list_models(

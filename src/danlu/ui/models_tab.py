@@ -13,12 +13,12 @@ from typing import Any
 
 import gradio as gr
 
-from danlu.cli.models import human_params, human_size
 from danlu.store import Catalog
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
 from danlu.ui.jobs import Job
 from danlu.ui.names import model_names
+from danlu.units import human_params, human_size
 
 COLUMNS = ["name", "format", "params", "quant", "size", "ctx", "status"]
 JOB_CHECK_SECONDS = 2.0  # how often the tab asks whether a job has ended since its last look
