@@ -1,4 +1,4 @@
-"""How an answer is reported: the `--json` object and the speed line.
+"""How an answer is reported: the `--json` object (the speed line is `Timing.speed_line`).
 
 Shared by the one-shot `danlu run` and the interactive chat, so neither imports the other.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from danlu.engine.base import Completion, Timing
+from danlu.engine.base import Completion
 
 
 def completion_json(model: str, result: Completion) -> dict[str, Any]:
@@ -33,8 +33,3 @@ def completion_json(model: str, result: Completion) -> dict[str, Any]:
     }
 
 
-def speed_line(t: Timing) -> str:
-    return (
-        f"prompt: {t.prompt_tokens} tokens, {t.prompt_tps:.1f} tok/s | "
-        f"generation: {t.completion_tokens} tokens, {t.generation_tps:.1f} tok/s"
-    )

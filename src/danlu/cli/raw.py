@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from danlu.cli.output import speed_line
 from danlu.cli.style import Style
 from danlu.engine.base import Completion
 
@@ -103,7 +102,7 @@ class RawChat:
         if self.cache is not None:
             self.cache.after()
         if chunks and chunks[-1].finish_reason and self.verbose:
-            self._note(speed_line(Completion.collect(chunks).timing))
+            self._note(Completion.collect(chunks).timing.speed_line())
 
     def _reverse_prompt_end(self, written: str, new: int) -> int | None:
         """Where the first reverse prompt in the newest text ends, if one is there."""

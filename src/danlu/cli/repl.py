@@ -13,7 +13,6 @@ from pathlib import Path
 
 from danlu.chat.messages import Message
 from danlu.cli.edge import report
-from danlu.cli.output import speed_line
 from danlu.cli.slash import run_slash
 from danlu.cli.style import Style
 from danlu.config import Settings
@@ -141,7 +140,7 @@ class Repl:
         for notice in result.notices:
             self.say(f"note: {notice}")
         if self.verbose:
-            self.say(speed_line(result.timing))
+            self.say(result.timing.speed_line())
 
     def say(self, text: str) -> None:
         print(f"{self.style.dim}{text}{self.style.reset}")

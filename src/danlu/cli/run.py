@@ -16,7 +16,7 @@ from danlu.cli.engine_flags import (
     open_prompt_cache,
     with_engine_flags,
 )
-from danlu.cli.output import completion_json, speed_line
+from danlu.cli.output import completion_json
 from danlu.cli.raw import RawChat, RawMode
 from danlu.cli.style import Style
 from danlu.engine.base import Completion
@@ -238,5 +238,5 @@ def _one_shot(
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     if verbose:
-        print(speed_line(result.timing), file=sys.stderr)
+        print(result.timing.speed_line(), file=sys.stderr)
     return 0

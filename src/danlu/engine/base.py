@@ -53,6 +53,13 @@ class Timing:
         tokens = self.completion_tokens
         return tokens / self.generation_seconds if self.generation_seconds > 0 else 0.0
 
+    def speed_line(self) -> str:
+        """One line for people: the CLI's stderr note, the chat's and the page's footer."""
+        return (
+            f"prompt: {self.prompt_tokens} tokens, {self.prompt_tps:.1f} tok/s | "
+            f"generation: {self.completion_tokens} tokens, {self.generation_tps:.1f} tok/s"
+        )
+
 
 @dataclass(frozen=True)
 class TokenLogprob:

@@ -15,7 +15,6 @@ from typing import Any
 import gradio as gr
 
 from danlu.chat.sessions import Session, load_session, save_session
-from danlu.cli.output import speed_line
 from danlu.errors import InvalidRequest
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
@@ -129,7 +128,7 @@ class ChatActions:
                 stream.close()
         if last is not None and last.timing is not None:
             notes = "".join(f"  \nnote: {n}" for n in last.notices)
-            yield text, speed_line(last.timing) + notes, ""
+            yield text, last.timing.speed_line() + notes, ""
         else:
             yield text, "stopped", ""
 

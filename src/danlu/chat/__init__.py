@@ -1,0 +1,1 @@
+"""Conversations: messages, chat templates, context fitting, saved sessions and tool calling."""
