@@ -92,6 +92,23 @@ def test_json_array_rows_are_located_by_line(tmp_path: Path):
     assert load_data(path).problems == ["line 3: missing 'output'"]
 
 
+def test_a_json_array_cut_off_before_its_bracket_is_an_error_at_its_last_line(
+    tmp_path: Path,
+    danlu,  # noqa: F811
+):
+    path = tmp_path / "cut.json"
+    path.write_text(
+        '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": "d"}\n'
+    )
+    data = load_data(path)
+    assert len(data.examples) == 2
+    assert data.problems == ["line 3: not valid JSON (the array has no closing ']')"]
+    path.write_text('[{"instruction":"a","output":"b"}')  # the file: one line, no ']'
+    result = danlu("data", "check", str(path))
+    assert result.code == 1 and "1 of 2 rows are bad" in result.err
+    assert "line 1: not valid JSON (the array has no closing ']')" in result.out
+
+
 def test_unknown_format_names_the_keys_and_the_known_formats():
     with pytest.raises(DataError, match=r"from its keys \(answer, question\)") as err:
         load_data(DATA / "unknown.jsonl")

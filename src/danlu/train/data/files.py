@@ -63,7 +63,11 @@ def _json(path: Path) -> Iterator[Record]:
     index = start + 1
     while True:
         index = _skip(text, index)
-        if index >= len(text) or text[index] == "]":
+        if index >= len(text):  # cut off: rows after the last one read may be lost
+            end = f"line {text.count(chr(10), 0, len(text.rstrip())) + 1}"
+            yield Record(end, None, "not valid JSON (the array has no closing ']')")
+            return
+        if text[index] == "]":
             return
         where = f"line {text.count(chr(10), 0, index) + 1}"
         try:
