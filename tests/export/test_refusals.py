@@ -33,10 +33,23 @@ def test_an_unknown_quantization_type(cli, danlu_home):
 
 
 def test_quantize_lists_the_types(cli):
-    listed = cli("quantize", "smollm2", "x", "--list")
-    assert listed.code == 0 and {"q4_k_m", "q8_0", "q6_k", "q5_k_m", "q4_0"} <= set(
-        listed.out.split()
-    )
+    listed = cli("quantize", "--list")  # as docs/export.md writes it: no MODEL, no TYPE
+    assert listed.code == 0, listed.err
+    types = set(listed.out.split())
+    assert {"q4_k_m", "q8_0", "q6_k", "q5_k_m", "q4_0", "iq4_xs"} <= types
+    assert "iq2_xs" not in types and "need an importance matrix" in listed.err
+    assert cli("quantize", "smollm2", "x", "--list").out == listed.out
+
+
+@pytest.mark.parametrize("qtype", ["iq2_xs", "IQ1_S", "q2_k_s"])
+def test_types_that_need_an_importance_matrix_are_refused_before_any_work(cli, danlu_home, qtype):
+    quantized = cli("quantize", "smollm2", qtype, "--name", "iq")
+    exported = cli("export", "runs/nope", "--name", "iq", "--quant", qtype)
+    for result in (quantized, exported):
+        assert result.code == 1
+        assert f"{qtype.lower()} needs an importance matrix" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+    assert in_store(danlu_home) in ([], ["smollm2"])
 
 
 def test_an_architecture_the_converter_does_not_support(tmp_path: Path):

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from danlu.config import Settings
-from danlu.export import COMMON, quant_types
+from danlu.export import COMMON
 from danlu.export.parity import NEAR_TIE
 from danlu.store import Manifest
 
@@ -63,6 +63,17 @@ def export(
     return 0
 
 
+def _list_types(wanted: bool) -> None:
+    """`--list`: the types on stdout, one line; those that need an importance matrix apart."""
+    if not wanted:
+        return
+    from danlu.export.quantize import NEEDS_IMATRIX, usable_types
+
+    print(" ".join(usable_types()))
+    print(f"need an importance matrix (not offered): {' '.join(NEEDS_IMATRIX)}", file=sys.stderr)
+    raise typer.Exit(0)
+
+
 def quantize(
     model: Annotated[str, typer.Argument(help="A GGUF model in the store.")],
     qtype: Annotated[
@@ -74,15 +85,18 @@ def quantize(
     threads: Annotated[int, THREADS] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="The quality table as JSON.")] = False,
     list_types: Annotated[
-        bool, typer.Option("--list", help="List every type llama.cpp offers and exit.")
+        bool,
+        typer.Option(
+            "--list",
+            help="List the types danlu can make and exit (no MODEL or TYPE needed).",
+            callback=_list_types,
+            is_eager=True,  # before the missing arguments are noticed, as --help is
+        ),
     ] = False,
 ) -> int:
     """Quantize a GGUF model of the store and measure what it costs against the source."""
     from danlu.export.requant import quantize_model
 
-    if list_types:
-        print(" ".join(quant_types()))
-        return 0
     with steps_bar() as steps:
         result = quantize_model(model, qtype, name, Settings(), threads=threads, steps=steps)
     report = result.report.to_dict()

@@ -24,6 +24,12 @@ class UnknownQuantType(InvalidParameter):
     code = "unknown_quant_type"
 
 
+class ImatrixRequired(InvalidParameter):
+    """A quantization type llama.cpp offers only with an importance matrix (IQ1/IQ2, Q2_K_S)."""
+
+    code = "imatrix_required"
+
+
 class ParityFailed(DanluError):
     """The f16 export does not reproduce the trained model; it was not registered."""
 

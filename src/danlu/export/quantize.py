@@ -11,13 +11,16 @@ import ctypes
 from pathlib import Path
 
 from danlu.errors import InvalidParameter
-from danlu.export.errors import ExportError, UnknownQuantType
+from danlu.export.errors import ExportError, ImatrixRequired, UnknownQuantType
 
 PREFIX = "LLAMA_FTYPE_MOSTLY_"
 COMMON = ("q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
 """The types the quality table covers by default, best first."""
 UNQUANTIZED = ("f16", "bf16", "f32")
 """GGUF weight types that count as "not quantized" (requantizing from them loses nothing)."""
+NEEDS_IMATRIX = ("iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq2_m", "q2_k_s")
+"""Types llama.cpp refuses to make without an importance matrix (its quantize tool checks the
+same list), which danlu does not compute: refused before any work, not after a conversion."""
 
 
 def quant_types() -> dict[str, int]:
@@ -33,14 +36,24 @@ def quant_types() -> dict[str, int]:
     return dict(sorted(types.items()))
 
 
+def usable_types() -> list[str]:
+    """The types danlu can make: llama.cpp's, less those that need an importance matrix."""
+    return [name for name in quant_types() if name not in NEEDS_IMATRIX]
+
+
 def check_quant_type(name: str) -> str:
-    """`name` lower-cased if llama.cpp offers it; UnknownQuantType listing them if not."""
+    """`name` lower-cased if danlu can make it; UnknownQuantType or ImatrixRequired if not."""
     wanted = name.strip().lower()
+    common = ", ".join(COMMON)
+    if wanted in NEEDS_IMATRIX:
+        raise ImatrixRequired(
+            f"{wanted} needs an importance matrix, which danlu does not compute yet",
+            hint=f"pick one that needs none, e.g. {common}, iq4_xs; all: `danlu quantize --list`",
+        )
     if wanted not in quant_types():
-        common = ", ".join(COMMON)
         raise UnknownQuantType(
             f"unknown quantization type '{name}'",
-            hint=f"try {common}; all types: see `danlu quantize --help`",
+            hint=f"try {common}; all types: `danlu quantize --list`",
         )
     return wanted
 

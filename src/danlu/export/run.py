@@ -76,6 +76,9 @@ def check_export(
 ) -> tuple[Path, RunRecord, str | None]:
     """The run's folder, its record and the checked quant type; a typed error, before any
     long work, for a run that is missing or unfinished, a bad type or a taken name."""
+    if options.adapter_only and options.quant:
+        raise InvalidRequest("--adapter-only exports the adapter alone: it takes no --quant")
+    quant = check_quant_type(options.quant) if options.quant else None
     run_dir = find_run(ref, catalog.settings)
     record = read_record(run_dir)
     if record.status != "finished" or record.output is None:
@@ -83,9 +86,6 @@ def check_export(
             f"run {record.id} is {record.status}: it has no result to export",
             hint="finish it first (danlu train ... --resume)",
         )
-    if options.adapter_only and options.quant:
-        raise InvalidRequest("--adapter-only exports the adapter alone: it takes no --quant")
-    quant = check_quant_type(options.quant) if options.quant else None
     reserve_name(catalog, options.name)
     return run_dir, record, quant
 
