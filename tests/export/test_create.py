@@ -74,6 +74,18 @@ def test_bad_values_found_at_create_name_their_line(cli, tmp_path, danlu_home):
     assert sorted(p.name for p in models.iterdir()) == ["smollm2"]
 
 
+def test_a_taken_name_is_refused_with_a_hint_create_can_follow(cli, tmp_path, danlu_home):
+    modelfile = str(write(tmp_path, "FROM smollm2\n"))
+    assert cli("create", "tidy", "-f", modelfile).code == 0
+    again = cli("create", "tidy", "-f", modelfile)
+    assert again.code == 1 and "'tidy' already exists" in again.err
+    assert "--name" not in again.err and "another name" in again.err  # create has no --name
+    assert "danlu rm tidy" in again.err
+    builtin = cli("create", "smollm2", "-f", modelfile)
+    assert builtin.code == 1 and "--name" not in builtin.err
+    assert "danlu rm" not in builtin.err and "cannot be removed" in builtin.err
+
+
 def test_a_created_model_shares_the_weights_and_carries_its_defaults(
     cli,
     tmp_path,

@@ -39,7 +39,7 @@ def create_from_file(name: str, path: Path | str, settings: Settings) -> Manifes
 def create_model(name: str, mf: Modelfile, settings: Settings, folder: Path) -> Manifest:
     """Build model `name` from a parsed Modelfile; `folder` anchors relative ADAPTER paths."""
     catalog = Catalog(settings)
-    name = reserve_name(catalog, name)
+    name = reserve_name(catalog, name, rename="give the new model another name")
     parent = _parent(catalog, mf)
     adapters = [_adapter_file(mf, folder / a, parent) for a in mf.adapters]
     updates = _updates(mf, parent)

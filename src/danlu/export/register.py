@@ -16,16 +16,17 @@ from danlu.store.names import validate_name
 from danlu.store.staging import build_manifest, exists_error
 
 
-def reserve_name(catalog: Catalog, name: str) -> str:
-    """`name`, validated and not taken (checked before any long work starts)."""
+def reserve_name(catalog: Catalog, name: str, rename: str = "pick another name with --name") -> str:
+    """`name`, validated and not taken (checked before any long work starts); `rename`
+    says how the command takes another name."""
     name = validate_name(name)
     try:
-        catalog.get(name)  # registers the builtins first: their names are taken too
+        builtin = catalog.get(name).builtin  # registers the builtins: their names are taken
     except ModelNotFound:
         return name
     except CorruptModel:
-        pass  # a broken model still holds its name
-    raise exists_error(name)
+        builtin = False  # a broken model still holds its name, and can be removed
+    raise exists_error(name, rename=rename, removable=not builtin)
 
 
 def register_gguf(
