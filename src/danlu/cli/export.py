@@ -137,8 +137,18 @@ def _nats(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
-PARITY_COLUMNS = ("variant", "size", "greedy", "top-1", "Δ top-1", "LL/token", "Δ LL", "check")
+PARITY_COLUMNS = (
+    "variant", "size", "greedy", "top-1", "Δ top-1", "LL/token", "Δ LL",
+    "flips (near-ties)", "check",
+)  # fmt: skip
 VERDICTS = {True: "pass", False: "FAIL", None: ""}
+
+
+def _flips(row: dict[str, Any]) -> str:
+    """Three flips, two of them near-ties, as "3 (2)"; "-" in a report older than the count."""
+    if "flips" not in row:
+        return "-"
+    return f"{row['flips']} ({row['near_ties']})"
 
 
 def parity_cells(row: dict[str, Any]) -> list[str]:
@@ -153,6 +163,7 @@ def parity_cells(row: dict[str, Any]) -> list[str]:
         _pct(row["top1_drop"]),
         f"{row['ll']:.4f}",
         _nats(row["ll_drop"]),
+        _flips(row),
         VERDICTS[row["passed"]],
     ]
 
@@ -166,12 +177,15 @@ def print_parity(report: dict[str, Any]) -> None:
     for row in report["rows"]:
         *cells, verdict = parity_cells(row)
         table.add_row(*cells, colours[verdict])
-    Console(soft_wrap=True).print(table)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a pipe or a file: do not squeeze to 80
+    console.print(table)
     n = report["greedy_tokens"]
     print(
         f"  greedy: identical first {n} tokens; Δ: drop against the first row; flips: "
-        "positions whose top token differs from the reference's, near-ties: the reference "
-        f"had that token within {NEAR_TIE} nats of its own",
+        "positions whose top token differs from the reference's, in brackets the near-ties "
+        f"among them (the reference had that token within {NEAR_TIE} nats of its own)",
         file=sys.stderr,
     )
 
