@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from danlu.bench import LoadSettings, bench_server
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
@@ -40,3 +41,15 @@ def test_cli_json(danlu, live):  # noqa: F811
     assert "more requests than prompts" in table.err
     bad = danlu("bench", "serve", "ftp://x")
     assert bad.code == 1 and "not an http(s) URL" in bad.err
+
+
+def test_a_dead_url_is_one_line_and_a_failure_not_a_table_of_zeros(danlu):  # noqa: F811
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = danlu("bench", "serve", f"http://127.0.0.1:{port}", "--requests", "2")
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().splitlines() == [
+        f"error: cannot reach http://127.0.0.1:{port}: connection refused "
+        "(is the server running? start one with `danlu serve`)"
+    ]

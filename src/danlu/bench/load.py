@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from danlu.bench.stats import latency_summary
-from danlu.errors import InvalidRequest
+from danlu.errors import DanluError, InvalidRequest
 
 TOPICS = (
     "a lighthouse", "a dragon", "a lost key", "the sea", "a robot", "a forest",
@@ -34,6 +35,13 @@ TOPICS = (
 BUILTIN_PROMPTS = [f"Write a short story about {topic}." for topic in TOPICS] + [
     f"用三句话描述{topic}。" for topic in ("长城", "西湖", "熊猫", "茶")
 ]
+
+
+class ServerUnreachable(DanluError):
+    """Nothing answers at the URL: no level is run (a table of zeros would say nothing)."""
+
+    status = 502
+    code = "server_unreachable"
 
 
 class LoadSettings(BaseModel):
@@ -128,6 +136,29 @@ def stream_one(url: str, body: dict[str, Any], headers: dict[str, str], timeout:
     return sample
 
 
+def check_reachable(url: str, timeout: float = 10.0) -> None:
+    """ServerUnreachable, saying why, unless something accepts a connection at `url`."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout).close()
+    except OSError as exc:
+        raise ServerUnreachable(
+            f"cannot reach {url}: {_why(exc, timeout)}",
+            hint="is the server running? start one with `danlu serve`",
+        ) from None
+
+
+def _why(exc: OSError, timeout: float) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, TimeoutError):
+        return f"no answer in {timeout:g} s"
+    return exc.strerror or type(exc).__name__
+
+
 def chat_body(settings: LoadSettings, messages: list[dict[str, str]], **extra: Any) -> dict:
     return {
         "model": settings.model,
@@ -208,8 +239,10 @@ def summarise(clients: int, samples: list[Sample], wall: float) -> dict[str, Any
 def bench_server(
     settings: LoadSettings, progress: Callable[[], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Every concurrency level in turn."""
+    """Every concurrency level in turn, once the server is known to be there."""
     prompts = read_prompts(settings.prompts)
+    chat_url(settings.url)  # an http(s) URL, checked before it is dialled
+    check_reachable(settings.url)
     return [run_level(settings, level, prompts, progress) for level in settings.concurrency]
 
 
