@@ -114,6 +114,20 @@ class PayloadTooLarge(DanluError):
     code = "request_too_large"
 
 
+class Forbidden(DanluError):
+    """The request came from a web page, or by a host name, the server does not answer."""
+
+    status = 403
+    code = "forbidden"
+
+
+class UnsupportedMediaType(DanluError):
+    """The request body is in a format the route does not read."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Overloaded(DanluError):
     """Every slot is busy and the queue is full; retry after `retry_after` seconds."""
 

@@ -56,8 +56,8 @@ def test_api_keys_guard_every_route_but_health(server_with, tmp_path):
 def test_cors_is_closed_by_default_and_opens_when_asked(live, server_with):
     origin = {"Origin": "http://app.example"}
     closed = httpx.get(f"{live.v1}/models", headers=origin, timeout=60)
-    assert "access-control-allow-origin" not in closed.headers
-    opened = server_with(cors_origins=["http://app.example"])
+    assert closed.status_code == 403 and "access-control-allow-origin" not in closed.headers
+    opened = server_with(allowed_origins=["http://app.example"])
     r = httpx.get(f"{opened.v1}/models", headers=origin, timeout=60)
     assert r.headers["access-control-allow-origin"] == "http://app.example"
 

@@ -26,7 +26,12 @@ def serve(
     engine: dict[str, Any],  # the engine flags' LoadOptions fields (@with_engine_flags)
     api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key.")] = None,
     api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
-    cors: Annotated[list[str] | None, Opt("--cors", help="Allowed CORS origin.")] = None,
+    allowed_origins: Annotated[
+        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call.")
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None, Opt("--allowed-hosts", help="Host name to answer.")
+    ] = None,
     max_queue: Annotated[int | None, Opt("--max-queue", help="Waiting generations.")] = None,
     timeout: Annotated[float | None, Opt("--timeout", help="Seconds per request.")] = None,
     keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
@@ -52,7 +57,8 @@ def serve(
         threads=threads,
         api_keys=api_key,
         api_key_file=api_key_file,
-        cors_origins=cors,
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
         max_queue=max_queue,
         request_timeout=timeout,
         keep_alive=keep_alive,

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from danlu.config import Settings
 from danlu.errors import DanluError
@@ -22,6 +21,7 @@ from danlu.server.openapi import install_schema
 from danlu.server.ops import router as ops_router
 from danlu.server.pool import ModelPool
 from danlu.server.settings import ServerSettings
+from danlu.server.sites import SiteCORS, SitePolicy
 from danlu.server.state import ServerState
 
 EXPIRY_SECONDS = 1.0
@@ -61,14 +61,11 @@ def create_app(server: ServerSettings | None = None, settings: Settings | None =
     install_schema(app)
     _add_ops_routes(app)
     _include_api_routers(app)
-    if server.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=server.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-        )
-    app.add_middleware(Guard, keys=server.keys(), max_body=server.max_body_bytes, metrics=metrics)
+    sites = SitePolicy.of(server.allowed_origins, server.allowed_hosts, server.host)
+    app.add_middleware(SiteCORS, policy=sites)
+    app.add_middleware(
+        Guard, keys=server.keys(), max_body=server.max_body_bytes, sites=sites, metrics=metrics
+    )
 
     return app
 

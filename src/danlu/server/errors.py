@@ -9,13 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from danlu.errors import DanluError, Overloaded
+from danlu.errors import DanluError, Overloaded, Unauthorized
 
 log = logging.getLogger("danlu.server")
 
 
 def error_response(
-    request: Request,
+    path: str,
     status: int,
     message: str,
     code: str,
@@ -23,12 +23,22 @@ def error_response(
     headers: dict | None = None,
 ) -> JSONResponse:
     """The error body in the dialect of the route that failed."""
-    if request.url.path.startswith("/api/"):
+    if path.startswith("/api/"):
         body: dict = {"error": message}
     else:
         kind = "invalid_request_error" if status < 500 else "server_error"
         body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def refusal_response(path: str, exc: DanluError) -> JSONResponse:
+    """A typed error as the answer on `path`, with the headers its status calls for."""
+    headers = None
+    if isinstance(exc, Overloaded):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(path, exc.status, exc.one_line(), exc.code, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -47,22 +57,21 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DanluError)
     async def _danlu(request: Request, exc: DanluError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
-        return error_response(request, exc.status, exc.one_line(), exc.code, headers=headers)
+        return refusal_response(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = _validation_message(exc)
-        return error_response(request, 400, message, "invalid_request_error", param=field)
+        return error_response(request.url.path, 400, message, "invalid_request_error", param=field)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         headers = getattr(exc, "headers", None)  # a 405's Allow, for one
         return error_response(
-            request, exc.status_code, str(exc.detail), "http_error", headers=headers
+            request.url.path, exc.status_code, str(exc.detail), "http_error", headers=headers
         )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return error_response(request, 500, "internal server error", "internal_error")
+        return error_response(request.url.path, 500, "internal server error", "internal_error")

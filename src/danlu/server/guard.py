@@ -1,21 +1,35 @@
-"""ASGI middleware in front of every route: API keys, body size limit, request metrics.
+"""ASGI middleware in front of every route: the site policy (Host, Origin), API keys, the
+body's size and type, request metrics.
 
 Pure ASGI rather than BaseHTTPMiddleware, so streaming and disconnect detection pass
-through untouched.
+through untouched. A refusal is a typed error, answered by server/errors.py. Headers are
+read as bytes (latin-1), as HTTP carries them: a byte that is not UTF-8 is no crash.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections import deque
 
+from starlette.datastructures import Headers
+
+from danlu.errors import DanluError, Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from danlu.server.errors import refusal_response
 from danlu.server.metrics import Metrics
+from danlu.server.sites import SitePolicy
 
 OPEN_PATHS = {"/health"}
 # the web page (`danlu serve --ui`) has its own login, which takes an API key as password
 PAGE_PREFIX = "/ui"
+# the page's file uploads: gradio streams each file to disk and refuses one over the page's
+# own limit (UISettings.max_upload_mb) with a 413, so the API's body limit is not theirs
+PAGE_UPLOADS = PAGE_PREFIX + "/gradio_api/upload"
 KNOWN_PREFIXES = ("/v1/", "/api/")
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# read as JSON whatever they say: no type, or curl -d's form type (Ollama's documented
+# examples post JSON with curl -d); a form from another site's page never gets this far
+READ_AS_JSON = {"", "application/x-www-form-urlencoded"}
+SHOWN = 100  # characters of a refused Host or Origin repeated in the error
 
 
 def _route_label(path: str) -> str:
@@ -23,10 +37,13 @@ def _route_label(path: str) -> str:
 
 
 class Guard:
-    def __init__(self, app, *, keys: set[str], max_body: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app, *, keys: set[str], max_body: int, sites: SitePolicy, metrics: Metrics
+    ) -> None:
         self.app = app
-        self.keys = keys
+        self.keys = [key.encode() for key in keys]  # compared as bytes: keys need not be ASCII
         self.max_body = max_body
+        self.sites = sites
         self.metrics = metrics
 
     async def __call__(self, scope, receive, send) -> None:
@@ -42,36 +59,65 @@ class Guard:
             await send(message)
 
         try:
-            refusal = self._refusal(scope)
-            if refusal is None and _chunked(scope):
+            refusal = self._refusal(scope, Headers(scope=scope))
+            if refusal is None and path != PAGE_UPLOADS and _chunked(scope):
                 receive, refusal = await self._buffered(receive)
-            if refusal:
-                await _reply(counting_send, path, *refusal)
+            if refusal is not None:
+                await refusal_response(path, refusal)(scope, receive, counting_send)
                 return
             # the page posts forms and file uploads: its content types stay as sent
             await self.app(scope if _page(path) else _as_json(scope), receive, counting_send)
         finally:
             self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
 
-    def _refusal(self, scope) -> tuple[int, str, str] | None:
-        if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
-            return None
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        if self.keys and not _page(scope["path"]) and not self._authorised(headers):
-            return 401, "missing or wrong API key", "invalid_api_key"
-        length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_body:
-            return self._too_large()
+    def _refusal(self, scope, headers: Headers) -> DanluError | None:
+        """Why the request may not run, in the order a client needs to hear it; or None."""
+        site = self._site_refusal(headers)
+        if site is not None or scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS:
+            return site
+        return self._key_refusal(scope["path"], headers) or self._body_refusal(scope, headers)
+
+    def _site_refusal(self, headers: Headers) -> Forbidden | None:
+        host, origin = headers.get("host"), headers.get("origin")
+        if not self.sites.host_allowed(host):
+            return Forbidden(
+                f"this server does not answer to the host name '{host[:SHOWN]}'",
+                hint="reach it by its address or localhost, or add the name with --allowed-hosts",
+            )
+        if not self.sites.origin_allowed(origin, host):
+            return Forbidden(
+                f"requests from the web page origin '{origin[:SHOWN]}' are not allowed",
+                hint="allow that page with --allowed-origins",
+            )
         return None
 
-    def _too_large(self) -> tuple[int, str, str]:
-        return 413, f"request body over {self.max_body} bytes", "request_too_large"
+    def _key_refusal(self, path: str, headers: Headers) -> Unauthorized | None:
+        if not self.keys or _page(path) or self._authorised(headers):
+            return None
+        return Unauthorized("missing or wrong API key")
 
-    def _authorised(self, headers: dict[str, str]) -> bool:
-        given = headers.get("authorization", "")
-        token = given[7:].strip() if given.lower().startswith("bearer ") else ""
-        token = token or headers.get("x-api-key", "")
+    def _authorised(self, headers: Headers) -> bool:
+        given = headers.get("authorization", "").encode("latin-1")
+        token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
+        token = token or headers.get("x-api-key", "").encode("latin-1")
         return any(hmac.compare_digest(token, key) for key in self.keys)
+
+    def _body_refusal(self, scope, headers: Headers) -> DanluError | None:
+        length = headers.get("content-length", "")
+        if scope["path"] != PAGE_UPLOADS and _digits(length) and int(length) > self.max_body:
+            return self._too_large()
+        if _page(scope["path"]) or scope["method"] not in BODY_METHODS:
+            return None
+        given = _media_type(headers)
+        if given in READ_AS_JSON or _json(given):
+            return None
+        return UnsupportedMediaType(
+            f"the request body must be JSON, not {given[:SHOWN]}",
+            hint="send it with Content-Type: application/json",
+        )
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body over {self.max_body} bytes")
 
     async def _buffered(self, receive):
         """Read a body sent without Content-Length up to the limit, then replay it.
@@ -107,34 +153,23 @@ def _chunked(scope) -> bool:
     return b"transfer-encoding" in names and b"content-length" not in names
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _media_type(headers: Headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _json(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 def _as_json(scope):
-    """Read POST bodies as JSON whatever the client declared: `curl -d` sends a form
-    content type, and Ollama's own examples rely on the server not minding."""
-    given = [v for k, v in scope["headers"] if k.lower() == b"content-type"]
-    if scope["method"] != "POST" or (given and b"json" in given[0].lower()):
+    """Declare a body read as JSON (see READ_AS_JSON) as JSON, so the routes parse it."""
+    if scope["method"] not in BODY_METHODS or _media_type(Headers(scope=scope)) not in READ_AS_JSON:
         return scope
     kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
     return {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
-
-
-async def _reply(send, path: str, status: int, message: str, code: str) -> None:
-    if path.startswith("/api/"):
-        body = {"error": message}
-    else:
-        body = {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": code,
-            }
-        }
-    payload = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})

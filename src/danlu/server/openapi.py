@@ -37,13 +37,16 @@ class OllamaError(BaseModel):
 WHY = {
     400: "Invalid request: a malformed body, a bad parameter or token id, a prompt too long",
     401: "Missing or wrong API key (only when the server has keys)",
+    403: "A browser page from a site not allowed, or a Host name the server does not answer to",
     404: "No model of that name in the store",
     409: "A model of that name already exists",
     413: "Request body over the server's limit",
+    415: "A body that is not JSON",
     422: "The model file is damaged and cannot be loaded",
     501: "An Ollama feature danlu does not offer",
     503: "Busy (queue full, with Retry-After), loading, offline, or shutting down",
     504: "The request ran past the server's per-request timeout",
+    507: "The disk under DANLU_HOME is full (what was stored before is intact)",
 }
 
 AUTH = (401,)
@@ -72,6 +75,7 @@ def install_schema(app: FastAPI) -> None:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
             _drop_validation_422(spec)
+            _add_guard_refusals(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -88,3 +92,18 @@ def _drop_validation_422(spec: dict[str, Any]) -> None:
     schemas = spec.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+
+
+def _add_guard_refusals(spec: dict[str, Any]) -> None:
+    """The request guard answers before any route (guard.py): 403 on each, 415 on a body."""
+    for path, operations in spec.get("paths", {}).items():
+        body = OllamaError if path.startswith("/api/") else OpenAIError
+        for operation in operations.values():
+            statuses = (403, 415) if "requestBody" in operation else (403,)
+            for status in statuses:
+                operation["responses"].setdefault(str(status), _refusal(body, status))
+
+
+def _refusal(body: type[BaseModel], status: int) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{body.__name__}"}
+    return {"description": WHY[status], "content": {"application/json": {"schema": schema}}}

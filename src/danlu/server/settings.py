@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from danlu.engine.base import (
@@ -23,6 +24,7 @@ from danlu.engine.base import (
 )
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
+from danlu.server.sites import ANY, host_name, origin_key
 
 
 class ServerSettings(BaseSettings):
@@ -78,8 +80,15 @@ class ServerSettings(BaseSettings):
     api_key_file: Path | None = Field(
         None, description="File with one API key per line ('#' comments); must hold a key."
     )
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS ('*' for any); none by default."
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web pages (scheme://host[:port]; '*': any) that may call the server from "
+        "a browser and read its answers (CORS), beside pages on this machine and its own.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to ('*': any), beside addresses, localhost, "
+        "names without a dot or under .local/.internal, and the bound name.",
     )
     keep_alive: float = Field(
         300.0, description="Seconds an idle model stays loaded (negative: forever)."
@@ -88,6 +97,31 @@ class ServerSettings(BaseSettings):
     memory_budget_mb: int = Field(
         0, ge=0, description="Unload least-recently-used models above this size (0: no limit)."
     )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != ANY and origin_key(origin) is None:
+                raise PydanticCustomError(
+                    "origin",
+                    "'{origin}' is not an origin: give scheme://host[:port] "
+                    "(http://localhost:3000) or '*'",
+                    {"origin": origin},
+                )
+        return origins
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if host != ANY and host_name(host) is None:
+                raise PydanticCustomError(
+                    "host",
+                    "'{host}' is not a host name: give one such as llm.example",
+                    {"host": host},
+                )
+        return hosts
 
     def engine_options(self) -> dict[str, Any]:
         """The engine knobs that are set, as keyword arguments of danlu.load()."""
