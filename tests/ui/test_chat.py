@@ -48,12 +48,37 @@ def test_stop_ends_a_long_answer(page):
     page.wait(lambda: "tok/s" in page.text("chat-speed"))
 
 
-def test_an_empty_message_is_a_readable_error(page):
+def test_an_empty_message_is_a_short_notice_not_an_error(page):
     page.tab("Chat")
+    _clear(page)
     page.type("chat-input", "   ")
     page.click("chat-send")
     page.wait(lambda: any("Type a message first" in e for e in page.errors()))
-    assert not any("Traceback" in e for e in page.errors())
+    kinds = page.driver.execute_script(
+        """return [...document.querySelectorAll("[data-testid='toast-body']")]
+            .map(t => t.className);"""
+    )
+    assert kinds and not any("error" in kind for kind in kinds), kinds  # a warning toast
+    assert not page.user_messages() and not page.bot_messages()  # nothing was sent
+
+
+def test_an_empty_message_sends_nothing_and_raises_nothing(danlu_home, recwarn):
+    """The handlers alone (no browser): a gradio.Error would mark the chat red for seconds
+    and log a traceback; a blank message is a notice, and nothing is answered."""
+    from danlu.ui.chat_tab import ChatActions
+    from danlu.ui.context import UIContext, UISettings
+    from danlu.ui.names import NONE
+
+    ctx = UIContext.create(UISettings(), Settings(home=danlu_home))
+    try:
+        act = ChatActions(ctx)
+        history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+        assert act.add_user("   ", history) == ("   ", history)
+        assert [str(w.message) for w in recwarn] == ["Type a message first."]
+        answer = act.respond(history, "smollm2", NONE, "", 0.7, 0.95, 40, 8, -1, None)
+        assert list(answer) == []
+    finally:
+        ctx.close()
 
 
 def _send(page, text: str) -> None:

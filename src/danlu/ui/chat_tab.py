@@ -15,7 +15,6 @@ from typing import Any
 import gradio as gr
 
 from danlu.chat.sessions import Session, load_session, save_session
-from danlu.errors import InvalidRequest
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
 from danlu.ui.names import NONE, kb_names, model_names, session_names
@@ -83,7 +82,9 @@ class ChatActions:
 
     def add_user(self, text: str, history: list[dict[str, Any]]) -> tuple[str, list]:
         if not text or not text.strip():
-            raise gr.Error("Type a message first.", title="Empty message")
+            # a notice, not an error: an error marks the chat red and logs a traceback
+            gr.Warning("Type a message first.", duration=3, title="Empty message")
+            return text, history  # nothing sent: `respond` then has nothing to answer
         return "", [*history, {"role": "user", "content": text}]
 
     def respond(
@@ -101,7 +102,7 @@ class ChatActions:
     ) -> Iterator[Update]:
         messages = as_messages(history)
         if not messages or messages[-1]["role"] != "user":
-            raise InvalidRequest("nothing to answer: send a message first")
+            return  # no new message (an empty one was not sent): nothing to do, no error
         flag = self.ctx.stop_flag(request.session_hash or "")
         flag.clear()
         params = sampling(temperature, top_p, top_k, max_tokens, seed)
