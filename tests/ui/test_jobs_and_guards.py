@@ -126,8 +126,8 @@ def test_uploads_land_under_danlu_home_with_a_clean_name(danlu_home, tmp_path):
     with pytest.raises(InvalidRequest, match="not a file this page takes"):
         ctx.keep_upload(sent.rename(tmp_path / "a.exe"), "kb/x", (".md",))
     big = tmp_path / "big.md"
-    big.write_bytes(b"x" * 1_000_001)
-    with pytest.raises(InvalidRequest, match="over 1 MB"):
+    big.write_bytes(b"x" * (2**20 + 1))  # MiB, as gradio counts the same limit
+    with pytest.raises(InvalidRequest, match="over 1 MiB"):
         ctx.keep_upload(big, "kb/x", (".md",))
 
 

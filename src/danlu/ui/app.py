@@ -16,6 +16,12 @@ from collections.abc import Callable
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from gradio.route_utils import API_PREFIX
+from gradio.routes import App
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
@@ -38,8 +44,6 @@ def end_streams(app: FastAPI) -> None:
     heartbeat stream for as long as it is open), so that a stopping server need not wait
     out its grace period for them. Call it as the server starts to stop, as gradio's own
     server does."""
-    from gradio.routes import App
-
     for route in app.routes:
         page = getattr(route, "app", None)
         if isinstance(page, App):
@@ -93,10 +97,46 @@ def build_blocks(ctx: UIContext) -> gr.Blocks:
     return demo
 
 
-def _auth(ctx: UIContext, secrets: set[str]) -> Callable[[str, str], bool] | None:
+def _auth(secrets: set[str]) -> Callable[[str, str], bool] | None:
     if not secrets:
         return None
-    return lambda _user, password: any(hmac.compare_digest(password, s) for s in secrets)
+    keys = [secret.encode() for secret in secrets]  # bytes: a password need not be ASCII
+    return lambda _user, password: any(hmac.compare_digest(password.encode(), k) for k in keys)
+
+
+class LoginGate:
+    """The page's API behind its login. gradio checks the login on most of its routes but
+    leaves some open (the heartbeat stream, cancel, reset, startup-events, ...): with a
+    login, every request under gradio_api/ needs the session the login form started. The
+    page, its assets and the login form itself stay open, or nobody could log in."""
+
+    def __init__(self, app: ASGIApp, page: App) -> None:
+        self.app = app
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _api_path(scope) and not self._logged_in(scope):
+            refused = JSONResponse({"detail": "Not authenticated"}, status_code=401)
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _logged_in(self, scope: Scope) -> bool:
+        cookies = Request(scope).cookies
+        names = ("access-token-", "access-token-unsecure-")  # the cookies gradio's login sets
+        tokens = [cookies.get(name + self.page.cookie_id) for name in names]
+        return any(token in self.page.tokens for token in tokens if token)
+
+
+def _api_path(scope: Scope) -> bool:
+    path = scope["path"].removeprefix(scope.get("root_path", ""))
+    return path.startswith(f"{API_PREFIX}/")
+
+
+def _page_app(app: FastAPI, path: str) -> App:
+    """The gradio app mounted at `path` of `app`."""
+    mounted = [r.app for r in app.routes if isinstance(r, Mount) and r.path == path.rstrip("/")]
+    return next(page for page in mounted if isinstance(page, App))
 
 
 def mount(app: FastAPI, ctx: UIContext, path: str, secrets: set[str] = frozenset()) -> FastAPI:
@@ -107,16 +147,20 @@ def mount(app: FastAPI, ctx: UIContext, path: str, secrets: set[str] = frozenset
     os.environ["GRADIO_TEMP_DIR"] = str(upload_tmp)
     demo = build_blocks(ctx)
     demo.queue(default_concurrency_limit=4)
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
         demo,
         path=path,
-        auth=_auth(ctx, set(secrets)),
+        auth=_auth(set(secrets)),
         auth_message="danlu: the password, or one of the server's API keys",
-        max_file_size=f"{ctx.ui.max_upload_mb}mb",
+        max_file_size=ctx.ui.max_upload_bytes,
         allowed_paths=[str(ctx.charts)],
         ssr_mode=False,
         footer_links=[],
         theme=theme(),
         css=CSS,
     )
+    if secrets:
+        page = _page_app(app, path)
+        page.add_middleware(LoginGate, page=page)
+    return app

@@ -41,12 +41,21 @@ class UISettings:
     password: str | None = None
     """Password for the login form (any user name); required off loopback."""
     max_upload_mb: int = 50
-    """Largest file the page accepts."""
+    """Largest file the page takes, in MiB: gradio refuses a bigger one as it streams in
+    (413), and each upload box says so."""
     open_browser: bool = True
     """Open the page in the default browser at start (`danlu ui` only)."""
     shutdown_grace: float = 5.0
     """Seconds open connections get to close when the page stops (an open browser tab
     holds one for as long as it is open)."""
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 2**20
+
+    def upload_label(self, what: str) -> str:
+        """An upload box's label, with the limit the page holds it to."""
+        return f"{what} (up to {self.max_upload_mb} MiB a file)"
 
     def check(self) -> None:
         if not is_loopback(self.host) and not self.password:
@@ -202,9 +211,8 @@ class UIContext:
                 f"'{source.name}' is not a file this page takes here",
                 hint="accepted: " + ", ".join(allowed),
             )
-        limit = self.ui.max_upload_mb * 1_000_000
-        if source.stat().st_size > limit:
-            raise InvalidRequest(f"'{source.name}' is over {self.ui.max_upload_mb} MB")
+        if source.stat().st_size > self.ui.max_upload_bytes:
+            raise InvalidRequest(f"'{source.name}' is over {self.ui.max_upload_mb} MiB")
         folder = self.upload_root / area / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name

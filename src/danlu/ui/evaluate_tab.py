@@ -100,7 +100,9 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         )
         task = gr.Dropdown(list(TASKS), value="mc", label="Task", elem_id="eval-task")
     with gr.Row():
-        upload = gr.File(label="Task data", type="filepath", elem_id="eval-upload")
+        upload = gr.File(
+            label=ctx.ui.upload_label("Task data"), type="filepath", elem_id="eval-upload"
+        )
         data = gr.Textbox(label="…or a data file or folder on this machine", elem_id="eval-data")
     with gr.Row():
         limit = gr.Number(value=20, precision=0, label="Items (0: all)", elem_id="eval-limit")

@@ -126,7 +126,10 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         create = gr.Button("Create", elem_id="kb-create", scale=1)
     with gr.Row():
         uploads = gr.File(
-            label="Upload documents", file_count="multiple", elem_id="kb-upload", type="filepath"
+            label=ctx.ui.upload_label("Upload documents"),
+            file_count="multiple",
+            elem_id="kb-upload",
+            type="filepath",
         )
         folder = gr.Textbox(label="…or a folder on this machine", elem_id="kb-folder")
     add = gr.Button("Add to the knowledge base", variant="primary", elem_id="kb-add")

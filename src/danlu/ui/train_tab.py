@@ -244,7 +244,9 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         )
     with gr.Row():
         upload = gr.File(
-            label="Data file (.jsonl .json .csv .parquet)", type="filepath", elem_id="train-upload"
+            label=ctx.ui.upload_label("Data file: .jsonl .json .csv .parquet"),
+            type="filepath",
+            elem_id="train-upload",
         )
         path = gr.Textbox(label="Data file path (or a hub dataset id)", elem_id="train-data")
     check = gr.Button("Check data", size="sm", elem_id="train-check")
