@@ -11,9 +11,11 @@ import pytest
 from danlu.errors import InvalidParameter
 from danlu.evaluate import EvalSettings, ModelScorer, ServerScorer, evaluate
 from danlu.evaluate.judge import SCORES, judge_prompt, parse_verdict
-from danlu.evaluate.runner import SAMPLES
+from danlu.evaluate.runner import SAMPLES, run_dir
+from danlu.server import ServerSettings
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
-from tests.server.conftest import live  # noqa: F401 -- the shared live server
+from tests.near_ties import assert_same_up_to_a_near_tie
+from tests.server.conftest import live, start_server, stop_server  # noqa: F401
 
 DATA = Path(__file__).parent.parent / "data" / "eval"
 
@@ -79,12 +81,51 @@ def test_qa_graded_through_a_server_agrees_with_the_store_judge(model, live, tmp
         served = _check_graded(evaluate(settings, ModelScorer(model), tmp_path, judge=judge))
     finally:
         judge.close()
-    local = EvalSettings(task="qa", data=DATA / "qa.jsonl", max_tokens=16, judge="smollm2")
-    here = _samples(evaluate(local, ModelScorer(model), tmp_path, judge=ModelScorer(model)))
-    # the same greedy judge behind HTTP gives the same verdicts (near-ties aside: the
-    # server batches, see docs/eval.md)
-    same = sum(a["judge_verdict"] == b["judge_verdict"] for a, b in zip(served, here, strict=True))
-    assert same >= 2
+    # each served verdict asked again of the same model in process: the judge's prompt for
+    # that answer, greedy, 8 tokens. The replies agree up to a near-tie (the server batches
+    # and caches differently, see docs/eval.md), and so do the verdicts
+    rows = [json.loads(line) for line in (DATA / "qa.jsonl").read_text().splitlines()]
+    model.engine.reset()
+    for row, sample in zip(rows, served, strict=True):
+        answers = tuple(row["answer"]) if isinstance(row["answer"], list) else (row["answer"],)
+        ask = [{"role": "user", "content": judge_prompt(row["question"], answers, sample["reply"])}]
+        here = model.chat(ask, temperature=0, max_tokens=8).text
+        prompt = model.prepare_chat(ask).tokens
+        assert_same_up_to_a_near_tie(model, prompt, here, sample["judge_reply"])
+        if sample["judge_reply"] == here:
+            assert sample["judge_verdict"] == parse_verdict(here)
+
+
+def test_the_judge_is_in_the_run_key_and_its_api_key_is_never_stored(
+    danlu, model, danlu_home, tmp_path  # noqa: F811
+):
+    scorer = ModelScorer(model)
+    qa = {"task": "qa", "data": DATA / "qa.jsonl"}
+    judges = [{}, {"judge": "smollm2"}, {"judge": "other"},
+              {"judge": "http://127.0.0.1:9/v1", "judge_model": "a"},
+              {"judge": "http://127.0.0.1:9/v1", "judge_model": "b"}]
+    folders = [run_dir(tmp_path, scorer, EvalSettings(**qa, **j), "0" * 64) for j in judges]
+    assert len(set(folders)) == len(judges)  # another judge, or judge model: another run
+    key = "judge-key-7f3a9c"
+    settings = ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1,
+                              api_keys=[key])
+    server = start_server(settings, tmp_path / "server-home")
+    try:
+        args = ("eval", "smollm2", "--task", "qa", "--data", str(DATA / "qa.jsonl"), "-c", "512",
+                "--judge", server.v1, "--judge-model", "smollm2", "--json")
+        refused = danlu(*args)  # the judge's server wants the key
+        assert refused.code == 1 and "answered 401" in refused.err, refused.err
+        graded = danlu(*args, "--judge-key", key)
+    finally:
+        stop_server(server)
+    assert graded.code == 0, graded.err
+    result = json.loads(graded.out)[0]
+    assert result["metric"] == "judge" and len(_samples(result)) == 3
+    assert (result["settings"]["judge"], result["settings"]["judge_model"]) == (
+        server.v1, "smollm2")
+    written = [p for p in danlu_home.rglob("*") if p.is_file() and p.stat().st_size < 2**24]
+    assert any(p.name == "result.json" for p in written)
+    assert not [p for p in written if key.encode() in p.read_bytes()]
 
 
 def test_a_judge_is_refused_where_it_cannot_grade():
