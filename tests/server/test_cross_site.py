@@ -143,7 +143,7 @@ def test_addresses_and_local_names_are_answered(live, host):
     ],
 )
 def test_pages_on_this_machine_may_call_and_read(live, origin):
-    r = send(live, "POST", "/v1/chat/completions", json=CHAT, headers={"origin": origin})
+    r = send(live, "POST", "/tokenize", json={"content": "hi"}, headers={"origin": origin})
     assert r.status_code == 200, r.text
     assert r.headers["access-control-allow-origin"] == origin
 
@@ -309,7 +309,7 @@ def test_hostile_headers_are_never_a_5xx(request, which):
     server: LiveServer = request.getfixturevalue(which)
 
     @given(route=ROUTES, headers=st.dictionaries(NAMES, VALUES, max_size=4))
-    @settings(FUZZ, max_examples=150)
+    @settings(FUZZ, max_examples=60)  # ~12 s a server here: the suite's fuzzing stays short
     def check(route, headers) -> None:
         method, path, body = route
         try:
