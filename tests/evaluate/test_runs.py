@@ -14,6 +14,7 @@ import pytest
 from danlu.evaluate import EvalSettings, ModelScorer, evaluate
 from danlu.evaluate.runner import SAMPLES
 from danlu.evaluate.tasks.choice import CsvChoiceTask
+from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 
 DATA = Path(__file__).parents[1] / "data" / "eval"
 
@@ -109,6 +110,48 @@ def test_an_interrupted_run_carries_on(model, tmp_path):
     written = json.loads((Path(result["run_dir"]) / "result.json").read_text())
     assert written["target"]["manifest"]["name"] == "smollm2"
     assert written["data_sha256"] and written["target"]["template"]
+
+
+def test_shots_on_jsonl_are_its_first_items_solved_before_each_question(model, danlu):  # noqa: F811
+    r = danlu("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"),
+              "--shots", "2", "--json", "-c", "512")
+    assert r.code == 0, r.err
+    result = json.loads(r.out)[0]
+    rows = [json.loads(line) for line in (DATA / "mc.jsonl").read_text().splitlines()]
+    shots = "".join(f"Question: {q['question']}\nAnswer: {q['choices'][q['answer']]}\n\n"
+                    for q in rows[:2])
+    samples = read_samples(result)
+    assert [s["id"] for s in samples] == [row["id"] for row in rows[2:]]  # shots not scored
+    acc = []
+    for row, sample in zip(rows[2:], samples, strict=True):
+        context = f"{shots}Question: {row['question']}\nAnswer:"
+        sums = [option_logprob(model, context, f" {choice}") for choice in row["choices"]]
+        assert sample["logprobs"] == pytest.approx(sums, abs=1e-3)  # loaded with -c 512 there
+        acc.append(float(sample["pred"] == row["answer"]))
+        assert sample["pred"] == max(range(len(sums)), key=sums.__getitem__)
+    assert result["scores"]["overall"] == pytest.approx(summary(acc))
+    assert result["settings"]["shots"] == 2
+
+
+def test_cmmlu_scores_the_letter_after_its_chinese_cue(model, tmp_path):
+    """The official CMMLU layout (header row, an id column, <subject>.csv in dev/ and test/),
+    one solved dev question before each, every number recomputed here."""
+    settings = EvalSettings(task="cmmlu", data=DATA / "cmmlu", shots=1)
+    result = evaluate(settings, ModelScorer(model), tmp_path)
+    header = "以下是关于arithmetic的单项选择题，请直接给出正确答案的选项。\n\n"
+    shot = "一加一等于几？\nA. 三\nB. 二\nC. 五\nD. 七\n答案： B\n\n"
+    items = [("二加二等于几？", "四九一六", 0), ("十减三等于几？", "二五七一", 2)]
+    samples = read_samples(result)
+    assert [s["id"] for s in samples] == ["arithmetic/2", "arithmetic/3"]  # by CSV line
+    acc = []
+    for (question, choices, answer), sample in zip(items, samples, strict=True):
+        options = "".join(f"\n{letter}. {c}" for letter, c in zip("ABCD", choices, strict=True))
+        context = f"{header}{shot}{question}{options}\n答案："
+        sums = [option_logprob(model, context, f" {letter}") for letter in "ABCD"]
+        assert sample["logprobs"] == pytest.approx(sums, abs=1e-4)
+        acc.append(float(max(range(4), key=sums.__getitem__) == answer))
+        assert sample["score"] == acc[-1] and sample["subject"] == "arithmetic"
+    assert result["scores"]["overall"] == pytest.approx(summary(acc))
 
 
 def test_limit_and_seed_pick_a_stable_sample(model, tmp_path):
