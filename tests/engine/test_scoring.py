@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import llama_cpp
 import pytest
 
 from danlu import InvalidRequest
+from tests.conftest import smollm2_path
 
 
 def test_greedy_continuation_scores_as_greedy(model):
@@ -33,12 +35,39 @@ def test_scores_do_not_depend_on_cache_state(model):
     assert math.isclose(first.logprob, again.logprob, rel_tol=1e-4)
 
 
-def test_embeddings_are_normalised_and_deterministic(model):
-    a, b, a2 = model.embed(["a cat sat on the mat", "quarterly tax report", "a cat sat on the mat"])
+def mean_pooled(text: str) -> list[float]:
+    """The text's embedding computed apart from danlu: llama-cpp-python's own Llama with no
+    pooling gives one vector per token; their mean, L2-normalised, is what danlu promises.
+    Flash attention on, as the session model resolved it (it moves the sums ~1e-3)."""
+    llm = llama_cpp.Llama(
+        model_path=str(smollm2_path()),
+        embedding=True,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
+        flash_attn=True,
+        n_ctx=64,
+        n_threads=2,
+        verbose=False,
+    )
+    try:
+        per_token = llm.embed(text)  # [n_tokens][n_embd]
+    finally:
+        llm.close()
+    mean = [sum(column) / len(per_token) for column in zip(*per_token, strict=True)]
+    norm = math.sqrt(sum(x * x for x in mean))
+    return [x / norm for x in mean]
+
+
+def test_embeddings_are_mean_pooled_normalised_and_deterministic(model):
+    texts = ["a cat sat on the mat", "quarterly tax report"]
+    a, b, a2 = model.embed([*texts, texts[0]])
     assert len(a) == 576
     assert math.isclose(sum(x * x for x in a), 1.0, rel_tol=1e-4)
     assert a == pytest.approx(a2, abs=1e-5)
-    assert sum(x * y for x, y in zip(a, b, strict=True)) < 0.9999
+    assert model.engine_facts["flash_attn"] == "on"
+    apart = [mean_pooled(text) for text in texts]
+    assert a == pytest.approx(apart[0], abs=1e-5) and b == pytest.approx(apart[1], abs=1e-5)
+    cosine = sum(x * y for x, y in zip(a, b, strict=True))
+    assert cosine == pytest.approx(sum(x * y for x, y in zip(*apart, strict=True)), abs=1e-5)
 
 
 def test_empty_continuation_is_refused(model):

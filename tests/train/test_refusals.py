@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from danlu.config import Settings
 from danlu.train import DPOSettings, SFTSettings, sft
 from danlu.train.errors import DoesNotFit, HardwareMissing
+from danlu.train.owner import Owner
+from danlu.train.runs import RunRecord, write_record
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.train.conftest import DATA
 
@@ -65,6 +68,41 @@ def test_qlora_without_a_gpu(danlu, danlu_home):  # noqa: F811
     assert "QLoRA needs a CUDA GPU and bitsandbytes" in result.err
     assert "--method lora" in result.err
     assert nothing_started(danlu_home)
+
+
+def test_resume_with_nothing_to_resume_says_what_to_do(danlu, danlu_home):  # noqa: F811
+    for stage in ("sft", "dpo"):
+        result = danlu("train", stage, "--resume")
+        assert result.code == 1 and result.err.strip().splitlines() == [
+            f"error: no unfinished {stage} run to resume (start one with "
+            f"`danlu train {stage} --data FILE`; `danlu runs ls` lists the runs)"
+        ]
+    assert nothing_started(danlu_home)
+
+
+def _record(home: Path, run: str, status: str, owner: Owner | None) -> None:
+    settings = {"data": str(DATA / "facts.jsonl"), "max_steps": 1}
+    stamp = "2026-01-01T00:00:00+00:00"
+    record = RunRecord(
+        id=run, stage="sft", status=status, created=stamp, updated=stamp, owner=owner,
+        base_model={"name": "smollm2"}, data={}, template={}, settings=settings, versions={},
+    )  # fmt: skip
+    (home / "runs" / run).mkdir(parents=True)
+    write_record(home / "runs" / run, record)
+
+
+def test_a_run_being_trained_now_or_finished_is_not_resumed(danlu, danlu_home):  # noqa: F811
+    _record(danlu_home, "live", "running", Owner.current())  # this test's own process
+    _record(danlu_home, "done", "finished", None)
+    live = danlu("train", "sft", "--resume", "--run", "live")
+    assert live.code == 1
+    assert f"run live is being trained now (process {os.getpid()} on" in live.err
+    assert "running" in danlu("runs", "ls").out  # its owner lives: still running
+    done = danlu("train", "sft", "--resume", "--run", "done")
+    assert done.code == 1 and "run done has finished: there is nothing to resume" in done.err
+    bare = danlu("train", "sft", "--resume")  # the live one is not taken for an unfinished one
+    assert bare.code == 1 and "no unfinished sft run to resume" in bare.err
+    assert not (danlu_home / "cache").exists()
 
 
 def test_python_api_raises_the_typed_errors(danlu_home):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from danlu.train import SFTSettings, sft
-from danlu.train.runs import read_metrics, read_record
+from danlu.train.runs import reached_step, read_metrics, read_record
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.train.conftest import DATA
 
@@ -58,10 +58,22 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(home, danlu, monkeypat
     proc = start_killable_run(home.home)
     broken = home.home / "runs" / "broken"
     kill_after_checkpoint(proc, broken / "checkpoints" / "checkpoint-2")
-    assert read_record(broken).status == "running"  # killed: it could not say otherwise
-    assert read_record(broken).steps == 0
+    written = json.loads((broken / "run.json").read_text())
+    assert written["status"] == "running"  # killed: it could not say otherwise
+    assert written["owner"]["pid"] == proc.pid  # but it named its process, which is gone
+    reached = reached_step(broken)
+    assert reached >= 2 and read_record(broken).status == "interrupted"
+    assert read_record(broken).steps == reached
 
     monkeypatch.setenv("DANLU_HOME", str(home.home))
+    listed = danlu("runs", "ls")
+    assert f"interrupted at step {reached}" in listed.out, listed.out
+    assert f"interrupted at step {reached}" in danlu("runs", "show", "broken").out
+    refused = danlu("export", "broken", "--name", "x")  # export treats it as --resume does
+    assert refused.code == 1 and refused.err.strip().splitlines() == [
+        f"error: run broken was interrupted at step {reached}: it has no result to export "
+        "(resume it with `danlu train sft --run broken --resume`, then export it)"
+    ]
     result = danlu("train", "sft", "--resume")  # the newest unfinished run, its own settings
     assert result.code == 0, result.err
     record = read_record(broken)

@@ -33,7 +33,7 @@ def ls(as_json: AsJson = False) -> int:
         loss = r.metrics.get("train_loss")
         table.add_row(
             r.id,
-            r.status,
+            r.state(),
             str(r.steps),
             f"{loss:.3f}" if loss is not None else "-",
             r.stage,
@@ -54,8 +54,10 @@ def show(
     if as_json:
         print(record.model_dump_json(indent=2))
         return 0
-    print(f"run {record.id} ({record.stage}, {record.status}, {record.steps} steps)")
+    print(f"run {record.id} ({record.stage}, {record.state()}, {record.steps} steps)")
     print(f"folder: {run_dir}")
+    if record.status in ("interrupted", "failed"):
+        print(f"resume it: danlu train {record.stage} --run {record.id} --resume")
     base = record.base_model
     print(f"base model: {base.get('name')} ({base.get('format')}, sha256 {base.get('sha256')})")
     data = record.data

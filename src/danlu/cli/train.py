@@ -61,17 +61,22 @@ def settings_from(cls: type[TrainSettings], config: str | None, flags: dict[str,
     """The settings: a resumed run's own, or the recipe's, then the flags given."""
     flags = _split_lists(flags)
     if flags.get("resume") and not config and not flags.get("data"):
-        from danlu.train.runs import find_run, latest_unfinished, read_record
+        from danlu.train.runs import RunNotFound, find_run, latest_unfinished, read_record
 
         home = Settings()
         stage = cls.model_fields["stage"].default
         run_dir = (
             find_run(flags["run"], home) if flags.get("run") else latest_unfinished(home, stage)
         )
-        if run_dir is not None:
-            values = read_record(run_dir).settings | {"run": run_dir.name}
-            values.update({k: v for k, v in flags.items() if v is not None})
-            return cls.from_sources(None, **values)
+        if run_dir is None:  # the run's own settings are what --resume needs: none to read
+            raise RunNotFound(
+                f"no unfinished {stage} run to resume",
+                hint=f"start one with `danlu train {stage} --data FILE`; "
+                "`danlu runs ls` lists the runs",
+            )
+        values = read_record(run_dir).settings | {"run": run_dir.name}
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return cls.from_sources(None, **values)
     return cls.from_sources(config, **flags)
 
 

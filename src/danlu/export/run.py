@@ -1,7 +1,8 @@
 """`danlu export RUN`: merge → convert to f16 GGUF → quantize → parity → register.
 
 Everything is built inside the store's hidden staging folder for the new name, so an
-error, a failed parity check or a kill leaves no model behind (and `sweep_stale` clears
+error, a failed parity check, a full disk (DiskFull, naming the store's folder and about
+the space the export needs) or a kill leaves no model behind (and `sweep_stale` clears
 what a kill left). The parity report goes to the run folder (`exports/<name>.json`)
 whether the export passes or not, and into the new model's manifest when it does.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from danlu.chat.template import ChatTemplate, resolve_template
 from danlu.config import Settings
+from danlu.diskspace import disk_full_as_error
 from danlu.engine.base import Engine, LoadOptions
 from danlu.engine.registry import open_engine
 from danlu.errors import InvalidRequest
@@ -24,7 +26,7 @@ from danlu.export.adapter import export_adapter
 from danlu.export.convert import check_converter, convert
 from danlu.export.create import stage_derived
 from danlu.export.errors import ExportError, ParityFailed
-from danlu.export.merge import base_folder, merge
+from danlu.export.merge import base_dtype, base_folder, merge
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import provenance, register_gguf, reserve_name, write_report
 from danlu.store import Catalog, Manifest
@@ -66,7 +68,9 @@ def export_run(
     run_dir, record, quant = check_export(ref, options, catalog)
     job = _Job(run_dir, record, options, catalog, check_converter(), step)
     job.name = reserve_name(catalog, options.name)
-    manifest, report = job.adapter() if options.adapter_only else job.merged(quant)
+    needed = space_needed(run_dir / record.output, options.adapter_only)
+    with disk_full_as_error(catalog.root, needed):
+        manifest, report = job.adapter() if options.adapter_only else job.merged(quant)
     step("done", 1, 1)
     return ExportResult(manifest, report, run_dir)
 
@@ -82,12 +86,34 @@ def check_export(
     run_dir = find_run(ref, catalog.settings)
     record = read_record(run_dir)
     if record.status != "finished" or record.output is None:
-        raise ExportError(
-            f"run {record.id} is {record.status}: it has no result to export",
-            hint="finish it first (danlu train ... --resume)",
-        )
+        raise unfinished(record)
     reserve_name(catalog, options.name)
     return run_dir, record, quant
+
+
+def space_needed(weights: Path, adapter_only: bool) -> int:
+    """About what an export writes at its peak: the merged folder (the base's size, less
+    for an adapter-only export, which merges nothing) and an f16 GGUF of it."""
+    base = base_folder(weights)
+    size = sum(f.stat().st_size for f in base.glob("*.safetensors"))
+    itemsize = base_dtype(weights).itemsize
+    f16 = size * 2 // itemsize
+    return f16 if adapter_only else size + f16
+
+
+def unfinished(record: RunRecord) -> ExportError:
+    """The refusal for a run without a result, saying what to do about it."""
+    if record.training_now:
+        return ExportError(
+            f"run {record.id} is still training (step {record.steps}): it has no result yet",
+            hint="export it once it has finished (`danlu runs ls` shows when)",
+        )
+    verb = "was" if record.status in ("interrupted", "failed") else "is"
+    return ExportError(
+        f"run {record.id} {verb} {record.state()}: it has no result to export",
+        hint=f"resume it with `danlu train {record.stage} --run {record.id} --resume`, "
+        "then export it",
+    )
 
 
 @dataclass

@@ -9,17 +9,17 @@ and saved under DANLU_HOME/cache/dequantized/<sha256>/, so the next run starts a
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from danlu.chat.template import ChatTemplate, resolve_template
 from danlu.config import Settings
+from danlu.diskspace import disk_full_as_error
+from danlu.errors import ModelExists
 from danlu.store import Catalog, Manifest
 from danlu.store.gguf_info import read_gguf_header
+from danlu.store.staging import staged_model
 from danlu.train.memory import Shape
 
 
@@ -70,7 +70,11 @@ def hf_shape(folder: Path, manifest: Manifest) -> Shape:
 
 
 def dequantize(ref: BaseModelRef) -> Path:
-    """The GGUF model as a plain transformers folder in the cache (built once)."""
+    """The GGUF model as a plain transformers folder in the cache (built once).
+
+    It is written in a staging folder that carries this process's pid and renamed into
+    place: a full disk (DiskFull) or a kill leaves no folder a later run would trust, and
+    the next build sweeps what a killed one left."""
     if ref.cached:
         return ref.folder
     import torch
@@ -81,17 +85,17 @@ def dequantize(ref: BaseModelRef) -> Path:
     model = rebuild_plain(flagged)
     del flagged
     tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=name)
-    ref.folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".building-", dir=ref.folder.parent))
+    needed = ref.shape.parameters * 4  # float32 weights; the tokenizer files are small
     try:
-        model.save_pretrained(stage)
-        tokenizer.save_pretrained(stage)
-        os.replace(stage, ref.folder)  # another process may have won: then ours is dropped
-    except OSError:
-        if not ref.cached:
+        with (
+            disk_full_as_error(ref.folder.parent, needed),
+            staged_model(ref.folder.parent, ref.folder.name) as stage,
+        ):
+            model.save_pretrained(stage)
+            tokenizer.save_pretrained(stage)
+    except ModelExists:
+        if not ref.cached:  # another process built it first: then ours is dropped
             raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return ref.folder
 
 

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from danlu.config import Settings
+from danlu.diskspace import disk_full_as_error, is_disk_full
 from danlu.train import runs
 from danlu.train.base import BaseModelRef, chat_template, dequantize, find_base, load_tokenizer
 from danlu.train.data import DataSet, PreferenceExample, TextExample, load_data
 from danlu.train.errors import HardwareMissing
 from danlu.train.memory import available_memory, estimate, require_fit
+from danlu.train.owner import Owner
 from danlu.train.render import Renderer
 from danlu.train.settings import TrainSettings
 
@@ -148,8 +150,9 @@ def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
             raise runs.RunNotFound(
                 f"no unfinished {stage} run to resume", hint="see `danlu runs ls`"
             )
-        record = runs.read_record(run_dir)
-        record.status = "running"
+        record = resumable(run_dir)
+        record.status, record.owner = "running", Owner.current()
+        runs.write_record(run_dir, record)  # this process owns it now
         return run_dir, record, runs.last_checkpoint(run_dir)
     run_id = settings.run or runs.new_run_id(stage, plan.base.manifest.name)
     run_dir = runs.runs_dir(home) / run_id
@@ -168,9 +171,28 @@ def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
         template={},
         settings=settings.model_dump(mode="json"),
         versions=library_versions(),
+        owner=Owner.current(),
     )
     runs.write_record(run_dir, record)
     return run_dir, record, None
+
+
+def resumable(run_dir: Path) -> runs.RunRecord:
+    """The record of a run that --resume may continue: RunExists if it is being trained
+    now, or has finished."""
+    record = runs.read_record(run_dir)
+    owner = record.owner
+    if record.training_now and owner is not None:
+        raise runs.RunExists(
+            f"run {record.id} is being trained now (process {owner.pid} on {owner.host})",
+            hint="wait for it to end, or stop that process first",
+        )
+    if record.status == "finished":
+        raise runs.RunExists(
+            f"run {record.id} has finished: there is nothing to resume",
+            hint=f"start a new one with `danlu train {record.stage} --data FILE`",
+        )
+    return record
 
 
 def _base_facts(base: BaseModelRef) -> dict[str, Any]:
@@ -304,16 +326,22 @@ def run(settings: TrainSettings, home: Settings | None, build: BuildTrainer) -> 
 
         torch.set_num_threads(settings.threads)
     run_dir, record, checkpoint = open_run(plan)
+    with disk_full_as_error(run_dir):  # checkpoints and outputs
+        try:
+            return _train(plan, run_dir, record, checkpoint, build)
+        except BaseException as exc:
+            record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            _record_end(run_dir, record)
+            raise
+
+
+def _record_end(run_dir: Path, record: runs.RunRecord) -> None:
+    """Write how the run ended; a full disk must not hide the error that ended it."""
     try:
-        return _train(plan, run_dir, record, checkpoint, build)
-    except KeyboardInterrupt:
-        record.status = "interrupted"
         runs.write_record(run_dir, record)
-        raise
-    except BaseException:
-        record.status = "failed"
-        runs.write_record(run_dir, record)
-        raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise  # else the record keeps "running", and its dead owner reads as interrupted
 
 
 def _train(plan, run_dir, record, checkpoint, build) -> RunResult:

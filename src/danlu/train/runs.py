@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from danlu.config import Settings
 from danlu.store.atomic import write_text_atomic
 from danlu.train.errors import RunExists, RunNotFound
+from danlu.train.owner import Owner
 
 __all__ = ["RunExists", "RunNotFound", "RunRecord"]
 
@@ -47,8 +48,22 @@ class RunRecord(BaseModel):
     settings: dict[str, Any] = Field(description="The stage settings the run was started with.")
     versions: dict[str, str] = Field(description="Library versions (torch, transformers, ...).")
     output: str | None = Field(None, description="'adapter' or 'model', once written.")
-    steps: int = Field(0, description="Optimizer steps done.")
+    steps: int = Field(0, description="Optimizer steps done (so far, until it finishes).")
     metrics: dict[str, float] = Field(default_factory=dict, description="Final metrics.")
+    owner: Owner | None = Field(
+        None, description="The process that trains it (or last did); see train/owner.py."
+    )
+
+    @property
+    def training_now(self) -> bool:
+        """Whether its owner is training it at this moment (as far as can be told)."""
+        return self.status == "running" and self.owner is not None
+
+    def state(self) -> str:
+        """The status for people: "interrupted at step 12", "running", "finished"."""
+        if self.status in ("interrupted", "failed"):
+            return f"{self.status} at step {self.steps}"
+        return self.status
 
 
 def now() -> str:
@@ -70,11 +85,26 @@ def write_record(run_dir: Path, record: RunRecord) -> None:
 
 
 def read_record(run_dir: Path) -> RunRecord:
+    """The record as it stands now: a "running" run whose owner is gone was interrupted,
+    and an unfinished run counts the steps it reached (its metrics and checkpoints)."""
     path = run_dir / RUN_FILE
     try:
-        return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+        record = RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
         raise RunNotFound(f"{run_dir} is not a readable run ({str(exc).splitlines()[0]})") from None
+    if record.status == "running" and record.owner is not None and record.owner.gone():
+        record.status = "interrupted"  # killed outright: it could not say so itself
+    if record.status != "finished":
+        record.steps = max(record.steps, reached_step(run_dir))
+    return record
+
+
+def reached_step(run_dir: Path) -> int:
+    """The last step an unfinished run logged or saved a checkpoint at."""
+    logged = [int(row["step"]) for row in read_metrics(run_dir) if "step" in row]
+    checkpoint = last_checkpoint(run_dir)
+    saved = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
+    return max([saved, *logged])
 
 
 def find_run(ref: str, settings: Settings) -> Path:
@@ -103,9 +133,10 @@ def list_runs(settings: Settings) -> list[RunRecord]:
 
 
 def latest_unfinished(settings: Settings, stage: str) -> Path | None:
-    """The newest run of `stage` that did not finish (what a bare --resume continues)."""
+    """The newest run of `stage` that did not finish and is not training now (what a bare
+    --resume continues)."""
     for record in list_runs(settings):
-        if record.stage == stage and record.status != "finished":
+        if record.stage == stage and record.status != "finished" and not record.training_now:
             return runs_dir(settings) / record.id
     return None
 
@@ -121,8 +152,13 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / METRICS_FILE
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # blank, or the last line of a run killed while writing it
+    return rows
 
 
 def plot_loss(run_dir: Path) -> Path | None:
