@@ -5,23 +5,73 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import ClassVar
 
 import pytest
 
 from danlu.bench import SpeedSettings, bench_model
+from danlu.bench.stats import Spread
+from danlu.engine.base import Chunk
+from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.errors import InvalidRequest, NotGGUF
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
+from tests.conftest import smollm2_path
 
 
-def test_every_test_at_every_depth_gets_a_row():
+class Recording(LlamaCppEngine):
+    """The real engine, keeping what each stream was given and its last chunk (usage and
+    timing), so the test can see what the bench measured."""
+
+    streams: ClassVar[list[tuple[list[int], Chunk, int]]] = []  # prompt, last chunk, generated
+
+    def stream(self, prompt, params):
+        chunks = []
+        for chunk in super().stream(prompt, params):
+            chunks.append(chunk)
+            yield chunk
+        generated = sum(len(c.token_ids) for c in chunks)
+        Recording.streams.append((list(prompt), chunks[-1], generated))
+
+
+def test_every_test_at_every_depth_measures_what_it_says(monkeypatch):
+    """pp32 decodes 32 tokens into an empty cache, or after 48 cached at d48; tg8 generates
+    8 timed tokens (9: the first starts the clock) after 8, or 48 + 8, prompt tokens."""
+    monkeypatch.setattr("danlu.bench.speed.LlamaCppEngine", Recording)
+    Recording.streams = []
     settings = SpeedSettings(prompt_tokens=[32], gen_tokens=[8], reps=2, threads=[2], depth=[0, 48])
     calls = []
     rows = bench_model("smollm2", settings, progress=lambda done, total: calls.append(total))
     assert [r.test for r in rows] == ["pp32", "tg8", "pp32 @ d48", "tg8 @ d48"]
     assert all(r.threads == 2 and r.n_batch == 512 and r.model == "smollm2" for r in rows)
-    assert all(r.tokens_per_second.n == 2 and r.tokens_per_second.mean > 0 for r in rows)
-    assert all(r.tokens_per_second.std >= 0 for r in rows) and rows[0].size_mb > 50
+    assert rows[0].size_mb == smollm2_path().stat().st_size / 2**20
     assert calls and calls[-1] == 8  # 4 tests x 2 reps
+    streams = iter(Recording.streams)
+    runs = 3  # one warm-up, then the 2 measured
+    for row, (kind, n, depth) in zip(rows, [("pp", 32, 0), ("tg", 8, 0), ("pp", 32, 48),
+                                            ("tg", 8, 48)], strict=True):
+        rates = []
+        for _ in range(runs):
+            if kind == "pp" and depth:  # the depth first goes into the cache alone
+                prefix, _, _ = next(streams)
+                assert len(prefix) == depth
+            prompt, last, generated = next(streams)
+            if kind == "pp":
+                assert len(prompt) == depth + n and generated == 1
+                if depth:
+                    assert prompt[:depth] == prefix
+                assert (last.usage.prompt_tokens, last.usage.cached_tokens) == (depth + n, depth)
+                assert last.timing.prompt_tokens == n  # decoded: the n, not the depth
+                rates.append(n / last.timing.prompt_seconds)
+            else:
+                assert len(prompt) == depth + 8 and last.usage.cached_tokens == 0
+                assert generated == last.usage.completion_tokens == n + 1
+                assert last.finish_reason == "length"  # end-of-text ignored
+        assert row.tokens_per_second.n == 2
+        if kind == "pp":  # the mean and spread of the measured runs, warm-up left out
+            expected = Spread.of(rates[1:])
+            assert row.tokens_per_second.mean == pytest.approx(expected.mean, rel=1e-12)
+            assert row.tokens_per_second.std == pytest.approx(expected.std, rel=1e-9)
+    assert next(streams, None) is None
 
 
 def test_a_test_that_cannot_fit_is_refused_before_loading():
