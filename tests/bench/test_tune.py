@@ -104,6 +104,32 @@ def test_a_candidate_that_dies_is_recorded_as_unusable_and_the_others_still_coun
     assert Tunings(danlu_home).get(Catalog(Settings()).get("smollm2").sha256) == record
 
 
+def test_save_default_records_the_faster_setting_and_loads_use_it(danlu_home):
+    """Speeds known in advance (tests/bench/known_speeds.py): the winner is the candidate
+    with the best mean speed ratio, neither the first nor llama.cpp's auto, and neither the
+    fastest at pp nor the largest sum."""
+    from danlu.bench import SpeedSettings
+    from tests.bench.known_speeds import SPEEDS, WINNER, measure_known
+
+    settings = SpeedSettings(prompt_tokens=[16], gen_tokens=[4], reps=2, threads=[2])
+    seen = []
+    record, rows = save_default(
+        "smollm2", settings, progress=lambda done, total: seen.append((done, total)),
+        run=measure_known,
+    )
+    assert (record.flash_attn, record.repack) == WINNER
+    assert record.speeds == SPEEDS and record.unusable == {} and record.threads == 2
+    assert [(r.flash_attn, r.repack, r.test) for r in rows] == [
+        (fa, rp, test) for fa in ("on", "off") for rp in ("on", "off") for test in ("pp16", "tg4")
+    ]
+    assert seen[-1] == (16, 16)  # 4 candidates x 2 tests x 2 reps
+    sha = Catalog(Settings()).get("smollm2").sha256
+    assert Tunings(danlu_home).get(sha) == record
+    facts = loaded_facts()  # a load with no flags takes the record
+    assert (facts["flash_attn_asked"], facts["repack"]) == ("off", "off")
+    assert facts["flash_attn"] == "off"  # and llama.cpp ran it so
+
+
 def test_a_recorded_default_applies_until_a_flag_or_the_environment_says_otherwise(
     danlu_home, monkeypatch
 ):
