@@ -3,6 +3,7 @@ and for a model held in both formats its greedy tokens agree with llama.cpp's.""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,15 @@ def test_both_engines_count_completion_tokens_alike(both_formats, cli, danlu_hom
         assert [lp.token for lp in last] == eos and eos[0] not in result.token_ids
     hf, gg = runs["smol-hf"][0], runs["smol-f16"][0]
     assert hf.token_ids == gg.token_ids and hf.usage == gg.usage
+
+
+@pytest.mark.slow
+def test_chatting_with_a_run_shows_no_library_bars_or_warnings(lora_run, export_home, cli):
+    """`danlu run runs/RUN` loads the base and the adapter through transformers and peft,
+    whose "Loading weights" bars and FutureWarnings stay off the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ran = cli("run", str(lora_run.run_dir), "Hi", "--temp", "0", "-n", "4")
+    assert ran.code == 0 and ran.out.strip()
+    assert ran.err == ""
+    assert [str(w.message) for w in caught] == []

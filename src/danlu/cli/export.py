@@ -40,6 +40,10 @@ def export(
         typer.Option("--allow-mismatch", help="Register even if the f16 parity check fails."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The parity report as JSON.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show transformers' and peft's bars and warnings."),
+    ] = False,
 ) -> int:
     """Merge a run's LoRA, convert to GGUF, quantize, check parity, and register the model."""
     from danlu.export.run import ExportOptions, export_run
@@ -50,6 +54,7 @@ def export(
         threads=threads,
         allow_mismatch=allow_mismatch,
         adapter_only=adapter_only,
+        verbose=verbose,
     )
     with steps_bar() as steps:
         result = export_run(run, options, Settings(), steps)

@@ -80,19 +80,6 @@ def settings_from(cls: type[TrainSettings], config: str | None, flags: dict[str,
     return cls.from_sources(config, **flags)
 
 
-def _quiet_libraries() -> None:
-    """The run shows its own progress; the libraries' bars and notices would interleave."""
-    import warnings
-
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", module="(torch|transformers|trl|peft)")
-
-
 def _report(result: Any) -> None:
     loss = result.metrics.get("train_loss")
     shown = f", mean loss {loss:.3f}" if loss is not None else ""
@@ -110,11 +97,15 @@ def _command(stage: str) -> Callable[..., int]:
         require("trl", "train", "danlu train")
         config = values.pop("config")
         settings = settings_from(cls, config, values)
-        _quiet_libraries()
+        import datasets  # noqa: F401 -- TRL's: imported first, so that its bars are off too
+
         from danlu import train
+        from danlu.engine.transformers.quiet import quiet_libraries
 
         runner = getattr(train, stage)
-        _report(runner(settings))
+        with quiet_libraries():  # the run shows its own progress; theirs would interleave
+            result = runner(settings)
+        _report(result)
         return 0
 
     params = [_config_option()]

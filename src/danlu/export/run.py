@@ -20,6 +20,7 @@ from danlu.config import Settings
 from danlu.diskspace import disk_full_as_error
 from danlu.engine.base import Engine, LoadOptions
 from danlu.engine.registry import open_engine
+from danlu.engine.transformers.quiet import quiet_libraries
 from danlu.errors import InvalidRequest
 from danlu.export import parity
 from danlu.export.adapter import export_adapter
@@ -49,6 +50,7 @@ class ExportOptions:
     threads: int = 2  # CPU threads for parity and quantization
     allow_mismatch: bool = False  # register even when the f16 parity check fails
     adapter_only: bool = False  # a GGUF LoRA adapter over the base model, not a merged model
+    verbose: bool = False  # let transformers and peft print their bars and warnings
     thresholds: parity.Thresholds = field(default_factory=parity.Thresholds)
 
 
@@ -69,7 +71,7 @@ def export_run(
     job = _Job(run_dir, record, options, catalog, check_converter(), step)
     job.name = reserve_name(catalog, options.name)
     needed = space_needed(run_dir / record.output, options.adapter_only)
-    with disk_full_as_error(catalog.root, needed):
+    with quiet_libraries(options.verbose), disk_full_as_error(catalog.root, needed):
         manifest, report = job.adapter() if options.adapter_only else job.merged(quant)
     step("done", 1, 1)
     return ExportResult(manifest, report, run_dir)
@@ -215,8 +217,9 @@ def run_template(run_dir: Path) -> str:
     return resolve_template(manifest.chat_template, manifest.template).source
 
 
-def _options(threads: int, adapters: tuple[str, ...] = ()) -> LoadOptions:
-    return LoadOptions.build(n_ctx=512, threads=threads, adapters=adapters)
+def _options(options: ExportOptions, adapters: tuple[str, ...] = ()) -> LoadOptions:
+    extra = {"verbose": options.verbose}  # -v: the engines' own logs too
+    return LoadOptions.build(n_ctx=512, threads=options.threads, adapters=adapters, extra=extra)
 
 
 def _template(engine: Engine, source: str) -> ChatTemplate:
@@ -230,13 +233,13 @@ def check_parity(
     """The trained model in transformers (`reference`: the merged folder, or the run's
     adapter over its base) against each GGUF candidate; `source` is the template."""
     report = parity.ParityReport("the trained model (transformers)", parity.GREEDY_TOKENS)
-    engine = open_engine("transformers", reference, _options(options.threads))
+    engine = open_engine("transformers", reference, _options(options))
     try:
         ref = parity.reference(engine, _template(engine, source))
     finally:
         engine.close()
     for variant, path, adapters in candidates:
-        engine = open_engine("llama.cpp", path, _options(options.threads, adapters))
+        engine = open_engine("llama.cpp", path, _options(options, adapters))
         size = path.stat().st_size + sum(Path(a).stat().st_size for a in adapters)
         try:
             report.add(parity.measure(variant, size, engine, ref))

@@ -31,6 +31,7 @@ from danlu.extras import require
 torch = require("torch", "train", "the transformers backend")
 require("transformers", "train", "the transformers backend")
 
+from danlu.engine.transformers.quiet import quiet_libraries  # noqa: E402
 from danlu.engine.transformers.sampler import Sampler, token_logprob  # noqa: E402 -- needs torch
 
 
@@ -112,8 +113,9 @@ class TransformersEngine:
         dtype = torch.bfloat16 if self._device == "cuda" else torch.float32
         torch.set_num_threads(options.threads)
         try:
-            self._model = load_model(folder, dtype).to(self._device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            with quiet_libraries(bool(options.extra.get("verbose", False))):
+                self._model = load_model(folder, dtype).to(self._device).eval()
+                self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot load {folder} with transformers: {exc}") from None
         config = self._model.config
