@@ -153,6 +153,37 @@ def test_ctrl_c_stops_the_answer_but_not_the_chat(chat):
     assert child.exitstatus == 0
 
 
+def test_ctrl_c_in_raw_mode_stops_the_answer_and_hands_over_the_turn(danlu_home):
+    """llama.cpp's raw mode (-i): Ctrl-C stops an answer, the turn is the user's, and the
+    model then continues the text with their line; Ctrl-D leaves."""
+    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
+    flags = ["-p", "Once upon a time", "-i", "--in-prefix", "[you] ", "--temp", "0",
+             "-n", "2000", "--ignore-eos"]
+    child = pexpect.spawn(DANLU, ["run", "smollm2", *flags], env=env, encoding="utf-8",
+                          timeout=60, preexec_fn=default_sigint)
+    said = "Once upon a time"  # the prompt is printed first
+    try:
+        for _ in range(2):  # the first answer, then the one to the user's line
+            child.expect_exact(said)
+            child.expect(r"\w+ \w+ \w+")  # the model's text is streaming
+            child.sendintr()
+            child.expect_exact("(stopped)")
+            child.expect_exact("[you] ")
+            said = "And then the dragon"
+            child.sendline(said)  # the terminal echoes it
+        child.expect_exact(said)
+        child.expect(r"\w+ \w+ \w+")  # a third answer: the session goes on
+        child.sendintr()
+        child.expect_exact("[you] ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert "interrupted" not in child.before and "Traceback" not in child.before
+    finally:
+        child.close(force=True)
+
+
 def test_ctrl_c_at_the_prompt_explains_how_to_leave(chat):
     child = chat()
     child.sendintr()

@@ -10,6 +10,7 @@ import pytest
 
 from danlu.engine.llamacpp.machine import repack_rule, system_info
 from danlu.system import cpu
+from tests.near_ties import assert_same_up_to_a_near_tie
 
 GREEDY = ("--temp", "0", "-n", "16")
 # the session `model` fixture's context and threads, so greedy answers can be compared
@@ -53,7 +54,7 @@ def test_reverse_prompt_stops_and_hands_the_turn_back(danlu, model):
     assert continuation[end:].strip() and continuation[end:] not in result.out
 
 
-def test_interactive_first_waits_for_the_user(danlu):
+def test_interactive_first_waits_for_the_user(danlu, model):
     result = danlu(
         "run",
         "smollm2",
@@ -68,12 +69,36 @@ def test_interactive_first_waits_for_the_user(danlu):
         "0",
         "-n",
         "4",
+        *SAME_LOAD,
         stdin="Hello there\n",
     )
     assert result.code == 0, result.err
-    # the typed line is not echoed (stdin is a pipe); prefix and suffix frame it
-    assert result.out.startswith("A chat.\nUser: Bot:")
-    assert len(result.out) > len("A chat.\nUser: Bot:User: ")  # the model answered
+    # the model writes nothing before the user's line, then continues the text with it
+    model.engine.reset()
+    answer = model.generate("A chat.\nUser: Hello there\nBot:", temperature=0, max_tokens=4)
+    assert answer.text and answer.usage.completion_tokens == 4
+    # the prompt; the user's turn framed by prefix and suffix (the typed line is not echoed:
+    # stdin is a pipe); the answer to it; the next turn's prefix, where stdin ends
+    assert result.out == "A chat.\nUser: Bot:" + answer.text + "User: \n"
+
+
+def test_raw_mode_that_outgrows_the_context_ends_with_one_line(danlu, model):
+    """A 64-token context: the first answer fills it (end of text ignored), so the user's
+    next line no longer fits. There is no context shifting: one line, exit 1."""
+    line = "What happened next to the fisherman and his boat?"
+    result = danlu(
+        "run", "smollm2", "-p", "Once upon a time", "-i", "--ignore-eos", "--temp", "0",
+        "-c", "64", "-t", "2", stdin=f"{line}\nnever read\n",
+    )
+    assert result.code == 1
+    assert result.out.startswith("Once upon a time") and len(result.out) > 64  # it answered
+    text = result.out + line + "\n"  # everything the model was to read next
+    needed = len(model.engine.tokenize(text, add_bos=True))
+    assert needed > 64
+    assert result.err == (
+        f"error: the prompt has {needed} tokens but the context holds 64 "
+        "(shorten the input or raise the context length)\n"
+    )
 
 
 def test_grammar_constrains_the_output(danlu):
@@ -121,20 +146,48 @@ def cached_run(danlu, cache: Path, question: str, *flags: str) -> dict:
     return {**json.loads(result.out), "err": result.err}
 
 
-def test_prompt_cache_is_written_reused_and_refused_when_stale(danlu, tmp_path):
+def saved_tokens(cache: Path) -> list[int]:
+    """The tokens a prompt-cache file says its state holds (its JSON header line)."""
+    return json.loads(cache.read_bytes().split(b"\n", 2)[1])["tokens"]
+
+
+def chat_tokens(model, question: str, system: str | None = SYSTEM) -> list[int]:
+    said = [{"role": "system", "content": system}] if system else []
+    return model.prepare_chat([*said, {"role": "user", "content": question}]).tokens
+
+
+def test_prompt_cache_is_written_reused_and_refused_when_stale(danlu, model, tmp_path):
     cache = tmp_path / "system.cache"
     first = cached_run(danlu, cache, "What is the sea?")
-    assert cache.is_file() and first["usage"]["cached_tokens"] == 0
-    assert "is new" in first["err"]
+    assert first["usage"]["cached_tokens"] == 0 and "is new" in first["err"]
+    sea = chat_tokens(model, "What is the sea?")
+    assert saved_tokens(cache) == sea  # the prompt, without its answer
     again = cached_run(danlu, cache, "What is the sky?")  # same system, another question
-    assert "prompt tokens restored" in again["err"]
-    assert again["usage"]["cached_tokens"] > len(SYSTEM.split())  # the system prompt's KV
+    sky = chat_tokens(model, "What is the sky?")
+    shared = next(i for i, (a, b) in enumerate(zip(sea, sky, strict=False)) if a != b)
+    assert shared > len(SYSTEM.split())  # the system prompt, at least
+    assert f"{shared} prompt tokens restored" in again["err"]
+    assert again["usage"] == {
+        "prompt_tokens": len(sky),
+        "completion_tokens": again["usage"]["completion_tokens"],
+        "cached_tokens": shared,
+        "total_tokens": len(sky) + again["usage"]["completion_tokens"],
+    }
+    assert saved_tokens(cache) == sky  # a partial match is saved afresh
+    # the restored state answers as a fresh run does (up to a near-tie: the cached prefix
+    # was computed in another batch shape)
+    fresh = danlu("run", "smollm2", "What is the sky?", "--system", SYSTEM, "--json",
+                  *GREEDY, *SMALL)
+    assert fresh.code == 0, fresh.err
+    fresh_answer = json.loads(fresh.out)["response"]
+    assert_same_up_to_a_near_tie(model, sky, fresh_answer, again["response"])
     stale = danlu(
         "run", "smollm2", "Hi", "--prompt-cache", str(cache), "--json", *GREEDY, *SMALL
     )  # the template's own short system prompt: little in common
     assert stale.code == 0, stale.err
     assert "stale" in stale.err
     assert json.loads(stale.out)["usage"]["cached_tokens"] == 0
+    assert saved_tokens(cache) == chat_tokens(model, "Hi", system=None)  # rewritten
 
 
 def test_prompt_cache_from_another_model_or_cache_type_is_refused(danlu, tmp_path):
