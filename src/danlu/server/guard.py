@@ -1,5 +1,6 @@
 """ASGI middleware in front of every route: the site policy (Host, Origin), API keys, the
-body's size and type, request metrics.
+body's size and type, request metrics. `danlu ui` puts it in front of its page alone, where
+the site policy and the body limit are what apply.
 
 Pure ASGI rather than BaseHTTPMiddleware, so streaming and disconnect detection pass
 through untouched. A refusal is a typed error, answered by server/errors.py. Headers are
@@ -21,9 +22,10 @@ from danlu.server.sites import SitePolicy
 OPEN_PATHS = {"/health"}
 # the web page (`danlu serve --ui`) has its own login, which takes an API key as password
 PAGE_PREFIX = "/ui"
-# the page's file uploads: gradio streams each file to disk and refuses one over the page's
-# own limit (UISettings.max_upload_mb) with a 413, so the API's body limit is not theirs
-PAGE_UPLOADS = PAGE_PREFIX + "/gradio_api/upload"
+# the page's file uploads, under where it is mounted: gradio streams each file to disk and
+# refuses one over the page's own limit (UISettings.max_upload_mb) with a 413, so the body
+# limit is not theirs
+PAGE_UPLOADS = "/gradio_api/upload"
 KNOWN_PREFIXES = ("/v1/", "/api/")
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # read as JSON whatever they say: no type, or curl -d's form type (Ollama's documented
@@ -37,14 +39,26 @@ def _route_label(path: str) -> str:
 
 
 class Guard:
+    """`page` is where the web page is mounted: /ui beside the APIs, or "" when the page is
+    the whole app (`danlu ui`, which has no API keys and no metrics)."""
+
     def __init__(
-        self, app, *, keys: set[str], max_body: int, sites: SitePolicy, metrics: Metrics
+        self,
+        app,
+        *,
+        keys: set[str],
+        max_body: int,
+        sites: SitePolicy,
+        metrics: Metrics | None = None,
+        page: str = PAGE_PREFIX,
     ) -> None:
         self.app = app
         self.keys = [key.encode() for key in keys]  # compared as bytes: keys need not be ASCII
         self.max_body = max_body
         self.sites = sites
         self.metrics = metrics
+        self.page = page
+        self.uploads = page + PAGE_UPLOADS
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -60,15 +74,16 @@ class Guard:
 
         try:
             refusal = self._refusal(scope, Headers(scope=scope))
-            if refusal is None and path != PAGE_UPLOADS and _chunked(scope):
+            if refusal is None and path != self.uploads and _chunked(scope):
                 receive, refusal = await self._buffered(receive)
             if refusal is not None:
                 await refusal_response(path, refusal)(scope, receive, counting_send)
                 return
             # the page posts forms and file uploads: its content types stay as sent
-            await self.app(scope if _page(path) else _as_json(scope), receive, counting_send)
+            await self.app(scope if self._page(path) else _as_json(scope), receive, counting_send)
         finally:
-            self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
+            if self.metrics is not None:
+                self.metrics.requests.labels(_route_label(path), str(status["code"])).inc()
 
     def _refusal(self, scope, headers: Headers) -> DanluError | None:
         """Why the request may not run, in the order a client needs to hear it; or None."""
@@ -92,7 +107,7 @@ class Guard:
         return None
 
     def _key_refusal(self, path: str, headers: Headers) -> Unauthorized | None:
-        if not self.keys or _page(path) or self._authorised(headers):
+        if not self.keys or self._page(path) or self._authorised(headers):
             return None
         return Unauthorized("missing or wrong API key")
 
@@ -104,9 +119,9 @@ class Guard:
 
     def _body_refusal(self, scope, headers: Headers) -> DanluError | None:
         length = headers.get("content-length", "")
-        if scope["path"] != PAGE_UPLOADS and _digits(length) and int(length) > self.max_body:
+        if scope["path"] != self.uploads and _digits(length) and int(length) > self.max_body:
             return self._too_large()
-        if _page(scope["path"]) or scope["method"] not in BODY_METHODS:
+        if self._page(scope["path"]) or scope["method"] not in BODY_METHODS:
             return None
         given = _media_type(headers)
         if given in READ_AS_JSON or _json(given):
@@ -115,6 +130,9 @@ class Guard:
             f"the request body must be JSON, not {given[:SHOWN]}",
             hint="send it with Content-Type: application/json",
         )
+
+    def _page(self, path: str) -> bool:
+        return path == self.page or path.startswith(self.page + "/")
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"request body over {self.max_body} bytes")
@@ -141,10 +159,6 @@ class Guard:
             return messages.popleft() if messages else await receive()
 
         return replay, None
-
-
-def _page(path: str) -> bool:
-    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
 
 
 def _chunked(scope) -> bool:
