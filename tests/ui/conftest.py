@@ -28,6 +28,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 START_SECONDS = 120
 HUB_REPO = "org/tiny"  # the stand-in hub's one repo: `danlu pull org/tiny:F16` pulls tiny.f16
+# a public-looking name Chromium maps to 127.0.0.1: the page under it has an origin that is
+# not loopback, as it has on another machine (test_page_sites.py)
+PAGE_NAME = "page.example"
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -39,6 +42,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1400,1100",
+    f"--host-resolver-rules=MAP {PAGE_NAME} 127.0.0.1",
 )
 
 

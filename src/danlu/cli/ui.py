@@ -22,17 +22,22 @@ def ui(
         str | None, Opt("--password", help="Login password (env DANLU_UI_PASSWORD).")
     ] = None,
     max_upload_mb: Annotated[int, Opt("--max-upload-mb", help="Largest upload.")] = 50,
+    allowed_origins: Annotated[
+        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call (repeat).")
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None, Opt("--allowed-hosts", help="Host name to answer (repeat).")
+    ] = None,
 ) -> int:
     """Open the web page: chat, models, knowledge bases, training and evaluation."""
     from danlu.extras import require
 
     require("gradio", "ui", "danlu ui")
     import uvicorn
-    from fastapi import FastAPI
 
     from danlu.cli.serve import listen
-    from danlu.ui import UIContext, UISettings, mount
-    from danlu.ui.app import PageServer
+    from danlu.ui import UIContext, UISettings
+    from danlu.ui.app import PageServer, page_app
 
     settings = UISettings(
         host=host,
@@ -40,11 +45,13 @@ def ui(
         password=password or os.environ.get("DANLU_UI_PASSWORD") or None,
         max_upload_mb=max_upload_mb,
         open_browser=not no_browser,
+        allowed_origins=allowed_origins or [],
+        allowed_hosts=allowed_hosts or [],
     )
     settings.check()
     sock = listen(settings.host, settings.port)
     ctx = UIContext.create(settings)
-    app = mount(FastAPI(title="danlu ui"), ctx, "/", {settings.password} - {None})
+    app = page_app(ctx)
     bound_host, bound = sock.getsockname()[:2]
     url = f"http://{bound_host}:{bound}/"
     print(f"danlu ui on {url}", flush=True)

@@ -3,6 +3,7 @@
 `build_blocks(ctx)` makes the page; `mount(app, ctx, path)` puts it into a FastAPI app
 (`danlu ui` mounts it at / of its own app, `danlu serve --ui` at /ui beside the APIs),
 with the login, the upload limit and gradio's upload folder under DANLU_HOME.
+`page_app(ctx)` is `danlu ui`'s app: the page behind the API server's guard.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from danlu.server.guard import Guard
+from danlu.server.sites import SiteCORS, SitePolicy
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
 
@@ -163,4 +166,17 @@ def mount(app: FastAPI, ctx: UIContext, path: str, secrets: set[str] = frozenset
     if secrets:
         page = _page_app(app, path)
         page.add_middleware(LoginGate, page=page)
+    return app
+
+
+def page_app(ctx: UIContext) -> FastAPI:
+    """`danlu ui`'s app: the page at /, guarded as `danlu serve` guards its own (another
+    site's page could otherwise drive it, and a DNS-rebinding one read it): foreign Host
+    names and other sites' pages get a 403 by server/sites.py's rule, and every request but
+    an upload (held to the page's own limit) is bounded by `max_body_bytes`."""
+    ui = ctx.ui
+    app = mount(FastAPI(title="danlu ui"), ctx, "/", {ui.password} - {None})
+    sites = SitePolicy.of(ui.allowed_origins, ui.allowed_hosts, ui.host)
+    app.add_middleware(SiteCORS, policy=sites)
+    app.add_middleware(Guard, keys=set(), max_body=ui.max_body_bytes, sites=sites, page="")
     return app

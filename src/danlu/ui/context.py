@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from danlu.config import Settings
 from danlu.errors import InvalidParameter, InvalidRequest, ShuttingDown
+from danlu.server.settings import ServerSettings
+from danlu.server.sites import ANY, host_name, origin_key
 from danlu.ui.jobs import Jobs
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from danlu.server.state import ServerState
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# under `serve --ui` the server's body limit covers the page; `danlu ui` holds to the same
+API_BODY_LIMIT: int = ServerSettings.model_fields["max_body_bytes"].default
 
 
 @dataclass
@@ -43,6 +47,16 @@ class UISettings:
     max_upload_mb: int = 50
     """Largest file the page takes, in MiB: gradio refuses a bigger one as it streams in
     (413), and each upload box says so."""
+    max_body_bytes: int = API_BODY_LIMIT
+    """Largest body of any other request (a click, a message, the chat so far), refused
+    with a 413 before the page reads it (`danlu ui`)."""
+    allowed_origins: list[str] = field(default_factory=list)
+    """Web pages (scheme://host[:port]; '*': any) that may call the page from a browser and
+    read its answers, beside pages on this machine and its own (server/sites.py; `danlu ui`;
+    under `serve --ui`, the server's)."""
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host names the page answers to ('*': any), beside addresses, localhost, names without
+    a dot or under .local/.internal, and the bound name (`danlu ui`)."""
     open_browser: bool = True
     """Open the page in the default browser at start (`danlu ui` only)."""
     shutdown_grace: float = 5.0
@@ -63,6 +77,18 @@ class UISettings:
                 f"the page would be open to the network on {self.host} without a password",
                 hint="pass --password (or DANLU_UI_PASSWORD), or bind to 127.0.0.1",
             )
+        for origin in self.allowed_origins:
+            if origin != ANY and origin_key(origin) is None:
+                raise InvalidParameter(
+                    f"--allowed-origins: '{origin}' is not an origin",
+                    hint="give scheme://host[:port] (http://localhost:3000) or '*'",
+                )
+        for host in self.allowed_hosts:
+            if host != ANY and host_name(host) is None:
+                raise InvalidParameter(
+                    f"--allowed-hosts: '{host}' is not a host name",
+                    hint="give one such as llm.example, or '*'",
+                )
 
 
 def is_loopback(host: str) -> bool:
