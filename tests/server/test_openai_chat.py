@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import gguf
 import httpx
+import jinja2
 import jsonschema
 import pytest
 
@@ -13,9 +15,26 @@ from danlu.chat.tools.stream import ToolStreamFilter
 from danlu.engine.base import Chunk, Completion, Timing, Usage
 from danlu.server.openai.chat import ChatPlan, _deltas, _message
 from danlu.server.openai.schemas import ChatCompletionRequest
+from tests.conftest import smollm2_path
 from tests.tools.specs import WEATHER
 
 HELLO = [{"role": "user", "content": "Write a short poem about rivers."}]
+
+# the Hermes tool-calling instructions (Hermes 2 Pro, Qwen 2.5), as a model would be told them
+HERMES = """# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{tools}
+</tools>
+
+For each function call, return a json object with function name and arguments \
+within <tool_call></tool_call> XML tags:
+<tool_call>
+{{"name": <function-name>, "arguments": <args-json-object>}}
+</tool_call>"""
 
 TOOL_HISTORY = [
     {"role": "user", "content": "Weather in Oslo?"},
@@ -242,11 +261,26 @@ def test_tool_results_reach_the_model(openai_client, model):
     messages = TOOL_HISTORY[:3]  # the call and its result, no new question
     ask = {"messages": messages, "tools": [WEATHER], "temperature": 0, "max_tokens": 30}
     r = openai_client.chat.completions.create(model="smollm2", **ask)
+    # the prompt written out apart from the server: SmolLM2 knows no tools, so the Hermes
+    # instructions are the system prompt, the call is the text the model would have written
+    # and the result a user turn; rendered by the GGUF's own Jinja template
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    turns = [
+        {"role": "system", "content": HERMES.format(tools=json.dumps(WEATHER))},
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": call},
+        {"role": "user", "content": "Tool result (get_weather): Sunny, 21 degrees"},
+    ]
+    field = gguf.GGUFReader(str(smollm2_path())).fields["tokenizer.chat_template"]
+    template = bytes(field.parts[field.data[0]]).decode("utf-8")
+    text = jinja2.Environment().from_string(template).render(
+        messages=turns, add_generation_prompt=True
+    )
+    assert text.endswith("Sunny, 21 degrees<|im_end|>\n<|im_start|>assistant\n")
+    expected = model.engine.tokenize(text, add_bos=True)
     plan = ChatPlan(ChatCompletionRequest(model="smollm2", **ask), model)
-    prompt = model.engine.detokenize(plan.prompts[0].tokens, special=True)
-    assert prompt.index('"city": "Oslo"') < prompt.index("Sunny, 21 degrees")  # call, then result
-    assert prompt.endswith("<|im_start|>assistant\n")  # the model answers the result
-    assert r.usage.prompt_tokens == len(plan.prompts[0].tokens)  # the server ran that prompt
+    assert plan.prompts[0].tokens == expected
+    assert r.usage.prompt_tokens == len(expected)  # the server ran that prompt
     choice = r.choices[0]
     assert (choice.finish_reason == "tool_calls") == bool(choice.message.tool_calls)
     assert choice.message.content or choice.message.tool_calls
