@@ -6,7 +6,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -60,6 +60,17 @@ def metric(live, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} ([-+0-9.e]+|NaN|[+-]Inf)$", text, re.M)
     assert match, f"/metrics has no sample {name}"
     return float(match.group(1))
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    """Wait until `check()` holds, polling; fail naming `what` after `timeout` seconds.
+
+    The timeout is generous on purpose: a slow machine only takes longer, and a test says
+    what state it waits for, never how soon it must come."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"still waiting after {timeout:g} s: {what}"
+        time.sleep(0.05)
 
 
 def stop_server(live: LiveServer) -> None:
