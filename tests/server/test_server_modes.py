@@ -123,6 +123,36 @@ def test_a_client_that_gives_up_on_a_plain_request_frees_its_slot(server_with, p
     assert metric(live, "danlu_cancelled_requests_total") == 1
 
 
+CHORES = "My chores this week: " + ", ".join(f"on day {i} I tidy room {i}" for i in range(24))
+BREAD = "How I bake bread: " + ", ".join(f"in step {i} I knead for {i} minutes" for i in range(24))
+
+
+@pytest.mark.parametrize("cache_ram", [None, 0])
+def test_the_ram_prompt_cache_brings_back_a_prompt_its_slot_lost(server_with, model, cache_ram):
+    """One slot, two long prompts that share only the chat header: the second takes the
+    slot, and the first one's state goes to RAM (llama-server's --cache-ram), whence its
+    repeat is served all but its last token; with cache_ram=0 only the header is reused."""
+    live = server_with(parallel=1, n_ctx=1024, **({} if cache_ram is None else {"cache_ram": 0}))
+
+    def ask(text: str) -> dict:
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": text}],
+                "max_tokens": 4, "temperature": 0}
+        r = httpx.post(f"{live.v1}/chat/completions", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        return r.json()["usage"]
+
+    first, other, again = ask(CHORES), ask(BREAD), ask(CHORES)
+    chores, bread = (model.prepare_chat([{"role": "user", "content": t}]).tokens
+                     for t in (CHORES, BREAD))
+    header = next(i for i, (a, b) in enumerate(zip(chores, bread, strict=False)) if a != b)
+    assert header * 2 < len(chores)  # so the second prompt's admission saves the first
+    assert first["prompt_tokens"] == again["prompt_tokens"] == len(chores)
+    assert first["prompt_tokens_details"]["cached_tokens"] == 0
+    assert other["prompt_tokens_details"]["cached_tokens"] == header  # the slot's own cache
+    cached = again["prompt_tokens_details"]["cached_tokens"]
+    assert cached == (header if cache_ram == 0 else len(chores) - 1)
+
+
 NEAR_TIE = 0.25  # nats; batch shapes and the prefix cache move log-probabilities ~0.06
 
 
