@@ -5,19 +5,28 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
+
 from danlu.bench import LoadSettings, bench_server
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
+from tests.server.conftest import metric
 
 
 def test_levels_are_complete_and_well_formed(live):
     settings = LoadSettings(url=live.url, concurrency=[1, 2], requests=4, max_tokens=8)
+    generated = metric(live, "danlu_generated_tokens_total")
     levels = bench_server(settings)
+    # the tokens the levels counted are the tokens the server says it generated
+    served = metric(live, "danlu_generated_tokens_total") - generated
+    counted = [lv["output_tokens_per_second"] * lv["seconds"] for lv in levels]
+    assert sum(counted) == pytest.approx(served)
     assert [lv["concurrency"] for lv in levels] == [1, 2]
-    for lv in levels:
+    for lv, tokens in zip(levels, counted, strict=True):
         assert lv["requests"] == 4 and lv["errors"] == 0, lv
-        assert lv["output_tokens_per_second"] > 0 and lv["requests_per_second"] > 0
-        for metric in ("ttft", "tpot", "itl"):
-            values = lv[metric]
+        assert lv["requests_per_second"] * lv["seconds"] == pytest.approx(4)
+        assert 4 <= round(tokens) <= 4 * 8  # at least one token and at most 8 per request
+        for latency in ("ttft", "tpot", "itl"):
+            values = lv[latency]
             assert set(values) == {"mean", "p50", "p90", "p99"}
             assert 0 < values["p50"] <= values["p90"] <= values["p99"]
 
