@@ -1,4 +1,4 @@
-"""What a loader returns: a document as blocks of text with their page and headings."""
+"""What a loader yields: blocks of text with their page and headings."""
 
 from __future__ import annotations
 
@@ -10,42 +10,35 @@ from danlu.kb.errors import UnreadableDocument
 
 @dataclass(frozen=True)
 class Block:
-    """A run of text under one heading path, on one page (None where a format has none)."""
+    """A run of text under one heading path, on one page (None where a format has none).
+    A long section comes as several blocks, cut at a paragraph or line end when it can be."""
 
     text: str
     page: int | None = None
     headings: tuple[str, ...] = ()
 
 
+SEPARATOR = "\n\n"  # between blocks in a document's text, where chunk offsets count
+
+
 @dataclass(frozen=True)
 class Document:
-    """A file turned into text. Character offsets count in `text`, the blocks joined."""
+    """A file read whole into blocks (tests and tools; ingestion streams the blocks).
+    Character offsets count in `text`, the blocks joined."""
 
     path: Path
     blocks: tuple[Block, ...]
 
-    SEPARATOR = "\n\n"
+    SEPARATOR = SEPARATOR
 
     @property
     def text(self) -> str:
-        return self.SEPARATOR.join(b.text for b in self.blocks)
-
-    def offsets(self) -> list[int]:
-        """The offset in `text` where each block starts."""
-        starts, at = [], 0
-        for block in self.blocks:
-            starts.append(at)
-            at += len(block.text) + len(self.SEPARATOR)
-        return starts
-
-
-def document(path: Path, blocks: list[Block]) -> Document:
-    """A Document of the blocks that hold text; an empty one is unreadable."""
-    kept = tuple(b for b in blocks if b.text.strip())
-    if not kept:
-        raise UnreadableDocument(f"{path}: no text in it", hint="the file is skipped")
-    return Document(path, kept)
+        return SEPARATOR.join(b.text for b in self.blocks)
 
 
 def unreadable(path: Path, why: object) -> UnreadableDocument:
     return UnreadableDocument(f"{path}: cannot be read ({why})", hint="the file is skipped")
+
+
+def empty(path: Path) -> UnreadableDocument:
+    return UnreadableDocument(f"{path}: no text in it", hint="the file is skipped")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from danlu.extras import require
-from danlu.kb.loaders.base import Block, Document, document, unreadable
+from danlu.kb.loaders.base import Block, unreadable
 
 HEADING_STYLE = re.compile(r"^(?:Heading|标题)\s*(\d)$|^Title$")
 
@@ -19,13 +21,12 @@ def heading_level(style_name: str) -> int | None:
     return int(match.group(1)) if match.group(1) else 1
 
 
-def load(path: Path) -> Document:
+def load(path: Path, stream: BinaryIO) -> Iterator[Block]:
     docx = require("docx", "kb", "reading .docx")
     try:
-        doc = docx.Document(str(path))
+        doc = docx.Document(stream)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, docx.opc.exceptions.OpcError) as exc:
         raise unreadable(path, f"damaged .docx: {exc}") from None
-    blocks: list[Block] = []
     stack: list[tuple[int, str]] = []
     lines: list[str] = []
     for para in doc.paragraphs:
@@ -33,12 +34,12 @@ def load(path: Path) -> Document:
         if level is None:
             lines.append(para.text)
             continue
-        blocks.append(Block("\n\n".join(lines).strip(), None, tuple(h for _, h in stack)))
+        yield Block("\n\n".join(lines).strip(), None, tuple(h for _, h in stack))
         stack = [(lv, h) for lv, h in stack if lv < level] + [(level, para.text.strip())]
         lines = []
-    blocks.append(Block("\n\n".join(lines).strip(), None, tuple(h for _, h in stack)))
-    blocks += [Block(table_text(table)) for table in doc.tables]
-    return document(path, blocks)
+    yield Block("\n\n".join(lines).strip(), None, tuple(h for _, h in stack))
+    for table in doc.tables:
+        yield Block(table_text(table))
 
 
 def table_text(table) -> str:

@@ -1,16 +1,19 @@
 """HTML: visible text only (no scripts, styles, navigation or page chrome), split at headings.
 
 The page is reduced to markdown-like text (block elements end paragraphs, h1-h6 become
-`#` headings) and then split as markdown is.
+`#` headings) and then split as markdown is. A page is parsed whole; the ingester's
+per-file size limit bounds it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from danlu.extras import require
-from danlu.kb.loaders.base import Document, document
+from danlu.kb.loaders.base import Block
 from danlu.kb.loaders.encoding import read_text
 from danlu.kb.loaders.markdown import sections
 
@@ -38,5 +41,5 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def load(path: Path) -> Document:
-    return document(path, sections(html_to_text(read_text(path))))
+def load(path: Path, stream: BinaryIO) -> Iterator[Block]:
+    yield from sections(html_to_text(read_text(stream, path)).splitlines(keepends=True))

@@ -1,15 +1,19 @@
-"""CSV and JSON/JSONL: one paragraph per row or record, as `field: value` pairs."""
+"""CSV and JSON/JSONL: one paragraph per row or record, as `field: value` pairs.
+
+CSV and JSONL are read a row or line at a time, records gathered into windows; a JSON
+document is parsed whole (the ingester's per-file size limit bounds it).
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from danlu.kb.loaders.base import Block, Document, document, unreadable
-from danlu.kb.loaders.encoding import read_text
+from danlu.kb.loaders.base import Block, unreadable
+from danlu.kb.loaders.encoding import read_text, text_of, windows
 
 
 def record_text(record: Any, prefix: str = "") -> str:
@@ -21,29 +25,44 @@ def record_text(record: Any, prefix: str = "") -> str:
     return f"{prefix[:-1]}: {record}" if prefix else str(record)
 
 
-def records(path: Path, rows: list[Any]) -> Document:
-    return document(path, [Block("\n\n".join(record_text(r) for r in rows))])
+def records(rows: Iterable[Any]) -> Iterator[Block]:
+    """Records as blocks of paragraphs, a blank line between records."""
+
+    def pieces() -> Iterator[str]:
+        for row in rows:
+            yield record_text(row) + "\n"
+            yield "\n"
+
+    for text in windows(pieces()):
+        yield Block(text.strip())
 
 
-def load_csv(path: Path) -> Document:
+def load_csv(path: Path, stream: BinaryIO) -> Iterator[Block]:
+    with text_of(stream, path) as text:
+        try:
+            rows = csv.DictReader(text)
+            yield from records({k: v for k, v in row.items() if k is not None} for row in rows)
+        except csv.Error as exc:
+            raise unreadable(path, f"bad CSV: {exc}") from None
+
+
+def load_json(path: Path, stream: BinaryIO) -> Iterator[Block]:
     try:
-        rows = list(csv.DictReader(io.StringIO(read_text(path))))
-    except csv.Error as exc:
-        raise unreadable(path, f"bad CSV: {exc}") from None
-    return records(path, [{k: v for k, v in row.items() if k is not None} for row in rows])
-
-
-def load_json(path: Path) -> Document:
-    try:
-        data = json.loads(read_text(path))
+        data = json.loads(read_text(stream, path))
     except json.JSONDecodeError as exc:
         raise unreadable(path, f"bad JSON: {exc}") from None
-    return records(path, data if isinstance(data, list) else [data])
+    yield from records(data if isinstance(data, list) else [data])
 
 
-def load_jsonl(path: Path) -> Document:
-    lines = [line for line in read_text(path).splitlines() if line.strip()]
-    try:
-        return records(path, [json.loads(line) for line in lines])
-    except json.JSONDecodeError as exc:
-        raise unreadable(path, f"bad JSON line: {exc}") from None
+def load_jsonl(path: Path, stream: BinaryIO) -> Iterator[Block]:
+    def parsed(text) -> Iterator[Any]:
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise unreadable(path, f"bad JSON line {number}: {exc}") from None
+
+    with text_of(stream, path) as text:
+        yield from records(parsed(text))
