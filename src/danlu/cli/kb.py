@@ -1,4 +1,4 @@
-"""`danlu kb create | add | sync | search | ask | ls | show | rm | eval`: knowledge bases.
+"""`danlu kb create | add | sync | forget | search | ask | ls | show | rm | eval`.
 
 Each command is a thin call into `danlu.kb`, imported inside the command so that the
 rest of the CLI starts without the `kb` extra's libraries.
@@ -19,11 +19,22 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from danlu.kb import Hit, IngestReport, KnowledgeBase, Progress
+    from danlu.kb.policy import ReadPolicy
 
 Opt = typer.Option
 Arg = typer.Argument
 Name = Annotated[str, Arg(help="Knowledge base name.")]
 AsJson = Annotated[bool, Opt("--json", help="Print JSON.")]
+MaxFileSize = Annotated[
+    str | None,
+    Opt("--max-file-size", help="Skip files larger than this, e.g. 200MB (default 64MB)."),
+]
+FollowLinks = Annotated[
+    bool, Opt("--follow-links", help="Follow symbolic links that lead out of the folder.")
+]
+Batch = Annotated[
+    int | None, Opt("--batch", help="Chunks embedded at a time (default 512; less uses less RAM).")
+]
 
 
 def _open(name: str) -> KnowledgeBase:
@@ -34,10 +45,11 @@ def _open(name: str) -> KnowledgeBase:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[Progress], None]]:
-    """A files bar with chunk count, rate and ETA on stderr (only on a terminal)."""
+    """A bar over the bytes to read (it moves within a large file), with files, chunks,
+    rate and ETA, on stderr (only on a terminal)."""
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
+        DownloadColumn,
         Progress,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -47,8 +59,8 @@ def _progress(label: str) -> Iterator[Callable[[Progress], None]]:
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
-        MofNCompleteColumn(),
-        "files · {task.fields[chunks]} chunks · {task.fields[rate]}",
+        DownloadColumn(),
+        "· {task.fields[files]} files · {task.fields[chunks]} chunks · {task.fields[rate]}",
         TimeElapsedColumn(),
         "eta",
         TimeRemainingColumn(),
@@ -56,23 +68,42 @@ def _progress(label: str) -> Iterator[Callable[[Progress], None]]:
     with Progress(
         *columns, console=console, transient=True, disable=not console.is_terminal
     ) as bar:
-        task = bar.add_task(label, total=None, chunks=0, rate="")
+        task = bar.add_task(label, total=None, files="", chunks=0, rate="")
 
         def update(step: Progress) -> None:
             elapsed = bar.tasks[0].elapsed or 0.0
             rate = f"{step.chunks / elapsed:.0f} chunks/s" if elapsed > 0 else ""
-            bar.update(task, completed=step.done, total=step.total, chunks=step.chunks, rate=rate)
+            bar.update(
+                task,
+                completed=step.bytes_done,
+                total=step.bytes_total or None,
+                files=f"{step.done}/{step.total}",
+                chunks=step.chunks,
+                rate=rate,
+            )
 
         yield update
+
+
+def _policy(max_file_size: str | None, follow_links: bool) -> ReadPolicy:
+    """The read policy from the flags; a bad size is one line (an InvalidParameter)."""
+    from danlu.engine.sampling import validated
+    from danlu.kb.policy import ReadPolicy
+
+    given = {"max_file_size": max_file_size} if max_file_size is not None else {}
+    return validated(ReadPolicy, follow_links=follow_links, **given)
 
 
 def _print_report(report: IngestReport) -> None:
     for path, why in report.skipped:
         print(f"skipped: {why}" if path in why else f"skipped: {path}: {why}", file=sys.stderr)
+    for path, stored_as in report.duplicates:
+        print(f"duplicate: {path}: same content as {stored_as}", file=sys.stderr)
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, "
         f"unchanged {len(report.unchanged)}, removed {len(report.removed)}, "
-        f"skipped {len(report.skipped)} ({report.chunks} chunks embedded)"
+        f"duplicate {len(report.duplicates)}, skipped {len(report.skipped)} "
+        f"({report.chunks} chunks embedded)"
     )
 
 
@@ -89,9 +120,12 @@ def create(
 ) -> int:
     """Create an empty knowledge base."""
     import danlu.kb
+    from danlu.engine.sampling import validated
     from danlu.kb.chunking import ChunkSettings
 
-    chunking = ChunkSettings(size=chunk_size, overlap=chunk_overlap) if chunk_size else None
+    chunking = (
+        validated(ChunkSettings, size=chunk_size, overlap=chunk_overlap) if chunk_size else None
+    )
     with danlu.kb.create(name, embedder=embedder, store=store, chunking=chunking) as kb:
         info = kb.info()
     print(f"created {name} ({info.embedder}, {info.dimension} dimensions, {info.url})")
@@ -101,23 +135,51 @@ def create(
 def add(
     name: Name,
     paths: Annotated[list[Path], Arg(help="Files and folders (folders recursively).")],
+    max_file_size: MaxFileSize = None,
+    follow_links: FollowLinks = False,
+    batch: Batch = None,
 ) -> int:
-    """Add documents; unchanged files are skipped, changed ones re-read."""
+    """Add documents; unchanged files are skipped, changed ones re-read, copies of stored
+    content reported as duplicates."""
+    from danlu.kb.base import BATCH
+
+    policy = _policy(max_file_size, follow_links)
     with _open(name) as kb:
         kb.embedder  # noqa: B018 -- loaded before the bar starts, so its rate is the ingest's
         with _progress(f"adding to {name}") as progress:
-            report = kb.add(list(paths), on_progress=progress)
+            report = kb.add(list(paths), on_progress=progress, batch=batch or BATCH, policy=policy)
     _print_report(report)
     return 0
 
 
-def sync(name: Name) -> int:
-    """Re-read the added paths: re-parse changed files, purge removed ones, add new ones."""
+def sync(
+    name: Name,
+    max_file_size: MaxFileSize = None,
+    follow_links: FollowLinks = False,
+) -> int:
+    """Re-read the added paths: re-parse changed files, add new ones, purge files deleted
+    from disk."""
+    policy = _policy(max_file_size, follow_links)
     with _open(name) as kb:
         kb.embedder  # noqa: B018 -- loaded before the bar starts
         with _progress(f"syncing {name}") as progress:
-            report = kb.sync(on_progress=progress)
+            report = kb.sync(on_progress=progress, policy=policy)
     _print_report(report)
+    return 0
+
+
+def forget(
+    name: Name,
+    paths: Annotated[list[Path], Arg(help="Stored files, or folders: every file under them.")],
+) -> int:
+    """Remove files from a knowledge base (the files on disk are not touched)."""
+    with _open(name) as kb:
+        removed = kb.forget(list(paths))
+        returning = {p: kb.source_of(p) for p in removed}
+    for path in removed:
+        print(f"removed {path}")
+        if source := returning[path]:
+            print(f"note: `kb sync` adds it again while it is under {source}", file=sys.stderr)
     return 0
 
 
@@ -158,10 +220,17 @@ def search(
     as_json: AsJson = False,
 ) -> int:
     """Ranked chunks for a query: source, page, heading, score."""
+    from danlu.engine.sampling import validated
     from danlu.kb import SearchOptions
 
-    options = SearchOptions(
-        k=k, mode=mode, path_glob=glob, min_similarity=min_similarity, mmr=mmr, rerank=rerank
+    options = validated(
+        SearchOptions,
+        k=k,
+        mode=mode,
+        path_glob=glob,
+        min_similarity=min_similarity,
+        mmr=mmr,
+        rerank=rerank,
     )
     with _open(name) as kb:
         hits = kb.search(query, options)
@@ -187,9 +256,10 @@ def ask(
 ) -> int:
     """Answer from the knowledge base, streaming, citing sources by number."""
     import danlu
+    from danlu.engine.sampling import validated
     from danlu.kb import SearchOptions
 
-    options = SearchOptions(k=k, min_similarity=min_similarity)
+    options = validated(SearchOptions, k=k, min_similarity=min_similarity)
     params = {
         key: v
         for key, v in {"temperature": temp, "max_tokens": max_tokens}.items()
@@ -326,6 +396,7 @@ COMMANDS = {
     "create": create,
     "add": add,
     "sync": sync,
+    "forget": forget,
     "search": search,
     "ask": ask,
     "ls": ls,

@@ -20,6 +20,7 @@ from danlu.kb.base import KBInfo, KnowledgeBase, create, list_names, remove
 from danlu.kb.base import open_kb as open
 from danlu.kb.chunking import ChunkSettings
 from danlu.kb.ingest import IngestReport, Progress
+from danlu.kb.policy import ReadPolicy
 from danlu.kb.retrieve import Hit, SearchOptions
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "KBInfo",
     "KnowledgeBase",
     "Progress",
+    "ReadPolicy",
     "SearchOptions",
     "create",
     "list_names",

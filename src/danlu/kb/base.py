@@ -19,6 +19,7 @@ from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.kb.answer import Answer, AnswerEvent, collect, stream_answer
 from danlu.kb.chunking import Chunker, ChunkSettings
+from danlu.kb.discover import discover
 from danlu.kb.embedders import DEFAULT_EMBEDDER, Embedder, open_embedder
 from danlu.kb.errors import (
     EmbedderMismatch,
@@ -26,7 +27,8 @@ from danlu.kb.errors import (
     KnowledgeBaseNotFound,
     StoreUnavailable,
 )
-from danlu.kb.ingest import Ingester, IngestReport, OnProgress, discover, vanished
+from danlu.kb.ingest import Ingester, IngestReport, OnProgress
+from danlu.kb.policy import ReadPolicy
 from danlu.kb.rerank import CrossEncoderReranker
 from danlu.kb.retrieve import Hit, QueryCache, Retriever, SearchOptions
 from danlu.kb.stores import Store, open_store, sqlite_url
@@ -122,36 +124,79 @@ class KnowledgeBase:
             self._embedder = self._checked(open_embedder(self.embedder_name))
         return self._embedder
 
-    def _ingester(self, batch: int = BATCH) -> Ingester:
+    def _ingester(self, batch: int = BATCH, policy: ReadPolicy | None = None) -> Ingester:
         chunker = Chunker(self.embedder.count_tokens, self.chunking)
-        return Ingester(self.store, self.embedder, chunker, self.segmenter, batch)
+        return Ingester(self.store, self.embedder, chunker, self.segmenter, batch, policy)
 
     @property
     def sources(self) -> list[str]:
         return json.loads(self.store.meta().get("sources", "[]"))
 
-    def add(
-        self, paths: list[str | Path], on_progress: OnProgress | None = None, batch: int = BATCH
-    ) -> IngestReport:
-        """Ingest files and folders; unchanged files are skipped. The paths are remembered
-        for `sync`. `batch`: chunks embedded at a time (files are committed after each)."""
-        resolved = [Path(p).expanduser() for p in paths]
-        report = self._ingester(batch).add(resolved, on_progress)
-        known = dict.fromkeys([*self.sources, *(str(p.resolve()) for p in resolved)])
-        self.store.set_meta({"sources": json.dumps(list(known), ensure_ascii=False)})
-        return report
+    def _remember(self, sources: list[str]) -> None:
+        self.store.set_meta({"sources": json.dumps(sources, ensure_ascii=False)})
 
-    def sync(self, on_progress: OnProgress | None = None) -> IngestReport:
-        """Re-read the remembered paths: changed files re-parsed, removed ones purged."""
-        present = discover([Path(p) for p in self.sources if Path(p).exists()])
-        report = IngestReport()
-        for path in vanished(self.store, present):
+    def add(
+        self,
+        paths: list[str | Path],
+        on_progress: OnProgress | None = None,
+        batch: int = BATCH,
+        policy: ReadPolicy | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; unchanged files are skipped, duplicates of stored
+        content reported. The paths are remembered for `sync` before the first file is
+        read, so an add cut short is completed, never undone, by the next sync.
+        `batch`: chunks embedded at a time; `policy`: sizes, links and roots."""
+        ingester = self._ingester(batch, policy)
+        found = ingester.plan([Path(p).expanduser() for p in paths])
+        self._remember(list(dict.fromkeys([*self.sources, *map(str, found.roots)])))
+        return ingester.ingest(found.files, IngestReport(skipped=found.skipped), on_progress)
+
+    def sync(
+        self, on_progress: OnProgress | None = None, policy: ReadPolicy | None = None
+    ) -> IngestReport:
+        """Re-read the remembered paths: changed files re-parsed, new ones added, files
+        deleted from disk purged. A stored file that still exists is never dropped, even
+        when no remembered path reaches it any more: it is checked for changes instead."""
+        policy = policy or ReadPolicy()
+        found = discover([Path(p) for p in self.sources if Path(p).exists()], policy)
+        report = IngestReport(skipped=found.skipped)
+        for path in self.store.files():
+            if not Path(path).is_file():
+                self.store.remove_file(path)
+                report.removed.append(path)
+        listed = set(found.files)
+        kept = sorted(Path(p) for p in self.store.files() if Path(p) not in listed)
+        return self._ingester(policy=policy).ingest(found.files + kept, report, on_progress)
+
+    def forget(self, paths: list[str | Path]) -> list[str]:
+        """Remove stored files (a folder: every stored file under it) from the knowledge
+        base, and forget those paths as sources; the files on disk are not touched.
+        A path that matches nothing stored is an error, before anything is removed."""
+        stored = list(self.store.files())
+        targets: dict[str, None] = {}
+        for given in paths:
+            path = Path(given).expanduser().resolve()
+            matched = [p for p in stored if Path(p).is_relative_to(path)]
+            if not matched:
+                raise InvalidRequest(
+                    f"{given} is not in knowledge base '{self.name}'",
+                    hint="give a path as `kb search` prints it, or a folder above it",
+                )
+            targets.update(dict.fromkeys(matched))
+        for path in targets:
             self.store.remove_file(path)
-            report.removed.append(path)
-        return self._ingester().ingest(present, report, on_progress)
+        gone = {str(Path(p).expanduser().resolve()) for p in paths}
+        self._remember([s for s in self.sources if s not in gone])
+        return list(targets)
+
+    def source_of(self, path: str) -> str | None:
+        """The remembered folder that `sync` reads `path` from again, if any."""
+        return next((s for s in self.sources if Path(path).is_relative_to(s)), None)
 
     def search(self, query: str, options: SearchOptions | None = None, **changes: Any) -> list[Hit]:
         """Ranked chunks for `query`; `changes` override fields of SearchOptions."""
+        if not query.strip():
+            raise InvalidRequest("the query is empty", hint="say what to look for")
         base = options.model_dump() if options is not None else {}
         options = SearchOptions.model_validate({**base, **changes})
         retriever = Retriever(

@@ -37,3 +37,10 @@ class UnreadableDocument(DanluError):
 
     status = 422
     code = "unreadable_document"
+
+
+class PathNotAllowed(DanluError):
+    """A path outside the folders knowledge bases may read (the server's --kb-roots)."""
+
+    status = 403
+    code = "path_not_allowed"

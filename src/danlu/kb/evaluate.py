@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from danlu.engine.sampling import validated
 from danlu.errors import InvalidRequest
 from danlu.kb.answer import Answer
 from danlu.kb.retrieve import Hit, SearchOptions
@@ -124,12 +125,13 @@ def evaluate(
 ) -> Report:
     """Score retrieval for every answerable question, and answers (greedy, at most
     `max_tokens` each) when `model` is given."""
+    options = validated(SearchOptions, k=k)  # a bad k is one error, before any question
     report = Report(k=k, questions=len(questions))
     retrieval: list[Scores] = []
     cited, abstain_ok, abstain_wrong = [], [], []
     for q in questions:
         if not q.unanswerable:
-            retrieval.append(score(kb.search(q.question, SearchOptions(k=k)), q))
+            retrieval.append(score(kb.search(q.question, options), q))
             if not retrieval[-1].hit:
                 report.misses.append(q.question)
         if model is None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from danlu.errors import InvalidRequest
-from danlu.kb.stores.base import FileRecord, Scored, Store, StoredChunk
+from danlu.kb.stores.base import ChunkRows, FileRecord, Scored, Store, StoredChunk
 
 # scheme -> "module:opener" inside danlu.kb.stores
 STORES: dict[str, str] = {
@@ -16,7 +16,16 @@ STORES: dict[str, str] = {
     "postgres": "postgres:open_url",
 }
 
-__all__ = ["STORES", "FileRecord", "Scored", "Store", "StoredChunk", "open_store", "sqlite_url"]
+__all__ = [
+    "STORES",
+    "ChunkRows",
+    "FileRecord",
+    "Scored",
+    "Store",
+    "StoredChunk",
+    "open_store",
+    "sqlite_url",
+]
 
 Opener = Callable[[str, str, "int | None"], Store]
 

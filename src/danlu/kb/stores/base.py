@@ -7,7 +7,7 @@ its vector, and its keyword terms. They change together, one file per transactio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +50,15 @@ class StoredChunk:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class ChunkRows:
+    """Some of one file's chunks, with their vectors, shape (n, d), and keyword terms."""
+
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+    terms: list[str]
+
+
 Scored = list[tuple[int, float]]
 """(chunk id, score) pairs, best first."""
 
@@ -66,9 +75,13 @@ class Store(Protocol):
     def files(self) -> dict[str, FileRecord]: ...
 
     def put_file(
-        self, record: FileRecord, chunks: Sequence[Chunk], vectors: np.ndarray, terms: list[str]
-    ) -> None:
-        """Replace everything stored for `record.path` in one transaction."""
+        self, record: FileRecord, batches: Iterable[ChunkRows], needed: int | None = None
+    ) -> int:
+        """Replace everything stored for `record.path` with the rows of `batches`, in one
+        transaction, and return how many chunks were written. `batches` is read inside
+        the transaction (a large file's chunks are embedded as it is written); anything
+        it raises rolls the whole file back. `needed`: bytes the rest of the work is
+        expected to take, for the error a full disk raises (DiskFull)."""
         ...
 
     def remove_file(self, path: str) -> None:
@@ -98,6 +111,13 @@ class Store(Protocol):
     def destroy(self) -> None:
         """Delete the whole knowledge base's data."""
         ...
+
+
+def space_needed(size: int, dimension: int) -> int:
+    """About how many bytes storing `size` bytes of documents takes: their text with
+    overlap, keyword terms and their index (~3x), a vector per ~500 bytes, twice over
+    while the write-ahead log holds them."""
+    return 2 * (3 * size + (size // 500 + 1) * dimension * 4)
 
 
 def headings_json(chunk: Chunk) -> str:

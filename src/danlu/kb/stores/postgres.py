@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from danlu.extras import require
-from danlu.kb.chunking import Chunk
 from danlu.kb.errors import StoreUnavailable
-from danlu.kb.stores.base import FileRecord, Scored, StoredChunk, headings_json, stored_chunk
+from danlu.kb.stores.base import (
+    ChunkRows,
+    FileRecord,
+    Scored,
+    StoredChunk,
+    headings_json,
+    stored_chunk,
+)
 
 # (name, SQL) applied in order inside the knowledge base's schema; append only
 MIGRATIONS: list[tuple[str, str]] = [
@@ -101,34 +107,30 @@ class PostgresStore:
         return {r[0]: FileRecord(*r) for r in rows}
 
     def put_file(
-        self, record: FileRecord, chunks: Sequence[Chunk], vectors: np.ndarray, terms: list[str]
-    ) -> None:
+        self, record: FileRecord, batches: Iterable[ChunkRows], needed: int | None = None
+    ) -> int:
+        written = 0
         with self.transaction(), self.conn.cursor() as cur:
             self._delete(record.path)
             file_id = cur.execute(
-                "insert into files (path, sha256, size, chunks) values (%s, %s, %s, %s) "
+                "insert into files (path, sha256, size, chunks) values (%s, %s, %s, 0) "
                 "returning id",
-                (record.path, record.sha256, record.size, len(chunks)),
+                (record.path, record.sha256, record.size),
             ).fetchone()[0]
-            cur.executemany(
-                'insert into chunks (file_id, ordinal, text, page, headings, start, "end", '
-                "embedding, terms) values (%s, %s, %s, %s, %s, %s, %s, %s, "
-                "to_tsvector('simple', %s))",
-                [
-                    (
-                        file_id,
-                        c.ordinal,
-                        c.text,
-                        c.page,
-                        headings_json(c),
-                        c.start,
-                        c.end,
-                        np.asarray(v, dtype=np.float32),
-                        words,
-                    )
-                    for c, v, words in zip(chunks, vectors, terms, strict=True)
-                ],
-            )
+            for rows in batches:
+                cur.executemany(
+                    'insert into chunks (file_id, ordinal, text, page, headings, start, "end", '
+                    "embedding, terms) values (%s, %s, %s, %s, %s, %s, %s, %s, "
+                    "to_tsvector('simple', %s))",
+                    [
+                        (file_id, c.ordinal, c.text, c.page, headings_json(c), c.start, c.end,
+                         np.asarray(v, dtype=np.float32), words)
+                        for c, v, words in zip(rows.chunks, rows.vectors, rows.terms, strict=True)
+                    ],
+                )  # fmt: skip
+                written += len(rows.chunks)
+            cur.execute("update files set chunks = %s where id = %s", (written, file_id))
+        return written
 
     def remove_file(self, path: str) -> None:
         with self.transaction():

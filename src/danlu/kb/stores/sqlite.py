@@ -2,21 +2,30 @@
 
 Everything about one file (its row, chunks, vectors, keyword rows) is written in one
 transaction, in WAL mode: a process killed mid-ingest leaves the file as of the last
-committed document. Schema changes are the append-only MIGRATIONS below.
+committed document. A full disk rolls the file back and is one DiskFull error naming the
+folder. Schema changes are the append-only MIGRATIONS below.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from danlu.diskspace import disk_full, disk_full_as_error, is_disk_full
 from danlu.extras import require
 from danlu.kb.chunking import Chunk
 from danlu.kb.errors import StoreUnavailable
-from danlu.kb.stores.base import FileRecord, Scored, StoredChunk, headings_json, stored_chunk
+from danlu.kb.stores.base import (
+    ChunkRows,
+    FileRecord,
+    Scored,
+    StoredChunk,
+    headings_json,
+    stored_chunk,
+)
 
 # (name, SQL) in the order applied; append only, never edit one that has shipped.
 # {dimension} is the embedder's, recorded in meta when the store was created.
@@ -68,6 +77,8 @@ def connect(path: Path):
         conn.execute("pragma synchronous=normal")
         conn.execute("pragma busy_timeout=10000")
     except sqlite.Error as exc:
+        if is_disk_full(exc):
+            raise disk_full(Path(path).parent) from None
         raise StoreUnavailable(f"cannot open knowledge base {path}: {exc}") from None
     return conn
 
@@ -83,14 +94,17 @@ class SqliteStore:
         self._migrate()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.conn.execute("begin immediate")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("rollback")
-            raise
-        self.conn.execute("commit")
+    def transaction(self, needed: int | None = None) -> Iterator[None]:
+        """One write transaction; `needed` (bytes) is what a full disk's error asks for."""
+        with disk_full_as_error(self.path.parent, needed):
+            self.conn.execute("begin immediate")
+            try:
+                yield
+                self.conn.execute("commit")
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite rolls back by itself on some errors
+                    self.conn.execute("rollback")
+                raise
 
     def _migrate(self) -> None:
         self.conn.execute("create table if not exists migrations (name text primary key)")
@@ -118,16 +132,21 @@ class SqliteStore:
         return {r[0]: FileRecord(*r) for r in rows}
 
     def put_file(
-        self, record: FileRecord, chunks: Sequence[Chunk], vectors: np.ndarray, terms: list[str]
-    ) -> None:
-        with self.transaction():
+        self, record: FileRecord, batches: Iterable[ChunkRows], needed: int | None = None
+    ) -> int:
+        written = 0
+        with self.transaction(needed):
             self._delete(record.path)
-            cur = self.conn.execute(
-                "insert into files (path, sha256, size, chunks) values (?, ?, ?, ?)",
-                (record.path, record.sha256, record.size, len(chunks)),
-            )
-            for chunk, vector, words in zip(chunks, vectors, terms, strict=True):
-                self._insert_chunk(cur.lastrowid, chunk, vector, words)
+            file_id = self.conn.execute(
+                "insert into files (path, sha256, size, chunks) values (?, ?, ?, 0)",
+                (record.path, record.sha256, record.size),
+            ).lastrowid
+            for rows in batches:
+                for chunk, vector, words in zip(rows.chunks, rows.vectors, rows.terms, strict=True):
+                    self._insert_chunk(file_id, chunk, vector, words)
+                written += len(rows.chunks)
+            self.conn.execute("update files set chunks = ? where id = ?", (written, file_id))
+        return written
 
     def _insert_chunk(self, file_id: int, chunk: Chunk, vector: np.ndarray, words: str) -> None:
         cid = self.conn.execute(
