@@ -2,7 +2,9 @@
 
 llama.cpp's own JSON-schema converter (shipped in llama-cpp-python) writes the rules.
 Its whitespace rule is a single optional space, so a small model cannot run away
-emitting blanks between tokens; we only tighten its string characters to valid JSON.
+emitting blanks between tokens; we tighten its string characters to valid JSON and
+escape literals as upstream llama.cpp does. A schema is measured against
+`GrammarLimits` before it is converted (limits.py), and the grammar while it is written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from llama_cpp.llama_grammar import SchemaConverter
 
+from danlu.chat.tools.limits import DEFAULT_LIMITS, GrammarLimits, check_schemas, too_much
 from danlu.chat.tools.types import ToolSpec
 from danlu.errors import InvalidParameter
 
@@ -25,15 +28,47 @@ STRICT_CHAR = (
     r"[0-9a-fA-F] [0-9a-fA-F])"
 )
 GBNF_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+LITERAL_ESCAPE = re.compile(r'[\r\n"\\]')
 CHAR_RULE = re.compile(r"^char ::= .*$", re.MULTILINE)
 
 REF_HINT = "only local refs such as #/$defs/name are supported"
 SCHEMA_HINT = "give a JSON schema object (type, properties, required, items, enum, ...)"
 
 
-def json_grammar(schema: dict[str, Any] | None) -> str:
+class Converter(SchemaConverter):
+    """llama-cpp-python's converter, with two changes.
+
+    Literals are escaped as upstream llama.cpp escapes them: this copy leaves a backslash
+    bare, so a const, enum value or property name holding `"` or `\\` ends its literal
+    early (llama.cpp cannot parse the grammar) or matches other text (a `\\n` in a value
+    becomes a raw newline). And every rule is counted as it is added, so a grammar that
+    outgrows `limits.max_grammar_chars` stops there instead of being written in full.
+    """
+
+    def __init__(self, limits: GrammarLimits) -> None:
+        super().__init__(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+        self._limits = limits
+        self._sizes: dict[str, int] = {}  # each rule's length, as it stands
+        self._chars = 0  # their sum: the grammar's size so far
+
+    def _format_literal(self, literal: str) -> str:
+        return '"' + LITERAL_ESCAPE.sub(lambda m: GBNF_ESCAPES[m.group(0)], literal) + '"'
+
+    def _add_rule(self, name: str, rule: str) -> str:
+        key = super()._add_rule(name, rule)  # the same rule again replaces itself
+        size = len(key) + len(rule)
+        self._chars += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+        if self._chars > self._limits.max_grammar_chars:
+            raise too_much("the grammar written from it", self._limits, "max_grammar_chars")
+        return key
+
+
+def json_grammar(schema: dict[str, Any] | None, limits: GrammarLimits = DEFAULT_LIMITS) -> str:
     """GBNF for any JSON object (schema None) or for values matching a JSON schema."""
-    converter = _converter()
+    converter = Converter(limits)
+    if schema is not None:
+        check_schemas([schema], limits)
     target = ANY_OBJECT if schema is None else _resolved(converter, schema, "schema")
     _visit(converter, target, "")
     return _format(converter)
@@ -49,10 +84,16 @@ def call_schema(tools: list[ToolSpec], name: str | None = None) -> dict[str, Any
 
 
 def tool_call_grammar(
-    tools: list[ToolSpec], name: str | None = None, *, before: str = "", after: str = ""
+    tools: list[ToolSpec],
+    name: str | None = None,
+    *,
+    before: str = "",
+    after: str = "",
+    limits: GrammarLimits = DEFAULT_LIMITS,
 ) -> str:
     """GBNF forcing exactly one call, wrapped in the literal texts `before` and `after`."""
-    converter = _converter()
+    converter = Converter(limits)
+    check_schemas([t.parameters for t in tools], limits, names=[t.name for t in tools])
     # Each tool's "#/..." refs point into its own parameters, so resolve them one by one.
     resolved = [
         ToolSpec(t.name, t.description, _resolved(converter, t.parameters, f"tool-{i}"))
@@ -72,10 +113,6 @@ def _one_call(tool: ToolSpec) -> dict[str, Any]:
     }
 
 
-def _converter() -> SchemaConverter:
-    return SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
-
-
 def _resolved(converter: SchemaConverter, schema: Any, url: str) -> dict[str, Any]:
     """A deep copy of `schema` with its local $refs registered (the converter edits it)."""
     if not isinstance(schema, dict):
@@ -92,6 +129,8 @@ def _resolved(converter: SchemaConverter, schema: Any, url: str) -> dict[str, An
 def _visit(converter: SchemaConverter, schema: dict[str, Any], name: str) -> str:
     try:
         return converter.visit(schema, name)
+    except InvalidParameter:  # a limit reached while writing
+        raise
     except Exception as exc:  # AssertionError, KeyError, re.error, ... all mean "unsupported"
         raise InvalidParameter(
             _describe("unsupported JSON schema", exc), hint=SCHEMA_HINT
