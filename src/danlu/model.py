@@ -68,9 +68,10 @@ class Model:
         return dict(getattr(self.engine, "facts", {}))
 
     def params(self, **changes: Any) -> SamplingParams:
-        """The default params with `changes` applied and validated (logit_bias ids included)."""
+        """The default params with `changes` applied and validated, by the engine too
+        (logit_bias ids, a grammar it must parse)."""
         params = SamplingParams.build(self.defaults, **changes)
-        check_token_ids(sorted(params.logit_bias or ()), self.engine.n_vocab, "logit_bias token id")
+        self.engine.check(params)
         return params
 
     # -- raw completion ------------------------------------------------------------------

@@ -300,6 +300,12 @@ class Engine(Protocol):
         """Generate after `prompt`, yielding chunks; the last carries the finish reason."""
         ...
 
+    def check(self, params: SamplingParams) -> None:
+        """Refuse `params` this backend cannot run (token ids outside the vocabulary, a
+        grammar it cannot parse or does not support) with InvalidRequest, before any job is
+        queued: a server answers 400 then, not an error in the middle of a stream."""
+        ...
+
     def submit(
         self, prompt: Sequence[int], params: SamplingParams, emit: Callable[[Any], None]
     ) -> JobHandle:

@@ -19,9 +19,10 @@ from llama_cpp import _internals as internals
 from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.adapters import load_adapters, set_adapters
+from danlu.engine.llamacpp.grammar import check_grammar
 from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.llamacpp.ramcache import RamCache
-from danlu.engine.llamacpp.scheduler import Scheduler
+from danlu.engine.llamacpp.scheduler import Liveness, Scheduler
 from danlu.engine.llamacpp.slot import Emit, Job, Slot
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
@@ -94,7 +95,7 @@ class LlamaCppEngine:
         return self._model.n_vocab()
 
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
-        tokens = self._model.tokenize(text.encode("utf-8"), False, special)
+        tokens = self._model.tokenize(_utf8(text), False, special)
         bos = self._model.token_bos()
         wanted = add_bos and self._model.add_bos_token() and bos >= 0
         if wanted and (not tokens or tokens[0] != bos):
@@ -135,6 +136,18 @@ class LlamaCppEngine:
         job = self.job(prompt, params, emit)
         self.scheduler.submit(job)
         return job
+
+    def check(self, params: SamplingParams) -> None:
+        """Refuse, before a job is queued, what would fail once it runs: logit_bias ids
+        outside the vocabulary, a grammar llama.cpp cannot parse (parsed here, on the
+        caller's thread, by llama.cpp itself: the decoding thread never meets one)."""
+        check_token_ids(sorted(params.logit_bias or ()), self.n_vocab, "logit_bias token id")
+        if params.grammar:
+            check_grammar(self._model, params.grammar, params.grammar_trigger)
+
+    def liveness(self) -> Liveness:
+        """How the decoding thread is doing (`start_background`), for a health check."""
+        return self.scheduler.liveness()
 
     def job(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
         """A validated Job whose chunks (or error) go to `emit` on the decoding thread."""
@@ -307,3 +320,14 @@ class LlamaCppEngine:
             if res is not None:
                 res.close()
         self._embed_ctx = None
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8; a lone surrogate (JSON lets a client send "\\ud800") is a 400."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(
+            f"the text holds a lone surrogate ({text[exc.start]!r}), which is not Unicode text",
+            hint="send UTF-8 text; a surrogate pair must come as a pair",
+        ) from None

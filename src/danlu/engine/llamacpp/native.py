@@ -19,9 +19,10 @@ from llama_cpp._logger import llama_log_callback, set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 
 from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
+from danlu.engine.llamacpp.grammar import GrammarSampler, grammar_sampler
 from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.sampling import SamplingParams
-from danlu.errors import BackendError, CorruptModel, InvalidParameter
+from danlu.errors import BackendError, CorruptModel
 
 ALL_LAYERS = 0x7FFFFFFF
 FLASH_ATTN = {
@@ -272,9 +273,6 @@ class ArgmaxSampler:
         """Nothing native to free."""
 
 
-Sampler = internals.LlamaSampler | ArgmaxSampler
-
-
 def _penalised(params: SamplingParams) -> bool:
     return params.repeat_penalty != 1.0 or bool(params.presence_penalty or params.frequency_penalty)
 
@@ -285,19 +283,38 @@ def plain_greedy(params: SamplingParams) -> bool:
 
 
 def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> Sampler:
-    """The llama.cpp sampler chain for `params`, in llama.cpp's own default order."""
+    """The llama.cpp sampler chain for `params`, in llama.cpp's own default order
+    (logit bias → grammar → penalties → top-k → top-p → min-p → temperature → draw)."""
     if plain_greedy(params):
         return ArgmaxSampler(model.n_vocab())
-    chain = internals.LlamaSampler()
+    if not params.grammar:
+        chain = internals.LlamaSampler()
+        add_adjustments(chain, params, model)
+        add_picking(chain, params)
+        return chain
+    # a grammar only masks tokens: it comes after the adjustments, before the picking
+    grammar = grammar_sampler(model, params.grammar, params.grammar_trigger)
+    adjust, pick = internals.LlamaSampler(), internals.LlamaSampler()
+    add_adjustments(adjust, params, model)
+    add_picking(pick, params)
+    return GrammarSampler(grammar, adjust, pick, model.n_vocab(), allowed_needed(params))
+
+
+def add_adjustments(
+    chain: internals.LlamaSampler, params: SamplingParams, model: internals.LlamaModel
+) -> None:
+    """The samplers that change logits: logit bias, penalties."""
     if params.logit_bias:
         chain.add_logit_bias(model.n_vocab(), params.logit_bias)
-    if params.grammar:
-        add_grammar(chain, model, params.grammar, params.grammar_trigger)
     if _penalised(params):
         add_penalties(chain, model, params)
+
+
+def add_picking(chain: internals.LlamaSampler, params: SamplingParams) -> None:
+    """The samplers that pick a token: greedy, or top-k → top-p → min-p → temperature → draw."""
     if params.greedy:
         chain.add_greedy()
-        return chain
+        return
     if params.top_k > 0:
         chain.add_top_k(params.top_k)
     if params.top_p < 1.0:
@@ -307,7 +324,14 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> Sample
     chain.add_temp(params.temperature)
     seed = llama_cpp.LLAMA_DEFAULT_SEED if params.seed is None else params.seed
     chain.add_dist(seed)
-    return chain
+
+
+def allowed_needed(params: SamplingParams) -> int:
+    """How many of the likeliest allowed tokens the picking must see to pick as it would
+    over the whole vocabulary: one for greedy, top_k for top-k; else all (a huge number)."""
+    if params.greedy:
+        return 1
+    return params.top_k if params.top_k > 0 else 2**31
 
 
 def add_penalties(
@@ -356,27 +380,7 @@ class NewlineLogit:
             candidates.data[index].logit = self.logit
 
 
-def add_grammar(
-    chain: internals.LlamaSampler,
-    model: internals.LlamaModel,
-    gbnf: str,
-    trigger: str | None = None,
-) -> None:
-    """Constrain sampling to a GBNF grammar whose start rule is `root`.
-
-    With a `trigger` regex the grammar is lazy: output is free until the text matches,
-    then the grammar constrains it from the trigger's first group on.
-    """
-    if trigger is None:
-        sampler = llama_cpp.llama_sampler_init_grammar(model.vocab, gbnf.encode("utf-8"), b"root")
-    else:
-        patterns = (ctypes.c_char_p * 1)(trigger.encode("utf-8"))
-        sampler = llama_cpp.llama_sampler_init_grammar_lazy_patterns(
-            model.vocab, gbnf.encode("utf-8"), b"root", patterns, 1, None, 0
-        )
-    if not sampler:
-        raise InvalidParameter("the grammar does not parse", hint="check the GBNF or schema")
-    llama_cpp.llama_sampler_chain_add(chain.sampler, sampler)
+Sampler = internals.LlamaSampler | ArgmaxSampler | GrammarSampler
 
 
 def _log_probs(ctx: internals.LlamaContext, row: int, n_vocab: int):

@@ -7,16 +7,20 @@ state that serves the new prompt better, see ramcache.py), packs one batch with 
 generating slot's last token plus as much pending prompt as fits, decodes it once, and
 samples each slot with its own sampler.
 Jobs join and leave between steps. The same code serves one in-process stream
-(the caller drives `step()`) and the server (a thread drives it).
+(the caller drives `step()`) and the server (a thread drives it). A failure in one job's
+setup or sampling ends that job alone, with the error as its last item; the thread goes on,
+and reports how it is doing (`liveness()`) for a health check.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp
@@ -27,6 +31,27 @@ from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.slot import Job, Slot
 from danlu.errors import BackendError, DanluError
+
+log = logging.getLogger("danlu.engine")
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How the decoding thread is doing, for a health check."""
+
+    running: bool  # the thread is alive and has not been told to stop
+    step_seconds: float  # how long the step under way has run; 0 while it waits for work
+
+
+def as_error(exc: Exception, doing: str) -> DanluError:
+    """`exc` as the error a job ends with: ours as they are, anything else logged as a bug."""
+    if isinstance(exc, DanluError):
+        return exc
+    log.error("%s failed", doing, exc_info=exc)
+    return BackendError(
+        f"internal error while {doing}: {type(exc).__name__}",
+        hint="a bug in danlu; other requests are not affected",
+    )
 
 
 class Scheduler:
@@ -51,6 +76,8 @@ class Scheduler:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._running = False
+        self._idle = True  # the thread waits for work
+        self._beat = time.monotonic()  # when the thread last began a step
         self._eog: dict[int, bool] = {}
         self.ram = ram
 
@@ -103,11 +130,26 @@ class Scheduler:
     def _loop(self) -> None:
         while True:
             with self._cond:
+                self._idle = True
                 while self._running and not self._has_work():
                     self._cond.wait()
                 if not self._running:
                     return
-            self.step()
+                # the beat first: a reader never sees "busy" beside the beat of long ago
+                self._beat = time.monotonic()
+                self._idle = False
+            try:
+                self.step()
+            except Exception as exc:  # a fault outside any one job's part: end them all, go on
+                error = as_error(exc, "a decode step")
+                self._fail([s for s in self.slots if s.job is not None], error)
+                self._fail_waiting(error)
+
+    def liveness(self) -> Liveness:
+        """Whether the decoding thread runs, and how long its current step has taken."""
+        thread = self._thread
+        running = self._running and thread is not None and thread.is_alive()
+        return Liveness(running, 0.0 if self._idle else time.monotonic() - self._beat)
 
     def _has_work(self) -> bool:
         return bool(self._waiting or self._calls or self.active)
@@ -125,13 +167,13 @@ class Scheduler:
         try:
             native.decode(self._ctx, self._batch)
         except BackendError as exc:
-            self._fail(rows, exc)
+            self._fail([slot for slot, _ in rows], exc)
             return
         for slot, row in rows:
             slot.cached.extend(slot.in_flight)
             slot.in_flight = []
             if row is not None:
-                self._sample(slot, row)
+                self._sample_or_end(slot, row)
 
     def _run_calls(self) -> None:
         while self._calls:  # deque.popleft is atomic; no lock needed
@@ -157,13 +199,22 @@ class Scheduler:
                     return
                 job = self._waiting.popleft()
             slot = max(free, key=lambda s: (s.shared_prefix(job.prompt), -s.last_used))
-            shared = slot.shared_prefix(job.prompt)
-            # through the RAM cache unless the slot keeps at least half of its cache
-            if self.ram is not None and (not slot.cached or shared * 2 < len(slot.cached)):
-                shared = self._swap(slot, job.prompt, shared)
-            keep = min(shared, len(job.prompt) - 1)
-            self.forget(slot, keep)
-            slot.assign(job, keep, native.build_sampler(job.params, self._model))
+            try:
+                self._start(slot, job)
+            except Exception as exc:  # this job's setup failed: it alone ends
+                self.forget(slot, 0)  # whatever the slot holds now is not known for sure
+                slot.release()
+                self._deliver(job, as_error(exc, "starting a job"))
+
+    def _start(self, slot: Slot, job: Job) -> None:
+        """Reuse what `slot` holds of the job's prompt, and run the job there."""
+        shared = slot.shared_prefix(job.prompt)
+        # through the RAM cache unless the slot keeps at least half of its cache
+        if self.ram is not None and (not slot.cached or shared * 2 < len(slot.cached)):
+            shared = self._swap(slot, job.prompt, shared)
+        keep = min(shared, len(job.prompt) - 1)
+        self.forget(slot, keep)
+        slot.assign(job, keep, native.build_sampler(job.params, self._model))
 
     def _swap(self, slot: Slot, prompt: list[int], shared: int) -> int:
         """Save what `slot` would lose to the RAM cache, and restore a better saved state;
@@ -209,6 +260,16 @@ class Scheduler:
             rows.append((slot, self._batch.batch.n_tokens - 1 if done_prompt else None))
             room -= len(part)
         return rows
+
+    def _sample_or_end(self, slot: Slot, row: int) -> None:
+        job = slot.job
+        try:
+            self._sample(slot, row)
+        except Exception as exc:  # this job's step failed (a grammar at a dead end): it alone ends
+            if slot.job is job:
+                slot.release()  # its cache holds what was decoded, which stays reusable
+            if job is not None:
+                self._deliver(job, as_error(exc, "sampling"))
 
     def _sample(self, slot: Slot, row: int) -> None:
         job = slot.job
@@ -256,14 +317,30 @@ class Scheduler:
         slot.release()
         job.emit(Chunk(tail, finish_reason=reason, usage=usage, timing=timing, logprobs=logprobs))
 
-    def _fail(self, rows: list[tuple[Slot, int | None]], exc: DanluError) -> None:
-        for slot, _ in rows:
+    def _fail(self, slots: Iterable[Slot], exc: DanluError) -> None:
+        """End the jobs of `slots` with `exc`; their caches are dropped, being in doubt."""
+        for slot in slots:
             job = slot.job
             self.forget(slot, 0)
             slot.in_flight = []
             slot.release()
             if job is not None:
-                job.emit(exc)
+                self._deliver(job, exc)
+
+    def _fail_waiting(self, exc: DanluError) -> None:
+        with self._cond:
+            waiting, self._waiting = list(self._waiting), deque()
+        for job in waiting:
+            self._deliver(job, exc)
+
+    @staticmethod
+    def _deliver(job: Job, item: DanluError) -> None:
+        """Hand a job its error; an emit that raises cancels that job, not the loop."""
+        try:
+            job.emit(item)
+        except Exception:
+            log.exception("a job's emit failed; the job is cancelled")
+            job.cancel()
 
     def close(self) -> None:
         self.stop()

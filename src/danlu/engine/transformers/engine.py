@@ -183,17 +183,21 @@ class TransformersEngine:
             "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
         )
 
-    def _check(self, prompt: Sequence[int], params: SamplingParams) -> list[int]:
-        prompt = list(prompt)
-        if not prompt:
-            raise InvalidRequest("the prompt is empty")
-        check_token_ids(prompt, self.n_vocab)
+    def check(self, params: SamplingParams) -> None:
+        """Refuse logit_bias ids outside the vocabulary, and grammars, which need llama.cpp."""
         check_token_ids(params.logit_bias or (), self.n_vocab, "logit_bias token id")
         if params.grammar:
             raise InvalidRequest(
                 "grammars (JSON mode, forced tool calls) need the llama.cpp backend",
                 hint="export the run to GGUF with `danlu export`",
             )
+
+    def _check(self, prompt: Sequence[int], params: SamplingParams) -> list[int]:
+        prompt = list(prompt)
+        if not prompt:
+            raise InvalidRequest("the prompt is empty")
+        check_token_ids(prompt, self.n_vocab)
+        self.check(params)
         if len(prompt) >= self._n_ctx:
             raise ContextOverflow(
                 f"the prompt has {len(prompt)} tokens but the context holds {self._n_ctx}",

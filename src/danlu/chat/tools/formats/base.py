@@ -39,11 +39,17 @@ class ToolFormat(ABC):
     def trigger(self) -> str | None:
         """Regex that starts a lazy call grammar in 'auto' mode: free text until the opener.
 
-        None for bare-JSON formats, where a plain JSON answer would look like a call.
+        Anchored (llama.cpp then matches the whole output, not a part of it), so it fires
+        only when the output ends with the opener and the grammar starts from the opener
+        alone: llama.cpp hands the grammar everything from the group to the end, and text
+        after the opener in the same token that the grammar refuses (`>>` closing
+        `<tool_call`) makes it abort the process. Such a call is left unconstrained and
+        parsed as it comes. None for bare-JSON formats, where a plain JSON answer would
+        look like a call.
         """
         if self.leading_only or not self.opener:
             return None
-        return rf"[\s\S]*?({re.escape(self.opener)})[\s\S]*"
+        return rf"^[\s\S]*?({re.escape(self.opener)})$"
 
     @abstractmethod
     def instructions(self, tools: list[ToolSpec]) -> str:
