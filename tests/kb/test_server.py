@@ -18,18 +18,26 @@ from tests.server.conftest import start_server, stop_server
 
 
 @pytest.fixture(scope="module")
-def kb_server(tmp_path_factory, corpus: Path, embedder) -> Iterator[str]:
+def kb_root(tmp_path_factory) -> Path:
+    """The folder the server may read documents from (--kb-roots)."""
+    return tmp_path_factory.mktemp("kb-root")
+
+
+@pytest.fixture(scope="module")
+def kb_server(tmp_path_factory, corpus: Path, embedder, kb_root: Path) -> Iterator[str]:
     """A server on an ephemeral port whose DANLU_HOME holds KB 'hb' (handbook, FAQ)."""
     home = tmp_path_factory.mktemp("kb-server-home")
     with danlu.kb.create("hb", settings=Settings(home=home), embedder=embedder) as kb:
         kb.add([corpus / "handbook.md", corpus / "faq.html"])
-    settings = ServerSettings(models=["smollm2"], n_ctx=2048, threads=2, parallel=1)
+    settings = ServerSettings(
+        models=["smollm2"], n_ctx=2048, threads=2, parallel=1, kb_roots=[kb_root]
+    )
     live = start_server(settings, home)
     yield live.url
     stop_server(live)
 
 
-def test_list_show_search_and_add(kb_server: str, corpus: Path, tmp_path: Path):
+def test_list_show_search_and_add(kb_server: str, corpus: Path, kb_root: Path):
     listing = httpx.get(f"{kb_server}/v1/kb").json()
     assert [k["id"] for k in listing["data"]] == ["hb"]
     shown = httpx.get(f"{kb_server}/v1/kb/hb").json()
@@ -38,11 +46,13 @@ def test_list_show_search_and_add(kb_server: str, corpus: Path, tmp_path: Path):
         f"{kb_server}/v1/kb/hb/search", json={"query": "reset my password", "k": 2}, timeout=60
     ).json()
     assert "Forgot password" in found["data"][0]["text"]
-    shutil.copy(corpus / "policy.pdf", tmp_path / "policy.pdf")
+    shutil.copy(corpus / "policy.pdf", kb_root / "policy.pdf")
     added = httpx.post(
-        f"{kb_server}/v1/kb/hb/add", json={"paths": [str(tmp_path)]}, timeout=120
+        f"{kb_server}/v1/kb/hb/add", json={"paths": [str(kb_root)]}, timeout=120
     ).json()
-    assert added["added"] == [str(tmp_path / "policy.pdf")] and added["chunks"] >= 2
+    assert added["added"] == [str(kb_root / "policy.pdf")] and added["chunks"] >= 2
+    empty = httpx.post(f"{kb_server}/v1/kb/hb/search", json={"query": "   "}, timeout=30)
+    assert empty.status_code == 400 and "the query is empty" in empty.json()["error"]["message"]
 
 
 def test_an_unknown_kb_is_an_openai_style_404(kb_server: str):

@@ -37,6 +37,9 @@ def serve(
     keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
     max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,
     memory_budget: Annotated[int | None, Opt("--memory-budget", help="MB of models.")] = None,
+    kb_roots: Annotated[
+        list[Path] | None, Opt("--kb-roots", help="Folder /v1/kb/NAME/add may read (repeat).")
+    ] = None,
     config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
     ui: Annotated[bool, Opt("--ui", help="Also serve the web page at /ui (the ui extra).")] = False,
 ) -> int:
@@ -64,6 +67,7 @@ def serve(
         keep_alive=keep_alive,
         max_loaded=max_loaded,
         memory_budget_mb=memory_budget,
+        kb_roots=kb_roots,
         **engine,
     )
     store = Settings()

@@ -6,11 +6,15 @@ object; backends read it. Unknown fields are rejected, never ignored.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from danlu.errors import InvalidParameter
+
+MAX_STOPS = 16  # stop strings per request, on every route (each is looked for after every token)
+MAX_BIAS = 100.0  # |logit_bias| as OpenAI bounds it: -100 bans a token, 100 all but forces it
+Bias = Annotated[float, Field(ge=-MAX_BIAS, le=MAX_BIAS)]  # NaN and infinities fail too
 
 
 class SamplingParams(BaseModel):
@@ -39,7 +43,9 @@ class SamplingParams(BaseModel):
     max_tokens: int | None = Field(
         None, ge=1, description="Stop after this many new tokens; None: until the context ends."
     )
-    stop: tuple[str, ...] = Field((), description="Stop before any of these strings.")
+    stop: tuple[str, ...] = Field(
+        (), max_length=MAX_STOPS, description="Stop before any of these strings (at most 16)."
+    )
     ignore_eos: bool = Field(
         False, description="Keep going past end-of-generation tokens (benchmarks)."
     )
@@ -51,8 +57,10 @@ class SamplingParams(BaseModel):
         description="Regex: the grammar applies only once the output matches it, to the text "
         "from its first group on (a tool call in 'auto' mode); None applies it from the start.",
     )
-    logit_bias: dict[int, float] | None = Field(
-        None, description="Added to the logits of these token ids before sampling."
+    logit_bias: dict[int, Bias] | None = Field(
+        None,
+        description="Added to the logits of these token ids before sampling, each from -100 "
+        "(the token is never picked) to 100.",
     )
     logprobs: int | None = Field(
         None, ge=0, le=20, description="Report each token's logprob and this many alternatives."
@@ -103,8 +111,9 @@ def describe_validation_error(exc: ValidationError) -> str:
         if not err["loc"] and err["type"] == "value_error":  # a rule across fields
             parts.append(str(err["ctx"]["error"]) if "ctx" in err else err["msg"])
             continue
-        got = err.get("input")
-        parts.append(f"invalid {field}={got!r}: {err['msg'].lower()}")
+        got = repr(err.get("input"))  # shortened: an input may be 10,000 stop strings
+        got = got if len(got) <= 60 else f"{got[:57]}..."
+        parts.append(f"invalid {field}={got}: {err['msg'].lower()}")
     return "; ".join(parts)
 
 

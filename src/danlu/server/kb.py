@@ -8,6 +8,13 @@ the same handler as /v1/chat/completions. A non-streamed reply also carries `sou
 and `citations`; nothing passing the relevance floor is an "I don't know" without the
 model. Knowledge-base work (embedding, SQL) runs in a worker thread; embedders are loaded
 once per app and spec.
+
+`POST /v1/kb/{name}/add` reads files on the server: only under the server's `--kb-roots`
+(none by default, so nothing), links out of an added folder only with `follow_links`,
+files over `kb_max_file_size` skipped and an add over `kb_max_add_size` refused with a
+413. Its work stops at the next batch when the client goes away, the request's time runs
+out or the server stops (the file being written is rolled back); while it runs,
+`GET /v1/kb/{name}` shows its progress under `ingesting`.
 """
 
 from __future__ import annotations
@@ -15,19 +22,26 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from danlu.errors import InvalidRequest
+from danlu.errors import DanluError, InvalidRequest, RequestTimeout, ShuttingDown
 from danlu.server.openai.chat import chat_completions
 from danlu.server.openai.format import completion_id
 from danlu.server.openai.schemas import ChatCompletionRequest
 from danlu.server.openapi import AUTH, BODY, GENERATE, openai_errors
 from danlu.server.state import state
 
+if TYPE_CHECKING:
+    from danlu.kb import IngestReport, Progress
+    from danlu.kb.policy import ReadPolicy
+
 KB = (400, 404, 501, 503)  # a bad or unknown name, the kb extra missing, the store down
+ADD = (413, 504, 507)  # too much to read, out of time, the disk full
+POLL_SECONDS = 0.25  # how often a running add checks its client, clock and server
+ADD_BATCH = 64  # chunks embedded at a time by an add: it stops within one batch when told
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=openai_errors(AUTH))
 
 
@@ -44,7 +58,100 @@ class SearchRequest(BaseModel):
 class AddRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(min_length=1, description="Files or folders on the server.")
+    paths: list[str] = Field(
+        min_length=1, description="Files or folders on the server, under its --kb-roots."
+    )
+    follow_links: bool = Field(
+        False,
+        description="Follow symbolic links out of the added folders (never out of the roots).",
+    )
+
+
+class ClientGone(DanluError):
+    """The client closed the connection while its add ran; the add stopped."""
+
+    status = 499  # nginx's 'client closed request': only the request log sees it
+    code = "client_closed_request"
+
+
+class Watched:
+    """An add running in a worker thread. Its progress callback (on that thread) keeps the
+    latest step for `GET /v1/kb/{name}` and raises `stop` once it is set; the request's
+    coroutine sets it when the client goes away, the time runs out or the server stops."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.latest: Progress | None = None
+        self.stop: DanluError | None = None
+        self.timeout = state(request).server.request_timeout
+        self.deadline = time.monotonic() + self.timeout
+
+    def progress(self, step: Progress) -> None:
+        self.latest = step
+        if self.stop is not None:
+            raise self.stop
+
+    async def reason_to_stop(self) -> DanluError | None:
+        if state(self.request).stopping:
+            return ShuttingDown("the server is shutting down", hint="add again once it is back")
+        if time.monotonic() > self.deadline:
+            return RequestTimeout(
+                f"the add took longer than {self.timeout:g} s; what was stored is kept",
+                hint="add fewer files at a time, or raise the server's --timeout",
+            )
+        if await self.request.is_disconnected():
+            return ClientGone("the client went away; what was stored is kept")
+        return None
+
+    async def run(self, name: str, work: Any) -> Any:
+        """`work(self)` in a thread, listed under `name` while it runs, watched."""
+        running = _running(self.request, name)
+
+        def listed() -> Any:
+            running[id(self)] = self
+            try:
+                return work(self)
+            finally:
+                running.pop(id(self), None)
+
+        task = asyncio.ensure_future(asyncio.to_thread(listed))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=POLL_SECONDS)
+                if not task.done() and self.stop is None:
+                    self.stop = await self.reason_to_stop()
+        finally:
+            if not task.done():  # the request itself was cancelled: stop the work too
+                self.stop = self.stop or ShuttingDown("the request was cancelled")
+        return task.result()
+
+
+def _running(request: Request, name: str) -> dict[int, Watched]:
+    """The adds running on knowledge base `name` in this app."""
+    jobs: dict = request.app.state.__dict__.setdefault("danlu_kb_adds", {})
+    return jobs.setdefault(name, {})
+
+
+def _progress_json(step: Progress | None) -> dict[str, Any]:
+    if step is None:
+        return {"files_done": 0, "files_total": None, "bytes_done": 0, "bytes_total": None,
+                "chunks": 0, "path": None}  # fmt: skip
+    return {
+        "files_done": step.done, "files_total": step.total, "bytes_done": step.bytes_done,
+        "bytes_total": step.bytes_total, "chunks": step.chunks, "path": step.path,
+    }  # fmt: skip
+
+
+def _policy(request: Request, follow_links: bool) -> ReadPolicy:
+    from danlu.kb.policy import ReadPolicy
+
+    server = state(request).server
+    return ReadPolicy(
+        max_file_size=server.kb_max_file_size,
+        max_add_size=server.kb_max_add_size,
+        follow_links=follow_links,
+        roots=tuple(server.kb_roots),
+    )
 
 
 def _cached(request: Request, key: str, make: Any) -> Any:
@@ -96,7 +203,9 @@ async def show_kb(name: str, request: Request) -> dict:
             "chunking": info.chunking.model_dump(), "counts": info.counts,
         }  # fmt: skip
 
-    return await asyncio.to_thread(run)
+    shown = await asyncio.to_thread(run)
+    adds = list(_running(request, name).values())
+    return shown | {"ingesting": [_progress_json(w.latest) for w in adds]}
 
 
 @router.post("/{name}/search", responses=openai_errors(BODY, KB))
@@ -113,17 +222,21 @@ async def search_kb(name: str, body: SearchRequest, request: Request) -> dict:
     return {"object": "list", "data": [_hit_json(h) for h in await asyncio.to_thread(run)]}
 
 
-@router.post("/{name}/add", responses=openai_errors(BODY, KB))
+@router.post("/{name}/add", responses=openai_errors(BODY, KB, ADD))
 async def add_to_kb(name: str, body: AddRequest, request: Request) -> dict:
-    def run():
-        with _open(request, name) as kb:
-            return kb.add([Path(p) for p in body.paths])
+    policy = _policy(request, body.follow_links)
 
-    report = await asyncio.to_thread(run)
+    def run(watched: Watched) -> IngestReport:
+        with _open(request, name) as kb:
+            paths = [Path(p) for p in body.paths]
+            return kb.add(paths, watched.progress, batch=ADD_BATCH, policy=policy)
+
+    report = await Watched(request).run(name, run)
     return {
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
         "removed": report.removed, "chunks": report.chunks,
         "skipped": [{"path": p, "reason": why} for p, why in report.skipped],
+        "duplicates": [{"path": p, "same_as": other} for p, other in report.duplicates],
     }  # fmt: skip
 
 

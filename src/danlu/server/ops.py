@@ -49,16 +49,28 @@ class DetokenizeRequest(BaseModel):
 
 class Health(BaseModel):
     status: str = Field(description="ok, loading, or error")
-    error: str | None = Field(None, description="Why the models could not load.")
+    error: str | None = Field(
+        None,
+        description="Why: the models could not load, or a model's decoding thread has "
+        "stopped or is stuck in one step.",
+    )
 
 
-@router.get("/health", responses={503: {"model": Health, "description": "Loading, or failed"}})
+@router.get(
+    "/health",
+    responses={503: {"model": Health, "description": "Loading, failed, or not decoding"}},
+)
 async def health(request: Request) -> JSONResponse:
+    """200 only while the server can answer: its models loaded and each one's decoding
+    thread alive and going round (a dead thread would leave every request waiting)."""
     ctx = state(request)
     if ctx.failure is not None:
         return JSONResponse({"status": "error", "error": ctx.failure.one_line()}, 503)
     if not ctx.ready or ctx.pool.loading:
         return JSONResponse({"status": "loading"}, status_code=503)
+    problems = ctx.pool.decoding_problems()
+    if problems:
+        return JSONResponse({"status": "error", "error": "; ".join(problems)}, 503)
     return JSONResponse({"status": "ok"})
 
 

@@ -14,6 +14,11 @@ from danlu.model import Model, load, locate, looks_like_path
 from danlu.server.settings import ServerSettings
 from danlu.store import Catalog
 
+# One decode step (a batch of prompt tokens, then a token per slot) takes well under a
+# second on a small model and seconds on a large one on a slow CPU; a step this long is
+# not slow but stuck, and /health says so.
+STUCK_STEP_SECONDS = 120.0
+
 
 @dataclass
 class Loaded:
@@ -30,6 +35,24 @@ class Loaded:
     def expires_at(self) -> float | None:
         """Monotonic time after which an idle model is unloaded; None: never."""
         return None if self.keep_alive < 0 else self.last_used + self.keep_alive
+
+    def decoding_problem(self) -> str | None:
+        """Why this model's decoding thread cannot serve requests now; None when it can.
+
+        Backends without a decoding thread of their own (no `liveness`) report none.
+        """
+        liveness = getattr(self.model.engine, "liveness", None)
+        if liveness is None:
+            return None
+        now = liveness()
+        if not now.running:
+            return f"the decoding thread of '{self.model.name}' has stopped"
+        if now.step_seconds > STUCK_STEP_SECONDS:
+            return (
+                f"the decoding thread of '{self.model.name}' has been in one step for "
+                f"{now.step_seconds:.0f} s"
+            )
+        return None
 
 
 class ModelPool:
@@ -143,6 +166,10 @@ class ModelPool:
                 return  # everything is busy: load anyway rather than fail the request
             victim = min(idle, key=lambda e: e.last_used)
             await self._unload_locked(victim.key)
+
+    def decoding_problems(self) -> list[str]:
+        """Why loaded models cannot decode now (a stopped or stuck decoding thread)."""
+        return [p for p in (e.decoding_problem() for e in self._loaded.values()) if p]
 
     @property
     def total_size(self) -> int:

@@ -24,13 +24,16 @@ async def hold_and_plan(
 ) -> tuple[AsyncExitStack, Model, T]:
     """Hold a model and plan the request on it; the hold is released if planning fails.
 
-    The caller closes the returned stack when the response is done (streams outlive the
-    route function, so the hold cannot be a plain `async with` there).
+    Planning runs on a worker thread: rendering, tokenizing and above all writing and
+    parsing a grammar take one request's time, never the event loop's, which delivers
+    every other request's tokens. The caller closes the returned stack when the response
+    is done (streams outlive the route function, so the hold cannot be a plain
+    `async with` there).
     """
     stack = AsyncExitStack()
     model = await stack.enter_async_context(holding)
     try:
-        return stack, model, build(model)
+        return stack, model, await asyncio.to_thread(build, model)
     except BaseException:
         await stack.aclose()
         raise

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ByteSize, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +24,7 @@ from danlu.engine.base import (
 )
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
+from danlu.kb.policy import MAX_FILE_SIZE
 from danlu.server.sites import ANY, host_name, origin_key
 
 
@@ -96,6 +97,23 @@ class ServerSettings(BaseSettings):
     max_loaded: int = Field(2, ge=1, description="Models kept loaded at once (LRU unloads).")
     memory_budget_mb: int = Field(
         0, ge=0, description="Unload least-recently-used models above this size (0: no limit)."
+    )
+    kb_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders whose files POST /v1/kb/NAME/add may read, with everything under "
+        "them; none by default, so the route reads no file until one is given.",
+    )
+    kb_max_file_size: ByteSize = Field(
+        MAX_FILE_SIZE,
+        ge=1,
+        description="Files larger than this are skipped by /v1/kb/NAME/add, each with a line "
+        "in its report (bytes, or a size such as 200MB).",
+    )
+    kb_max_add_size: ByteSize = Field(
+        ByteSize(256_000_000),
+        ge=1,
+        description="Most bytes of new or changed files one /v1/kb/NAME/add may read; more is "
+        "a 413 before anything is read.",
     )
 
     @field_validator("allowed_origins")

@@ -7,6 +7,7 @@ every route also accepts the ':latest' spelling Ollama clients add.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -139,9 +140,13 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
 
 
 def _expires(entry: Loaded) -> str:
-    deadline = entry.expires_at
-    now = datetime.now(timezone.utc)
-    wall = now + (FOREVER if deadline is None else timedelta(seconds=deadline - time.monotonic()))
+    """When an idle model will be unloaded, as a wall-clock time; never is Ollama's far date.
+
+    Clamped to that date, so no keep_alive (a server setting too) can overflow the clock."""
+    deadline, limit = entry.expires_at, FOREVER.total_seconds()
+    left = limit if deadline is None else deadline - time.monotonic()
+    left = min(max(left, -limit), limit) if math.isfinite(left) else limit
+    wall = datetime.now(timezone.utc) + timedelta(seconds=left)
     return wall.isoformat().replace("+00:00", "Z")
 
 

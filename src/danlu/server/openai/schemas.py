@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,6 +23,23 @@ def as_batch(value: Batchable) -> list[str | list[int]]:
     if isinstance(value, str) or (value and isinstance(value[0], int)):
         return [value]  # type: ignore[list-item]
     return list(value)
+
+
+# a token id as JSON keys spell one: ASCII decimal, no sign on 0, no padding or separators
+TOKEN_ID = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def token_bias(raw: dict[str, float]) -> dict[int, float]:
+    """logit_bias with its keys read as token ids; a key like " 7 ", "1_000", "-0" or "٣"
+    (which int() would read) is refused, since only "7", "1000", "0", "3" name ids."""
+    for key in raw:
+        # 4,300 digits is where int() gives up; such an id is outside any vocabulary anyway
+        if not TOKEN_ID.fullmatch(key) or len(key) > 4000:
+            raise InvalidRequest(
+                f"logit_bias key {key[:30]!r} is not a token id",
+                hint='write each token id in decimal, such as "1234"',
+            )
+    return {int(key): value for key, value in raw.items()}
 
 
 class StreamOptions(Strict):
@@ -116,20 +134,9 @@ class SamplingFields(Strict):
             raise ValueError("stream_options is only allowed when stream is true")
         return self
 
-    @field_validator("stop")
-    @classmethod
-    def _at_most_16_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 16:
-            raise ValueError("at most 16 stop sequences")
-        return value
-
     def sampling(self, max_tokens: int | None) -> dict[str, Any]:
-        bias = None
-        if self.logit_bias:
-            try:
-                bias = {int(k): float(v) for k, v in self.logit_bias.items()}
-            except ValueError:
-                raise InvalidRequest("logit_bias keys must be token ids") from None
+        """SamplingParams changes; SamplingParams checks them (stop count, bias range)."""
+        bias = None if not self.logit_bias else token_bias(self.logit_bias)
         return {
             "max_tokens": max_tokens,
             "temperature": self.temperature,
