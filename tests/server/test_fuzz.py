@@ -7,12 +7,15 @@ Two sources of requests:
 
 The properties: no 5xx but the documented 503/504, every status is one the schema
 documents for that route, valid ids always succeed, and /health still answers after.
+Then the hostile cases a schema cannot describe (issue 21): JSON schemas with huge bounds,
+empty enums and deep nesting, odd tool names, NaN and Infinity in every numeric field.
 Examples are derandomized so a CI run is repeatable; the server has its own home, so
 a fuzzed /api/delete or /api/copy touches nothing else, and pulls go to a closed port.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from schemathesis.checks import status_code_conformance
 from danlu.config import Settings
 from danlu.server import ServerSettings, create_app
 from tests.server.conftest import LiveServer, start_server, stop_server
+from tests.server.memory import MIB, PeakMemory
 
 N_VOCAB = 49152
 FUZZ = settings(
@@ -176,3 +180,172 @@ def test_still_healthy_after_fuzzing(fuzzed):
         timeout=60,
     )
     assert r.status_code == 200
+
+
+# -- hostile requests (issue 21): schemas, tool names, numbers no field should take ---------
+# The properties: no 5xx, a normal chat still completes afterwards, and the process's
+# resident memory never rises far (a schema once asked for 18 GB). `watch` starts the
+# memory mark before the first of them; the last test of the module reads it.
+
+MEMORY_BOUND = 512 * MIB
+BUSY = (503, 504)  # a full queue or the request timeout on a loaded machine: no bug
+OK_OR_REFUSED = (200, 400, *BUSY)
+BOUNDS = [0, 1, 1000, 1001, 10**5, 10**9, 2**63, -1, 1.5, float("nan"), float("inf")]
+PATTERNS = ["^a{1000000}$", "^\\x$", "^[z-a]$", "^(a|b){2,3}$", "^[^\\x00-\\U0010FFFF]$", "^$"]
+ODD = ['a"b', "a\\b", "\n", "</tool_call>", '{"', "ü", "\ud800", "\x00", " ", "name" * 40]
+NAMES = st.one_of(st.sampled_from(ODD), st.text(min_size=1, max_size=8))
+
+
+def deep(levels: int) -> dict:
+    schema: dict = {"type": "integer"}
+    for _ in range(levels):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+LEAVES = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("string")},
+        optional={"minLength": st.sampled_from(BOUNDS), "maxLength": st.sampled_from(BOUNDS),
+                  "pattern": st.sampled_from(PATTERNS)},
+    ),
+    st.builds(
+        lambda n: {"enum": [f"v{i}" for i in range(n)]}, st.sampled_from([0, 1, 256, 20_000])
+    ),
+    st.sampled_from([{"anyOf": []}, {"oneOf": []}, {"type": []}, {"const": 'q"\\'}, {}]),
+    st.builds(deep, st.sampled_from([30, 40, 600])),
+)
+SCHEMAS = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.builds(
+            lambda s, n: {"type": "array", "items": s, "minItems": n},
+            inner,
+            st.sampled_from(BOUNDS),
+        ),
+        st.builds(lambda p: {"type": "object", "properties": p, "required": list(p)},
+                  st.dictionaries(NAMES, inner, max_size=3)),
+        st.builds(lambda alts: {"anyOf": alts}, st.lists(inner, max_size=3)),
+    ),
+    max_leaves=4,
+)
+
+
+def schema_request(where: str, schema: dict) -> tuple[str, dict]:
+    chat = [{"role": "user", "content": "hi"}]
+    if where == "response_format":
+        fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+        return "/v1/chat/completions", {"model": "smollm2", "messages": chat, "max_tokens": 8,
+                                        "response_format": fmt}
+    if where == "format":
+        return "/api/chat", {"model": "smollm2", "messages": chat, "stream": False,
+                             "format": schema, "options": {"num_predict": 8}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    return "/v1/chat/completions", {"model": "smollm2", "messages": chat, "max_tokens": 8,
+                                    "tools": [tool], "tool_choice": "required"}
+
+
+def send(server: LiveServer, path: str, body: dict) -> httpx.Response:
+    """JSON as Python writes it: NaN and Infinity as the bare words a hostile client sends."""
+    content = json.dumps(body)
+    headers = {"content-type": "application/json"}
+    return httpx.post(f"{server.url}{path}", content=content, headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def watch(fuzzed: LiveServer) -> PeakMemory:
+    return PeakMemory()
+
+
+@pytest.mark.parametrize("where", ["response_format", "format", "tool"])
+def test_hostile_schemas_are_answered_without_a_5xx(fuzzed, watch, where):
+    @given(schema=SCHEMAS)
+    @settings(FUZZ, max_examples=25)
+    def check(schema) -> None:
+        path, body = schema_request(where, schema)
+        r = send(fuzzed, path, body)
+        assert r.status_code in OK_OR_REFUSED, (schema, r.status_code, r.text[:300])
+
+    check()
+    assert_healthy(fuzzed)
+
+
+def test_odd_tool_names_are_answered_without_a_5xx(fuzzed, watch):
+    @given(name=NAMES)
+    @settings(FUZZ, max_examples=12)
+    def check(name) -> None:
+        tool = {"type": "function", "function": {"name": name}}
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 24, "tools": [tool], "tool_choice": "required"}
+        r = send(fuzzed, "/v1/chat/completions", body)
+        assert r.status_code in OK_OR_REFUSED, (name, r.status_code, r.text[:300])
+        message = r.json()["choices"][0]["message"] if r.status_code == 200 else {}
+        calls = message.get("tool_calls")
+        if calls:  # the grammar wrote the name: it comes back as given
+            assert calls[0]["function"]["name"] == name
+
+    check()
+    assert_healthy(fuzzed)
+
+
+# each route's smallest valid body, quick to answer; every numeric field is set in turn
+NUMERIC_BODIES = {
+    "/v1/chat/completions": {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
+                             "max_tokens": 1},
+    "/v1/completions": {"model": "smollm2", "prompt": "hi", "max_tokens": 1},
+    "/v1/embeddings": {"model": "smollm2", "input": "hi"},
+    "/api/chat": {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
+                  "stream": False, "options": {"num_predict": 1}},
+    "/api/generate": {"model": "smollm2", "prompt": "hi", "stream": False,
+                      "options": {"num_predict": 1}},
+    "/api/embed": {"model": "smollm2", "input": "hi"},
+}
+NOT_NUMBERS = [float("nan"), float("inf"), -1e300]
+
+
+def numeric_fields(spec: dict, schema: dict, prefix: tuple = ()) -> list[tuple[str, ...]]:
+    """Paths of the number and integer fields of a request body schema, nested objects too."""
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    fields = []
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [prop])
+        if any(o.get("type") in ("number", "integer") for o in options):
+            fields.append((*prefix, name))
+        for option in options:
+            if "$ref" in option:
+                fields += numeric_fields(spec, option, (*prefix, name))
+    return fields
+
+
+def with_value(body: dict, path: tuple[str, ...], value: float) -> dict:
+    body = json.loads(json.dumps(body))
+    node = body
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return body
+
+
+@pytest.mark.parametrize("route", sorted(NUMERIC_BODIES))
+def test_nan_and_infinity_in_every_numeric_field_are_never_a_5xx(fuzzed, watch, route):
+    spec = httpx.get(f"{fuzzed.url}/openapi.json", timeout=30).json()
+    schema = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    fields = numeric_fields(spec, schema)
+    assert fields  # the walk found the route's numbers
+    for field in fields:
+        for value in NOT_NUMBERS:
+            r = send(fuzzed, route, with_value(NUMERIC_BODIES[route], field, value))
+            status = r.status_code
+            assert status < 500 or status in BUSY, (route, field, value, status, r.text[:300])
+    ps = httpx.get(f"{fuzzed.url}/api/ps", timeout=30)  # keep_alive is one of those numbers
+    assert ps.status_code == 200
+
+
+def test_after_the_hostile_cases_a_chat_completes_and_memory_stayed_bounded(fuzzed, watch):
+    r = send(fuzzed, "/v1/chat/completions", {
+        "model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
+    })
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["finish_reason"] in ("length", "stop")
+    assert watch.rise() < MEMORY_BOUND, f"resident memory rose {watch.rise() / MIB:.0f} MiB"
