@@ -167,8 +167,9 @@ def test_exporting_a_run_that_is_not_finished_is_one_line_and_no_job(danlu_home)
     ctx = UIContext.create(UISettings(), settings)
     with pytest.raises(gr.Error) as refused:
         friendly(ExportActions(ctx).start)("r1", "tuned", NO_QUANT, False)
-    assert refused.value.message.startswith("run r1 is interrupted: it has no result to export")
-    assert "\n" not in refused.value.message
+    message = refused.value.message
+    assert message.startswith("run r1 was interrupted at step 0: it has no result to export")
+    assert "\n" not in message
     assert ctx.jobs.list() == [] and not (settings.models_dir / "tuned").exists()
 
 
