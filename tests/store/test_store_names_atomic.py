@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from danlu.atomic import copy_file_atomic, place_file, sha256_file, write_text_atomic
 from danlu.errors import InvalidRequest
-from danlu.store.atomic import copy_file_atomic, place_file, sha256_file, write_text_atomic
 from danlu.store.names import sanitize_name, validate_name
 
 

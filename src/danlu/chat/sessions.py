@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from danlu.atomic import write_text_atomic
 from danlu.chat.messages import Message
 from danlu.errors import InvalidRequest, StoreError
-from danlu.store.atomic import write_text_atomic
 from danlu.store.names import validate_name
 
 

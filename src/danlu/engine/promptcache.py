@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from danlu.atomic import write_bytes_atomic
 from danlu.errors import InvalidParameter, NotSupported
-from danlu.store.atomic import write_bytes_atomic
 
 MAGIC = b"DANLU-PROMPT-CACHE 1\n"
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from danlu.atomic import write_text_atomic
 from danlu.errors import InvalidRequest
 from danlu.evaluate.hub import fetch_dataset, is_hub_ref
 from danlu.evaluate.judge import Judge
@@ -26,7 +27,6 @@ from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks import task_named
 from danlu.evaluate.tasks.base import EvalSettings
 from danlu.evaluate.tasks.perplexity import PerplexityTask, perplexity
-from danlu.store.atomic import write_text_atomic
 
 SAMPLES, RESULT = "samples.jsonl", "result.json"
 Progress = Callable[[int, int], None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from danlu.atomic import copy_file_atomic, place_file
 from danlu.chat.messages import Message
 from danlu.chat.template import ChatTemplate
 from danlu.chat.templates import NAMED_TEMPLATES
@@ -19,7 +20,6 @@ from danlu.engine.sampling import SamplingParams
 from danlu.errors import DanluError
 from danlu.export.register import reserve_name
 from danlu.store import Catalog, Manifest
-from danlu.store.atomic import copy_file_atomic, place_file
 from danlu.store.gguf_info import read_gguf_header
 from danlu.store.manifest import utc_now, write_manifest
 from danlu.store.modelfile import Modelfile, ModelfileError, parse_modelfile

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from danlu.atomic import write_text_atomic
 from danlu.errors import CorruptModel, ModelNotFound
 from danlu.export.parity import ParityReport
 from danlu.store import Catalog, Manifest
-from danlu.store.atomic import write_text_atomic
 from danlu.store.gguf_info import read_gguf_info
 from danlu.store.manifest import utc_now, write_manifest
 from danlu.store.names import validate_name

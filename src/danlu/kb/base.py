@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from danlu.atomic import write_text_atomic
 from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.kb.answer import Answer, AnswerEvent, collect, stream_answer
@@ -33,7 +34,6 @@ from danlu.kb.rerank import CrossEncoderReranker
 from danlu.kb.retrieve import Hit, QueryCache, Retriever, SearchOptions
 from danlu.kb.stores import Store, open_store, sqlite_url
 from danlu.kb.terms import Segmenter
-from danlu.store.atomic import write_text_atomic
 
 if TYPE_CHECKING:
     from danlu.model import Model

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from danlu.atomic import Progress
 from danlu.config import Settings
 from danlu.errors import CorruptModel, InvalidRequest, ModelNotFound, NotGGUF, StoreError
-from danlu.store.atomic import Progress
 from danlu.store.builtin import BUILTINS, BuiltinSpec, ensure_builtins
 from danlu.store.gguf_info import has_gguf_magic, read_gguf_info
 from danlu.store.hf_info import read_hf_info

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from danlu.atomic import Progress
 from danlu.errors import InvalidRequest, ModelNotFound, OfflineError, StoreError
-from danlu.store.atomic import Progress
 from danlu.store.hf_info import KEEP_SUFFIXES
 from danlu.store.names import sanitize_name
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from danlu.atomic import write_text_atomic
 from danlu.errors import CorruptModel
-from danlu.store.atomic import write_text_atomic
 
 MANIFEST_NAME = "manifest.json"
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from danlu.atomic import Progress, copy_file_atomic, fsync_dir, place_file, sha256_file
 from danlu.errors import ModelExists
-from danlu.store.atomic import Progress, copy_file_atomic, fsync_dir, place_file, sha256_file
 from danlu.store.hf_info import model_files
 from danlu.store.manifest import (
     BACKEND_FOR_FORMAT,

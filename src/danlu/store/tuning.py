@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from danlu.store.atomic import write_text_atomic
+from danlu.atomic import write_text_atomic
 from danlu.system import cpu
 
 FILE = "tuning.json"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from danlu.atomic import sha256_file, write_text_atomic
 from danlu.chat.template import GGUF_TEMPLATE, ChatTemplate
-from danlu.store.atomic import sha256_file, write_text_atomic
 from danlu.store.manifest import Manifest, utc_now, write_manifest
 
 WEIGHTS = {"adapter": "adapter_model.safetensors", "model": "model.safetensors"}

@@ -201,7 +201,7 @@ def _base_facts(base: BaseModelRef) -> dict[str, Any]:
 
 
 def _data_facts(data: DataSet) -> dict[str, Any]:
-    from danlu.store.atomic import sha256_file
+    from danlu.atomic import sha256_file
 
     path = Path(data.source)
     return {

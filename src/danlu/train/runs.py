@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from danlu.atomic import write_text_atomic
 from danlu.config import Settings
-from danlu.store.atomic import write_text_atomic
 from danlu.train.errors import RunExists, RunNotFound
 from danlu.train.owner import Owner
 

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from danlu.store.atomic import write_text_atomic
+from danlu.atomic import write_text_atomic
 from danlu.ui.jobs import Job
 
 log = logging.getLogger("danlu.ui")
