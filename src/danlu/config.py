@@ -61,6 +61,7 @@ class Settings(BaseSettings):
                 describe_validation_error(exc), hint="check the DANLU_* environment variables"
             ) from None
 
+    # The layout of DANLU_HOME: every module finds its folder here, none joins its own.
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
@@ -68,3 +69,31 @@ class Settings(BaseSettings):
     @property
     def sessions_dir(self) -> Path:
         return self.home / "sessions"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Training and evaluation runs, one folder each."""
+        return self.home / "runs"
+
+    @property
+    def kb_dir(self) -> Path:
+        """Knowledge bases, one folder each."""
+        return self.home / "kb"
+
+    @property
+    def cache_dir(self) -> Path:
+        """What can be rebuilt (dequantized training bases)."""
+        return self.home / "cache"
+
+    @property
+    def ui_dir(self) -> Path:
+        """The web page's jobs, uploads, charts and gradio's own files."""
+        return self.home / "ui"
+
+    def find_folder(self, ref: str, marker: str) -> Path | None:
+        """The folder `ref` that holds the file `marker` (a run's run.json or manifest.json):
+        `ref` as a path, or under runs/ (a run id), or under DANLU_HOME (`runs/ID`)."""
+        for folder in (Path(ref).expanduser(), self.runs_dir / ref, self.home / ref):
+            if (folder / marker).is_file():
+                return folder
+        return None
