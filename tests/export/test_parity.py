@@ -28,7 +28,7 @@ def test_the_boundary_is_exclusive():
 
 
 def test_the_table_prints_every_column_its_legend_describes(capsys):
-    from danlu.cli.export import print_parity
+    from danlu.cli.provenance import print_parity
     from danlu.export.parity import ParityReport, ParityRow
 
     report = ParityReport("the trained model", 24)

@@ -6,16 +6,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from danlu.cli.provenance import print_parity
 from danlu.config import Settings
 from danlu.export import COMMON
-from danlu.export.parity import NEAR_TIE
-from danlu.store import Manifest
 
 THREADS = typer.Option("--threads", "-t", min=1, help="CPU threads for quantizing and parity.")
 
@@ -132,91 +130,3 @@ def steps_bar() -> Iterator[Callable[[str, int, int], None]]:
             progress.update(task, description=label, completed=done, total=total)
 
         yield update
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _nats(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.4f}"
-
-
-PARITY_COLUMNS = (
-    "variant", "size", "greedy", "top-1", "Δ top-1", "LL/token", "Δ LL",
-    "flips (near-ties)", "check",
-)  # fmt: skip
-VERDICTS = {True: "pass", False: "FAIL", None: ""}
-
-
-def _flips(row: dict[str, Any]) -> str:
-    """Three flips, two of them near-ties, as "3 (2)"; "-" in a report older than the count."""
-    if "flips" not in row:
-        return "-"
-    return f"{row['flips']} ({row['near_ties']})"
-
-
-def parity_cells(row: dict[str, Any]) -> list[str]:
-    """One row of the parity table as text, in PARITY_COLUMNS order (the CLI and the page)."""
-    from danlu.units import human_size
-
-    return [
-        row["variant"],
-        human_size(row["size"]),
-        f"{row['greedy']}/{row['prompts']}",
-        _pct(row["top1"]),
-        _pct(row["top1_drop"]),
-        f"{row['ll']:.4f}",
-        _nats(row["ll_drop"]),
-        _flips(row),
-        VERDICTS[row["passed"]],
-    ]
-
-
-def print_parity(report: dict[str, Any]) -> None:
-    """The parity table: each variant against the reference, drops against the first row."""
-    table = Table(title=f"parity against {report['reference']}", header_style="bold")
-    for column in PARITY_COLUMNS:
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    colours = {"pass": "[green]pass[/]", "FAIL": "[bold red]FAIL[/]", "": ""}
-    for row in report["rows"]:
-        *cells, verdict = parity_cells(row)
-        table.add_row(*cells, colours[verdict])
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)  # a pipe or a file: do not squeeze to 80
-    console.print(table)
-    n = report["greedy_tokens"]
-    print(
-        f"  greedy: identical first {n} tokens; Δ: drop against the first row; flips: "
-        "positions whose top token differs from the reference's, in brackets the near-ties "
-        f"among them (the reference had that token within {NEAR_TIE} nats of its own)",
-        file=sys.stderr,
-    )
-
-
-def print_derivation(m: Manifest) -> None:
-    """What `danlu show` adds for a derived model (Modelfile) or an export (provenance)."""
-    derived = {
-        "parent": m.parent,
-        "system": m.system,
-        "sampling": json.dumps(m.sampling) if m.sampling else None,
-        "n_ctx": m.n_ctx,
-        "adapters": ", ".join(m.adapters) or None,
-    }
-    for key, value in derived.items():
-        if value is not None:
-            print(f"  {key:<15} {value}")
-    if not m.provenance:
-        return
-    made = m.provenance
-    print("  provenance")
-    for key in ("run", "from", "quantization", "converter", "exported", "quantized"):
-        if made.get(key):
-            print(f"    {key:<13} {made[key]}")
-    base = made.get("base") or {}
-    if base:
-        print(f"    {'base':<13} {base.get('name')} (sha256 {str(base.get('sha256'))[:12]}…)")
-    if made.get("parity"):
-        print("    parity")
-        print_parity(made["parity"])

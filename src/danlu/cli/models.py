@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from danlu.cli.export import print_derivation
+from danlu.cli.provenance import print_derivation
 from danlu.config import Settings
 from danlu.store import Catalog, Manifest
 from danlu.units import human_params, human_size

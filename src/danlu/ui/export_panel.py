@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from danlu.cli.export import PARITY_COLUMNS, parity_cells
 from danlu.export import COMMON
+from danlu.export.parity_table import PARITY_COLUMNS, parity_cells
 from danlu.store import Catalog
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
