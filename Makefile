@@ -31,8 +31,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/danlu run $(MODEL) $(if $(PROMPT),"$(PROMPT)")
 
+# lint-imports checks the layer diagram of docs/architecture.md ([tool.importlinter])
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: lint $(BROWSER_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
