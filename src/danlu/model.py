@@ -297,14 +297,9 @@ def looks_like_path(name: str) -> bool:
 
 def _manifest_folder(name: str, settings: Settings) -> Path | None:
     """A folder with its own manifest.json given by path, such as a `danlu train` run
-    (`runs/RUN`, relative to the working folder or to DANLU_HOME); None for a store name.
-    """
-    if not looks_like_path(name):
-        return None
-    for folder in (Path(name).expanduser(), settings.home / name):
-        if (folder / MANIFEST_NAME).is_file():
-            return folder
-    return None
+    (`runs/RUN`, relative to the working folder or to DANLU_HOME: `Settings.find_folder`,
+    which finds run folders for `danlu train` too); None for a store name."""
+    return settings.find_folder(name, MANIFEST_NAME) if looks_like_path(name) else None
 
 
 def _main_path(manifest: Manifest, folder: Path) -> Path:

@@ -39,10 +39,10 @@ def test_bar_and_metrics_file(tmp_path: Path):
 
 def test_runs_ls_and_show_read_the_records(danlu, danlu_home):  # noqa: F811
     from danlu.config import Settings
-    from danlu.train.runs import RunRecord, new_run_id, now, runs_dir, write_record
+    from danlu.train.runs import RunRecord, new_run_id, now, write_record
 
     run_id = new_run_id("sft", "smollm2")
-    folder = runs_dir(Settings(home=danlu_home)) / run_id
+    folder = Settings(home=danlu_home).runs_dir / run_id
     folder.mkdir(parents=True)
     record = RunRecord(
         id=run_id,

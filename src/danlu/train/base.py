@@ -43,7 +43,7 @@ def find_base(name: str, settings: Settings) -> BaseModelRef:
     manifest = catalog.get(name)
     main = catalog.main_path(name)
     if manifest.format == "gguf":
-        folder = settings.home / "cache" / "dequantized" / manifest.sha256[:32]
+        folder = settings.cache_dir / "dequantized" / manifest.sha256[:32]
         return BaseModelRef(manifest, main, folder, gguf_shape(main, manifest))
     folder = catalog.model_dir(name)
     return BaseModelRef(manifest, folder, folder, hf_shape(folder, manifest))

@@ -141,21 +141,12 @@ def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
     settings, home = plan.settings, plan.home
     stage = stage_of(settings)
     if settings.resume:
-        run_dir = (
-            runs.find_run(settings.run, home)
-            if settings.run
-            else runs.latest_unfinished(home, stage)
-        )
-        if run_dir is None:
-            raise runs.RunNotFound(
-                f"no unfinished {stage} run to resume", hint="see `danlu runs ls`"
-            )
-        record = resumable(run_dir)
+        run_dir, record = runs.run_to_resume(home, stage, settings.run)
         record.status, record.owner = "running", Owner.current()
         runs.write_record(run_dir, record)  # this process owns it now
         return run_dir, record, runs.last_checkpoint(run_dir)
     run_id = settings.run or runs.new_run_id(stage, plan.base.manifest.name)
-    run_dir = runs.runs_dir(home) / run_id
+    run_dir = home.runs_dir / run_id
     if run_dir.exists():
         raise runs.RunExists(
             f"run '{run_id}' exists already", hint="resume it with --resume, or pick another --run"
@@ -175,24 +166,6 @@ def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
     )
     runs.write_record(run_dir, record)
     return run_dir, record, None
-
-
-def resumable(run_dir: Path) -> runs.RunRecord:
-    """The record of a run that --resume may continue: RunExists if it is being trained
-    now, or has finished."""
-    record = runs.read_record(run_dir)
-    owner = record.owner
-    if record.training_now and owner is not None:
-        raise runs.RunExists(
-            f"run {record.id} is being trained now (process {owner.pid} on {owner.host})",
-            hint="wait for it to end, or stop that process first",
-        )
-    if record.status == "finished":
-        raise runs.RunExists(
-            f"run {record.id} has finished: there is nothing to resume",
-            hint=f"start a new one with `danlu train {record.stage} --data FILE`",
-        )
-    return record
 
 
 def _base_facts(base: BaseModelRef) -> dict[str, Any]:

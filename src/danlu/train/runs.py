@@ -22,8 +22,9 @@ from danlu.atomic import write_text_atomic
 from danlu.config import Settings
 from danlu.train.errors import RunExists, RunNotFound
 from danlu.train.owner import Owner
+from danlu.train.settings import TrainSettings
 
-__all__ = ["RunExists", "RunNotFound", "RunRecord"]
+__all__ = ["RunExists", "RunNotFound", "RunRecord", "run_to_resume", "settings_to_resume"]
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -71,7 +72,7 @@ def now() -> str:
 
 
 def runs_dir(settings: Settings) -> Path:
-    return settings.home / "runs"
+    return settings.runs_dir
 
 
 def new_run_id(stage: str, model: str) -> str:
@@ -109,9 +110,9 @@ def reached_step(run_dir: Path) -> int:
 
 def find_run(ref: str, settings: Settings) -> Path:
     """A run folder by id (under runs/), or by path."""
-    for candidate in (runs_dir(settings) / ref, Path(ref).expanduser(), settings.home / ref):
-        if (candidate / RUN_FILE).is_file():
-            return candidate
+    folder = settings.find_folder(ref, RUN_FILE)
+    if folder is not None:
+        return folder
     known = [r.id for r in list_runs(settings)[:5]]
     hint = (
         f"recent runs: {', '.join(known)}" if known else "no runs yet: start one with danlu train"
@@ -121,7 +122,7 @@ def find_run(ref: str, settings: Settings) -> Path:
 
 def list_runs(settings: Settings) -> list[RunRecord]:
     """Every readable run, newest first."""
-    root = runs_dir(settings)
+    root = settings.runs_dir
     records = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if (folder / RUN_FILE).is_file():
@@ -137,8 +138,58 @@ def latest_unfinished(settings: Settings, stage: str) -> Path | None:
     --resume continues)."""
     for record in list_runs(settings):
         if record.stage == stage and record.status != "finished" and not record.training_now:
-            return runs_dir(settings) / record.id
+            return settings.runs_dir / record.id
     return None
+
+
+def run_to_resume(settings: Settings, stage: str, ref: str | None = None) -> tuple[Path, RunRecord]:
+    """The run --resume continues, and its record: `ref` (an id or a path), else the newest
+    unfinished run of `stage`. RunNotFound when there is none (or it is of another stage);
+    RunExists when it has finished or is being trained now."""
+    folder = find_run(ref, settings) if ref else latest_unfinished(settings, stage)
+    if folder is None:
+        raise RunNotFound(
+            f"no unfinished {stage} run to resume",
+            hint=f"start one with `danlu train {stage} --data FILE`; "
+            "`danlu runs ls` lists the runs",
+        )
+    record = resumable(folder)
+    if record.stage != stage:
+        raise RunNotFound(
+            f"run {record.id} is a {record.stage} run, not {stage}",
+            hint=f"resume it with `danlu train {record.stage} --resume --run {record.id}`",
+        )
+    return folder, record
+
+
+def resumable(run_dir: Path) -> RunRecord:
+    """The record of a run that --resume may continue: RunExists if it is being trained
+    now, or has finished."""
+    record = read_record(run_dir)
+    owner = record.owner
+    if record.training_now and owner is not None:
+        raise RunExists(
+            f"run {record.id} is being trained now (process {owner.pid} on {owner.host})",
+            hint="wait for it to end, or stop that process first",
+        )
+    if record.status == "finished":
+        raise RunExists(
+            f"run {record.id} has finished: there is nothing to resume",
+            hint=f"start a new one with `danlu train {record.stage} --data FILE`",
+        )
+    return record
+
+
+def settings_to_resume(
+    cls: type[TrainSettings], flags: dict[str, Any], settings: Settings
+) -> TrainSettings:
+    """What --resume trains with when no data or recipe is given: the resumed run's own
+    settings (`flags["run"]`, else the newest unfinished run), then the flags given."""
+    stage = str(cls.model_fields["stage"].default)
+    folder, record = run_to_resume(settings, stage, flags.get("run"))
+    values = record.settings | {"run": folder.name}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return cls.from_sources(None, **values)
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:

@@ -144,7 +144,7 @@ def _page_app(app: FastAPI, path: str) -> App:
 
 def mount(app: FastAPI, ctx: UIContext, path: str, secrets: set[str] = frozenset()) -> FastAPI:
     """Put the page into `app` at `path`; `secrets` (a password, API keys) guard the login."""
-    upload_tmp = ctx.settings.home / "ui" / "tmp"
+    upload_tmp = ctx.settings.ui_dir / "tmp"
     upload_tmp.mkdir(parents=True, exist_ok=True)
     # gradio keeps uploads in its own folder until a handler copies them; keep it under home
     os.environ["GRADIO_TEMP_DIR"] = str(upload_tmp)

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from danlu.config import Settings
 from danlu.errors import InvalidParameter, InvalidRequest, ShuttingDown
 from danlu.server.settings import ServerSettings
@@ -34,34 +37,51 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 API_BODY_LIMIT: int = ServerSettings.model_fields["max_body_bytes"].default
 
 
-@dataclass
-class UISettings:
-    """How the page is served and guarded."""
+class UISettings(BaseSettings):
+    """How the page is served and guarded; each field is also read from a `DANLU_UI_<FIELD>`
+    environment variable (e.g. DANLU_UI_PASSWORD), and the flags given win over it."""
 
-    host: str = "127.0.0.1"
-    """Bind address; anything but loopback needs a password or API key."""
-    port: int = 8586
-    """TCP port (0: any free port, printed at start)."""
-    password: str | None = None
-    """Password for the login form (any user name); required off loopback."""
-    max_upload_mb: int = 50
-    """Largest file the page takes, in MiB: gradio refuses a bigger one as it streams in
-    (413), and each upload box says so."""
-    max_body_bytes: int = API_BODY_LIMIT
-    """Largest body of any other request (a click, a message, the chat so far), refused
-    with a 413 before the page reads it (`danlu ui`)."""
-    allowed_origins: list[str] = field(default_factory=list)
-    """Web pages (scheme://host[:port]; '*': any) that may call the page from a browser and
-    read its answers, beside pages on this machine and its own (server/sites.py; `danlu ui`;
-    under `serve --ui`, the server's)."""
-    allowed_hosts: list[str] = field(default_factory=list)
-    """Host names the page answers to ('*': any), beside addresses, localhost, names without
-    a dot or under .local/.internal, and the bound name (`danlu ui`)."""
-    open_browser: bool = True
-    """Open the page in the default browser at start (`danlu ui` only)."""
-    shutdown_grace: float = 5.0
-    """Seconds open connections get to close when the page stops (an open browser tab
-    holds one for as long as it is open)."""
+    model_config = SettingsConfigDict(env_prefix="DANLU_UI_", extra="forbid")
+
+    host: str = Field(
+        "127.0.0.1", description="Bind address; anything but loopback needs a password or API key."
+    )
+    port: int = Field(8586, ge=0, le=65535, description="TCP port (0: any free port).")
+    password: str | None = Field(
+        None, description="Password for the login form (any user name); required off loopback."
+    )
+    max_upload_mb: int = Field(
+        50,
+        ge=1,
+        description="Largest file the page takes, in MiB: gradio refuses a bigger one as it "
+        "streams in (413), and each upload box says so.",
+    )
+    max_body_bytes: int = Field(
+        API_BODY_LIMIT,
+        ge=1,
+        description="Largest body of any other request (a click, a message, the chat so far), "
+        "refused with a 413 before the page reads it (`danlu ui`).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web pages (scheme://host[:port]; '*': any) that may call the page from a "
+        "browser and read its answers, beside pages on this machine and its own "
+        "(server/sites.py; `danlu ui`; under `serve --ui`, the server's).",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the page answers to ('*': any), beside addresses, localhost, "
+        "names without a dot or under .local/.internal, and the bound name (`danlu ui`).",
+    )
+    open_browser: bool = Field(
+        True, description="Open the page in the default browser at start (`danlu ui` only)."
+    )
+    shutdown_grace: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds open connections get to close when the page stops (an open "
+        "browser tab holds one for as long as it is open).",
+    )
 
     @property
     def max_upload_bytes(self) -> int:
@@ -192,17 +212,17 @@ class UIContext:
         from danlu.ui.job_store import JobStore
 
         settings = settings or Settings()
-        jobs = Jobs(JobStore(settings.home / "ui" / "jobs"))
+        jobs = Jobs(JobStore(settings.ui_dir / "jobs"))
         return cls(settings, ui, jobs, models or OwnModel(settings))
 
     @property
     def upload_root(self) -> Path:
-        return self.settings.home / "ui" / "uploads"
+        return self.settings.ui_dir / "uploads"
 
     @property
     def charts(self) -> Path:
         """Where the page writes the images it shows (the only folder it serves files from)."""
-        folder = self.settings.home / "ui" / "charts"
+        folder = self.settings.ui_dir / "charts"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -39,9 +39,7 @@ NUMBERS = (
 
 
 def _run_dir(ctx: UIContext, run_id: str):
-    from danlu.train.runs import runs_dir
-
-    return runs_dir(ctx.settings) / run_id
+    return ctx.settings.runs_dir / run_id
 
 
 class TrainActions:
@@ -109,9 +107,11 @@ class TrainActions:
         job = self._job(run_id)
         if job is not None and job.running:
             raise gr.Error("That run is running already.")
-        from danlu.train.runs import read_record
+        from danlu.train.runs import read_record, run_to_resume
 
         stage = read_record(_run_dir(self.ctx, run_id)).stage
+        # the lookup `danlu train --resume` makes, so a finished or live run is one line here
+        run_to_resume(self.ctx.settings, stage, run_id)
         self.ctx.jobs.spawn("train", run_id, ["train", stage, "--resume", "--run", run_id])
         return f"Resuming **{run_id}**"
 
