@@ -176,13 +176,13 @@ def test_exporting_a_run_that_is_not_finished_is_one_line_and_no_job(danlu_home)
 def test_the_train_form_takes_its_stages_and_defaults_from_the_registry(danlu_home, data_dir):
     import gradio as gr
 
-    from danlu.train.settings import STAGES
+    from danlu.train.stages import STAGES
     from danlu.ui.feedback import friendly
     from danlu.ui.train_tab import NUMBERS, OPTIONS, TrainActions, stage_defaults, stage_options
 
     dpo = dict(zip((name for name, _ in NUMBERS), stage_defaults("dpo"), strict=True))
-    assert dpo["epochs"] == STAGES["dpo"].model_fields["epochs"].default == 1.0
-    assert stage_defaults("sft")[0] == STAGES["sft"].model_fields["epochs"].default == 3.0
+    assert dpo["epochs"] == STAGES["dpo"].settings.model_fields["epochs"].default == 1.0
+    assert stage_defaults("sft")[0] == STAGES["sft"].settings.model_fields["epochs"].default == 3.0
     ctx = UIContext.create(UISettings(), Settings(home=danlu_home))
     assert set(stage_options("dpo")) == {"beta", "loss_type"}  # DPO's own, shown while picked
     options = [stage_options(stage)[name].default for stage, name in OPTIONS]

@@ -1,7 +1,8 @@
 """Fine-tuning: `sft(settings)` and `dpo(settings)`, one function per stage.
 
 The settings objects (`SFTSettings`, `DPOSettings`) are what the CLI flags and YAML
-recipes fill. Nothing heavy is imported until a stage runs.
+recipes fill; `danlu.train.stages.STAGES` is the table of stages those come from.
+Nothing heavy is imported until a stage runs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from danlu.train.settings import DPOSettings, SFTSettings, TrainSettings
+from danlu.train.stages import STAGES
 
 if TYPE_CHECKING:
     from danlu.config import Settings
@@ -18,14 +20,14 @@ __all__ = ["DPOSettings", "SFTSettings", "TrainSettings", "dpo", "sft"]
 
 
 def sft(settings: SFTSettings, home: Settings | None = None) -> RunResult:
-    """Supervised fine-tuning; see `danlu.train.stages.sft`."""
-    from danlu.train.stages.sft import sft as run_sft
+    """Train `settings.model` on `settings.data`; the result lands in a run folder."""
+    from danlu.train.runner import run
 
-    return run_sft(settings, home)
+    return run(settings, STAGES["sft"], home)
 
 
 def dpo(settings: DPOSettings, home: Settings | None = None) -> RunResult:
-    """Preference tuning (DPO); see `danlu.train.stages.dpo`."""
-    from danlu.train.stages.dpo import dpo as run_dpo
+    """Preference-tune `settings.model` on `settings.data` pairs, in a run folder."""
+    from danlu.train.runner import run
 
-    return run_dpo(settings, home)
+    return run(settings, STAGES["dpo"], home)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from danlu.train.memory import available_memory, estimate, require_fit
 from danlu.train.owner import Owner
 from danlu.train.render import Renderer
 from danlu.train.settings import TrainSettings
+from danlu.train.stages import Stage
 
-KINDS = {"sft": ("chat", "text"), "dpo": ("preference",)}
 LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 
 
@@ -38,6 +37,7 @@ class Plan:
     """What step 1 found: the checked data, the base model and the device."""
 
     settings: TrainSettings
+    stage: Stage
     home: Settings
     data: DataSet
     base: BaseModelRef
@@ -88,16 +88,15 @@ def device_for(settings: TrainSettings) -> str:
     return device
 
 
-def check(settings: TrainSettings, home: Settings) -> Plan:
+def check(settings: TrainSettings, stage: Stage, home: Settings) -> Plan:
     """Step 1: hardware, data and memory, in that order; nothing is loaded."""
     device = device_for(settings)
     data = load_data(settings.data, settings.format, skip_invalid=settings.skip_invalid)
-    data.require_clean(KINDS[stage_of(settings)])
+    data.require_clean(stage.kinds)
     base = find_base(settings.model, home)
     weight_bytes = 2 if precision(settings, device) != "fp32" else 4
-    pairs = 2 if stage_of(settings) == "dpo" else 1  # chosen and rejected run together
     longest = min(settings.max_length, max(map(approx_tokens, data.examples)))
-    tokens = settings.batch_size * longest * pairs
+    tokens = settings.batch_size * longest * stage.sequences
     needed = estimate(
         base.shape,
         method=settings.method,
@@ -106,7 +105,7 @@ def check(settings: TrainSettings, home: Settings) -> Plan:
         checkpointing=settings.gradient_checkpointing,
     )
     require_fit(needed, available_memory(device), "the GPU" if device == "cuda" else "this machine")
-    return Plan(settings, home, data, base, device)
+    return Plan(settings, stage, home, data, base, device)
 
 
 def approx_tokens(example: Any) -> int:
@@ -129,17 +128,12 @@ def precision(settings: TrainSettings, device: str) -> str:
     return "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def stage_of(settings: TrainSettings) -> str:
-    return str(getattr(settings, "stage", "sft"))
-
-
 # -- 2. the run folder ----------------------------------------------------------------------
 
 
 def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
     """A new run folder and record, or the resumed one with its last checkpoint."""
-    settings, home = plan.settings, plan.home
-    stage = stage_of(settings)
+    settings, home, stage = plan.settings, plan.home, plan.stage.name
     if settings.resume:
         run_dir, record = runs.run_to_resume(home, stage, settings.run)
         record.status, record.owner = "running", Owner.current()
@@ -287,13 +281,11 @@ def split(dataset: Any, settings: TrainSettings) -> tuple[Any, Any]:
 
 # -- 4 and 5. train and finish ----------------------------------------------------------------
 
-BuildTrainer = Callable[[RunContext], Any]
 
-
-def run(settings: TrainSettings, home: Settings | None, build: BuildTrainer) -> RunResult:
-    """The whole run (steps 1-5) with the stage's trainer builder."""
+def run(settings: TrainSettings, stage: Stage, home: Settings | None = None) -> RunResult:
+    """The whole run (steps 1-5) of `stage` (an entry of train/stages' table)."""
     home = home or Settings()
-    plan = check(settings, home)
+    plan = check(settings, stage, home)
     if settings.threads:
         import torch
 
@@ -301,7 +293,7 @@ def run(settings: TrainSettings, home: Settings | None, build: BuildTrainer) -> 
     run_dir, record, checkpoint = open_run(plan)
     with disk_full_as_error(run_dir):  # checkpoints and outputs
         try:
-            return _train(plan, run_dir, record, checkpoint, build)
+            return _train(plan, run_dir, record, checkpoint)
         except BaseException as exc:
             record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             _record_end(run_dir, record)
@@ -317,7 +309,7 @@ def _record_end(run_dir: Path, record: runs.RunRecord) -> None:
             raise  # else the record keeps "running", and its dead owner reads as interrupted
 
 
-def _train(plan, run_dir, record, checkpoint, build) -> RunResult:
+def _train(plan, run_dir, record, checkpoint) -> RunResult:
     from transformers import PrinterCallback, set_seed
 
     from danlu.train.outputs import save_outputs
@@ -334,7 +326,7 @@ def _train(plan, run_dir, record, checkpoint, build) -> RunResult:
     context = RunContext(
         plan, run_dir, tokenizer, Renderer(template, tokenizer), model, common_args(plan, run_dir)
     )
-    trainer = build(context)
+    trainer = plan.stage.trainer_builder()(context)
     record.data.update(context.data_facts)
     trainer.remove_callback(PrinterCallback)  # RunProgress shows and records the logs
     trainer.add_callback(RunProgress(run_dir))

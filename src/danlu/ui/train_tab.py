@@ -1,5 +1,5 @@
-"""The Train tab: a form over the training settings (the stage from the same registry as
-`danlu train STAGE`: sft, dpo), a data preview with its validation report, start / stop /
+"""The Train tab: a form over the training settings (the stage from train/stages' table,
+as `danlu train STAGE`: sft, dpo), a data preview with its validation report, start / stop /
 resume, the live loss curve and log, the list of runs, and the export of a finished run
 (`ui/export_panel.py`).
 
@@ -15,7 +15,8 @@ from typing import Any, Literal, get_args, get_origin
 
 import gradio as gr
 
-from danlu.train.settings import STAGES, Method, TrainSettings
+from danlu.train.settings import Method, TrainSettings
+from danlu.train.stages import STAGES
 from danlu.ui import export_panel
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
@@ -75,7 +76,6 @@ class TrainActions:
         only the picked stage's options are given to the command.
         """
         from danlu.train.data import load_data
-        from danlu.train.runner import KINDS
         from danlu.train.runs import new_run_id
 
         if not path.strip():
@@ -86,8 +86,8 @@ class TrainActions:
         values |= {name: value for (of, name), value in options if of == stage}
         flags = {"model": model, "data": path.strip(), "method": method, **values}
         # a bad value is one line, and rows the stage cannot train on refuse, before any process
-        settings = STAGES[stage].from_sources(None, **flags)
-        load_data(settings.data, settings.format).require_clean(KINDS[stage])
+        settings = STAGES[stage].settings.from_sources(None, **flags)
+        load_data(settings.data, settings.format).require_clean(STAGES[stage].kinds)
         run_id = new_run_id(stage, model)
         args = ["train", stage, "--run", run_id, *_flags(settings, flags)]
         self.ctx.jobs.spawn("train", run_id, args)
@@ -189,7 +189,7 @@ def stage_options(stage: str) -> dict[str, Any]:
     """The settings `stage` adds to those every stage shares (DPO's beta and loss, SFT's
     loss masking): name -> pydantic field. The form shows them while `stage` is picked."""
     shared = set(TrainSettings.model_fields) | {"stage"}
-    fields = STAGES[stage].model_fields
+    fields = STAGES[stage].settings.model_fields
     return {name: field for name, field in fields.items() if name not in shared}
 
 
@@ -211,7 +211,7 @@ def _option_input(stage: str, name: str, field: Any) -> Any:
 
 def stage_defaults(stage: str) -> list[Any]:
     """The form's numbers as `stage`'s settings default them (None shown as 0)."""
-    fields = STAGES[stage].model_fields
+    fields = STAGES[stage].settings.model_fields
     return [fields[name].default or 0 for name, _ in NUMBERS]
 
 
@@ -238,7 +238,7 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         stage = gr.Radio(list(STAGES), value="sft", label="Stage", elem_id="train-stage")
         method = gr.Radio(
             list(get_args(Method)),
-            value=STAGES["sft"].model_fields["method"].default,
+            value=STAGES["sft"].settings.model_fields["method"].default,
             label="Method",
             elem_id="train-method",
         )

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from danlu.config import Settings
-from danlu.train.runner import RunContext, RunResult, peft_config, run, split
+from danlu.train.runner import RunContext, peft_config, split
 from danlu.train.settings import DPOSettings
-
-
-def dpo(settings: DPOSettings, home: Settings | None = None) -> RunResult:
-    """Preference-tune `settings.model` on `settings.data` pairs, in a run folder."""
-    return run(settings, home, build_dpo_trainer)
 
 
 def build_dpo_trainer(context: RunContext) -> Any:

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from danlu.config import Settings
-from danlu.train.runner import RunContext, RunResult, peft_config, run, split
+from danlu.train.runner import RunContext, peft_config, split
 from danlu.train.settings import SFTSettings
-
-
-def sft(settings: SFTSettings, home: Settings | None = None) -> RunResult:
-    """Train `settings.model` on `settings.data`; the result lands in a run folder."""
-    return run(settings, home, build_sft_trainer)
 
 
 def encode_rows(context: RunContext) -> Any:
