@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from danlu.bench.stats import latency_summary
+from danlu.config import Settings
 from danlu.errors import DanluError, InvalidRequest
 
 TOPICS = (
@@ -50,7 +51,10 @@ class LoadSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(description="Base URL of the server (http://host:port or .../v1).")
-    model: str = Field("smollm2", description="Model name sent in each request.")
+    model: str = Field(
+        default_factory=lambda: Settings().default_model,
+        description="Model name sent in each request; default DANLU_DEFAULT_MODEL.",
+    )
     concurrency: list[int] = Field([1, 4, 8], description="Client counts, one level each.")
     requests: int = Field(32, ge=1, le=10_000, description="Requests per level.")
     max_tokens: int = Field(128, ge=1, description="Tokens asked for per request.")

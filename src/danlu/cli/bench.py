@@ -3,60 +3,39 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from danlu.bench.load import LoadSettings
+from danlu.bench.speed import SpeedSettings
 from danlu.cli.progress import progress_bar
+from danlu.cli.settings_flags import from_settings
 from danlu.engine.sampling import validated
 from danlu.errors import InvalidRequest
 
 Opt = typer.Option
 
 
-def _ints(text: str | None, flag: str) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InvalidRequest(f"{flag} takes comma-separated integers, not '{text}'") from None
+SPEED_FLAGS = {  # llama-bench's flags
+    "prompt_tokens": ("-p", "--n-prompt"),
+    "gen_tokens": ("-n", "--n-gen"),
+    "reps": ("-r", "--repetitions"),
+    "threads": ("-t", "--threads"),
+    "batch": ("-b", "--batch-size"),
+    "depth": ("-d", "--n-depth"),
+    "flash_attn": ("-fa", "--flash-attn"),
+}
 
 
-def _switches(text: str | None, flag: str) -> list[bool] | None:
-    if text is None:
-        return None
-    values = {"on": True, "off": False, "1": True, "0": False}
-    try:
-        return [values[part.strip()] for part in text.split(",") if part.strip()]
-    except KeyError:
-        raise InvalidRequest(f"{flag} takes on, off or both (on,off), not '{text}'") from None
-
-
+@from_settings(SpeedSettings, "speed", flags=SPEED_FLAGS)
+@from_settings(LoadSettings, "load", skip={"url"}, help_prefix="serve: ")
 def bench(
     targets: Annotated[
         list[str], typer.Argument(help="Models in the store; or 'serve' and a URL.")
     ],
-    prompt: Annotated[str | None, Opt("-p", "--n-prompt", help="pp sizes, e.g. 512")] = None,
-    gen: Annotated[str | None, Opt("-n", "--n-gen", help="tg sizes, e.g. 128")] = None,
-    reps: Annotated[int, Opt("-r", "--repetitions", help="Measured repetitions.")] = 5,
-    threads: Annotated[str | None, Opt("-t", "--threads", help="Thread counts, e.g. 1,2")] = None,
-    batch: Annotated[str | None, Opt("-b", "--batch-size", help="Batch sizes, e.g. 512")] = None,
-    depth: Annotated[str | None, Opt("-d", "--n-depth", help="Cached tokens, e.g. 0,512")] = None,
-    flash_attn: Annotated[
-        str | None, Opt("-fa", "--flash-attn", help="Flash attention, e.g. on,off")
-    ] = None,
-    repack: Annotated[
-        str | None, Opt("--repack", help="Repacked weights, e.g. on,off (default: see show).")
-    ] = None,
-    concurrency: Annotated[str, Opt("--concurrency", help="serve: client counts.")] = "1,4,8",
-    requests: Annotated[int, Opt("--requests", help="serve: requests per level.")] = 32,
-    max_tokens: Annotated[int, Opt("--max-tokens", help="serve: tokens per request.")] = 128,
-    model: Annotated[str, Opt("--model", help="serve: model name to request.")] = "smollm2",
-    prompts: Annotated[Path | None, Opt("--prompts", help="serve: one prompt per line.")] = None,
-    time_limit: Annotated[float, Opt("--time-limit", help="serve: seconds per level.")] = 300.0,
-    api_key: Annotated[str | None, Opt("--api-key", help="serve: bearer key.")] = None,
+    speed: dict[str, Any] | None = None,  # SpeedSettings' fields given
+    load: dict[str, Any] | None = None,  # LoadSettings' fields given
     save_default: Annotated[
         bool,
         Opt(
@@ -77,24 +56,12 @@ def bench(
             raise InvalidRequest(
                 "danlu bench serve takes one URL", hint="e.g. http://127.0.0.1:8585"
             )
-        levels = _serve(
-            targets[1], concurrency, requests, max_tokens, model, prompts, time_limit, api_key
-        )
+        levels = _serve(targets[1], load or {})
         _print(levels, report.load_table, report.load_csv, as_json, as_csv)
         return 0
-    from danlu.bench import SpeedSettings, bench_model
+    from danlu.bench import bench_model
 
-    fields = {
-        "prompt_tokens": _ints(prompt, "-p"),
-        "gen_tokens": _ints(gen, "-n"),
-        "reps": reps,
-        "threads": _ints(threads, "-t"),
-        "batch": _ints(batch, "-b"),
-        "depth": _ints(depth, "-d"),
-        "flash_attn": flash_attn.split(",") if flash_attn else None,
-        "repack": _switches(repack, "--repack"),
-    }
-    settings = validated(SpeedSettings, **{k: v for k, v in fields.items() if v is not None})
+    settings = validated(SpeedSettings, **(speed or {}))
     rows = []
     for name in targets:
         with progress_bar(f"bench {name}") as bar:
@@ -124,28 +91,16 @@ def _tune(name: str, settings, bar) -> list:
     return rows
 
 
-def _serve(url, concurrency, requests, max_tokens, model, prompts, time_limit, api_key):
-    from danlu.bench.load import LoadSettings, bench_server, repeats_prompts
+def _serve(url: str, given: dict[str, Any]) -> list:
+    from danlu.bench.load import bench_server, repeats_prompts
 
-    settings = validated(
-        LoadSettings,
-        **{
-            "url": url,
-            "model": model,
-            "concurrency": _ints(concurrency, "--concurrency"),
-            "requests": requests,
-            "max_tokens": max_tokens,
-            "prompts": prompts,
-            "time_limit": time_limit,
-            "api_key": api_key,
-        },
-    )
+    settings = validated(LoadSettings, url=url, **given)
     if repeats_prompts(settings):
         print(
             "note: more requests than prompts; a prefix cache may shorten repeated prompts' TTFT",
             file=sys.stderr,
         )
-    total = requests * len(settings.concurrency)
+    total = settings.requests * len(settings.concurrency)
     with progress_bar(f"bench serve {url}") as bar:
         done = iter(range(1, total + 1))
         return bench_server(settings, progress=lambda: bar(next(done), total))

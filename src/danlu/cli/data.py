@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from danlu.config import Settings
 from danlu.train.data import DataSet, load_data
 from danlu.train.data.examples import ChatExample, PreferenceExample, TextExample
 from danlu.train.errors import DataError
+from danlu.train.settings import TrainSettings
 
 SHOWN = 20
 
@@ -59,15 +61,21 @@ def check(
         str | None, typer.Option("--format", help="Declare the format instead of detecting it.")
     ] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model whose template and tokenizer count tokens.")
-    ] = "smollm2",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model whose template and tokenizer count tokens (default: DANLU_DEFAULT_MODEL).",
+        ),
+    ] = None,
     max_length: Annotated[
         int, typer.Option("--max-length", help="Report examples longer than this many tokens.")
-    ] = 512,
+    ] = TrainSettings.model_fields["max_length"].default,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> int:
     """Validate every row (bad ones listed by line), count them and measure their tokens."""
     data = load_data(path, format)
+    model = model or Settings().default_model
     lengths = token_lengths(data, model) if data.examples else []
     report = {
         "source": path,

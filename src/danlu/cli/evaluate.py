@@ -11,33 +11,22 @@ from typing import Annotated, Any
 import typer
 
 from danlu.cli.engine_flags import with_engine_flags
+from danlu.cli.settings_flags import from_settings
+from danlu.engine.sampling import validated
 from danlu.errors import InvalidRequest
+from danlu.evaluate.tasks.base import EvalSettings
 
 Opt = typer.Option
 
 
 @with_engine_flags
+@from_settings(EvalSettings, "run")
 def evaluate(
     targets: Annotated[
         list[str],
         typer.Argument(help="Models in the store or server URLs; or 'report' and run folders."),
     ],
-    task: Annotated[
-        str | None, Opt("--task", help="mmlu, ceval, cmmlu, mc, qa, perplexity.")
-    ] = None,
-    data: Annotated[Path | None, Opt("--data", help="Data folder or file, or hf:ORG/NAME.")] = None,
-    subjects: Annotated[str | None, Opt("--subjects", help="Comma-separated subjects.")] = None,
-    shots: Annotated[int, Opt("--shots", help="Solved examples before each question.")] = 0,
-    limit: Annotated[int | None, Opt("--limit", help="Score at most N items.")] = None,
-    seed: Annotated[int, Opt("--seed", help="Seed for the --limit sample.")] = 1234,
-    mode: Annotated[str, Opt("--mode", help="loglikelihood or generate.")] = "loglikelihood",
-    metric: Annotated[str, Opt("--metric", help="Q&A: exact, contains, regex, f1, rouge.")] = (
-        "contains"
-    ),
-    judge: Annotated[
-        str | None, Opt("--judge", help="Q&A: grade by an LLM judge (store model or URL).")
-    ] = None,
-    judge_model: Annotated[str | None, Opt("--judge-model", help="The judge URL's model.")] = None,
+    run: dict[str, Any] | None = None,  # EvalSettings' fields given
     judge_key: Annotated[str | None, Opt("--judge-key", help="Bearer key for the judge.")] = None,
     model: Annotated[str | None, Opt("--model", help="Model name on a server URL.")] = None,
     api_key: Annotated[str | None, Opt("--api-key", help="Bearer key for a server.")] = None,
@@ -49,24 +38,10 @@ def evaluate(
     """Measure a model: multiple choice (MMLU, C-Eval, CMMLU, JSONL), Q&A, perplexity."""
     if targets[0] == "report":
         return _report([Path(p) for p in targets[1:]], output or Path("report.md"))
-    if task is None or data is None:
+    run = run or {}
+    if "task" not in run or "data" not in run:
         raise InvalidRequest("--task and --data are required", hint="see 'danlu eval --help'")
-    from danlu.engine.sampling import validated
-    from danlu.evaluate import EvalSettings
-
-    settings = validated(
-        EvalSettings,
-        task=task,
-        data=data,
-        shots=shots,
-        limit=limit,
-        seed=seed,
-        mode=mode,
-        metric=metric,
-        judge=judge,
-        judge_model=judge_model,
-        subjects=[s for s in (subjects or "").split(",") if s],
-    )
+    settings = validated(EvalSettings, **run)
     load = {"n_ctx": ctx_size, **(engine or {})}  # how store models are loaded
     with _judge(settings, judge_key, load) as grader:
         results = [_one(t, settings, model, api_key, load, grader) for t in targets]

@@ -31,7 +31,9 @@ Opt = typer.Option
 
 @with_engine_flags
 def run(
-    model: Annotated[str | None, typer.Argument(help="Model name (default: smollm2).")] = None,
+    model: Annotated[
+        str | None, typer.Argument(help="Model name (default: DANLU_DEFAULT_MODEL, else smollm2).")
+    ] = None,
     prompt: Annotated[str | None, typer.Argument(help="Prompt; omit for a chat.")] = None,
     prompt_flag: Annotated[str | None, Opt("--prompt", "-p", help="The prompt, as a flag.")] = None,
     file: Annotated[Path | None, Opt("--file", "-f", help="Read the prompt from FILE.")] = None,

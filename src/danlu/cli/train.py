@@ -8,37 +8,16 @@ drift apart. `--config recipe.yaml` fills the settings first; the flags given ov
 from __future__ import annotations
 
 import inspect
-import typing
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from danlu.cli.settings_flags import option
 from danlu.config import Settings
 from danlu.train.settings import STAGES, TrainSettings
 
 SKIPPED = {"stage"}
-
-
-def _cli_type(annotation: Any) -> Any:
-    """The type typer parses a field as; pydantic checks the value afterwards."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if annotation is bool or bool in args:
-        return bool
-    if annotation in (int, float) or (len(args) == 1 and args[0] in (int, float)):
-        return args[0] if args else annotation
-    return str  # text, Literal choices, and lists given as "a,b,c"
-
-
-def _option(name: str, field: Any) -> inspect.Parameter:
-    flag = "--" + name.replace("_", "-")
-    kind = _cli_type(field.annotation)
-    decls = [f"{flag}/--no-{name.replace('_', '-')}"] if kind is bool else [flag]
-    shown = " (required)" if field.is_required() else f" (default: {field.default})"
-    option = typer.Option(None, *decls, help=(field.description or "") + shown, show_default=False)
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind | None
-    )
 
 
 def _config_option() -> inspect.Parameter:
@@ -109,7 +88,7 @@ def _command(stage: str) -> Callable[..., int]:
         return 0
 
     params = [_config_option()]
-    params += [_option(n, f) for n, f in cls.model_fields.items() if n not in SKIPPED]
+    params += [option(n, f) for n, f in cls.model_fields.items() if n not in SKIPPED]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__doc__ = (cls.__doc__ or "").strip() + (
         " The result lands in DANLU_HOME/runs/<run-id>/."

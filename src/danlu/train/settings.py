@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from danlu.config import Settings
 from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter
 
@@ -28,7 +29,10 @@ class TrainSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # -- what to train on ------------------------------------------------------------------
-    model: str = Field("smollm2", description="Base model: a name in the store (GGUF or HF).")
+    model: str = Field(
+        default_factory=lambda: Settings().default_model,
+        description="Base model: a name in the store (GGUF or HF); default DANLU_DEFAULT_MODEL.",
+    )
     data: str = Field(description="Data file (.jsonl/.json/.csv/.parquet) or a hub dataset id.")
     format: str | None = Field(
         None, description="Data format (alpaca, sharegpt, messages, text, dpo); None detects."
