@@ -133,3 +133,46 @@ def test_a_chat_saved_by_danlu_run_loads_with_its_turns(page, ui_home):
     assert page.bot_messages() == ["Blue.", "Green."]
     system = page.find("#chat-system textarea").get_attribute("value")
     assert system == "Answer in one word."
+
+
+def test_an_untouched_slider_leaves_a_modelfile_parameter_and_a_moved_one_wins(
+    danlu_home, tmp_path, monkeypatch
+):
+    """The handlers alone: the sliders start at SamplingParams' defaults and send only what
+    was moved, so a Modelfile's PARAMETER holds until its slider moves."""
+    from types import SimpleNamespace
+
+    from danlu.engine.sampling import SamplingParams
+    from danlu.export.create import create_from_file
+    from danlu.model import Model
+    from danlu.ui.chat_tab import SLIDERS, ChatActions
+    from danlu.ui.context import UIContext, UISettings
+    from danlu.ui.names import NONE
+
+    assert SLIDERS["temperature"] == SamplingParams().temperature == 0.8
+    assert SLIDERS["top_k"] == SamplingParams().top_k and SLIDERS["max_tokens"] == 0
+    settings = Settings(home=danlu_home)
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM smollm2\nPARAMETER temperature 0.1\nPARAMETER num_predict 4\n")
+    create_from_file("terse", modelfile, settings)
+    used: list[SamplingParams] = []
+    stream_chat = Model.stream_chat
+
+    def spy(self, messages, **params):
+        used.append(self.params(**params))  # what the model makes of what the page sent
+        return stream_chat(self, messages, **params)
+
+    monkeypatch.setattr(Model, "stream_chat", spy)
+    ctx = UIContext.create(UISettings(), settings)
+    try:
+        act, request = ChatActions(ctx), SimpleNamespace(session_hash="s")
+        history = [{"role": "user", "content": "Count to ten."}]
+        untouched = [SLIDERS[k] for k in ("temperature", "top_p", "top_k", "max_tokens", "seed")]
+        list(act.respond(history, "terse", NONE, "", *untouched, request))
+        assert (used[-1].temperature, used[-1].max_tokens) == (0.1, 4)  # the Modelfile's
+        moved = [1.3, SLIDERS["top_p"], SLIDERS["top_k"], 2, -1]
+        list(act.respond(history, "terse", NONE, "", *moved, request))
+        assert (used[-1].temperature, used[-1].max_tokens) == (1.3, 2)  # the sliders'
+        assert used[-1].top_p == 0.95 and used[-1].seed is None
+    finally:
+        ctx.close()

@@ -116,6 +116,19 @@ def test_off_loopback_the_page_needs_a_password():
         UISettings(host="0.0.0.0").check()
 
 
+def test_the_page_settings_read_danlu_ui_variables_and_arguments_win(monkeypatch):
+    monkeypatch.setenv("DANLU_UI_PASSWORD", "from-env")
+    monkeypatch.setenv("DANLU_UI_MAX_UPLOAD_MB", "3")
+    assert (UISettings().password, UISettings().max_upload_mb) == ("from-env", 3)
+    assert UISettings(password="given").password == "given"
+    UISettings(host="0.0.0.0").check()  # the variable's password opens the network
+    monkeypatch.setenv("DANLU_UI_PORT", "eighty")
+    with pytest.raises(InvalidParameter, match="port"):
+        UISettings()
+    with pytest.raises(InvalidParameter, match="colour"):
+        UISettings(colour="blue")  # a misspelt setting is refused, not ignored
+
+
 def test_uploads_land_under_danlu_home_with_a_clean_name(danlu_home, tmp_path):
     ctx = UIContext.create(UISettings(max_upload_mb=1), Settings(home=danlu_home))
     sent = tmp_path / "..weird name;rm -rf.md"

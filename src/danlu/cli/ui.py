@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import webbrowser
 from typing import Annotated
@@ -14,14 +13,17 @@ Opt = typer.Option
 
 def ui(
     host: Annotated[
-        str, Opt("--host", help="Bind address; off loopback a password is required.")
-    ] = "127.0.0.1",
-    port: Annotated[int, Opt("--port", "-p", help="TCP port (0: any free one).")] = 8586,
+        str | None,
+        Opt("--host", help="Bind address; off loopback a password is required."),
+    ] = None,
+    port: Annotated[int | None, Opt("--port", "-p", help="TCP port (0: any free one).")] = None,
     no_browser: Annotated[bool, Opt("--no-browser", help="Do not open a browser.")] = False,
     password: Annotated[
         str | None, Opt("--password", help="Login password (env DANLU_UI_PASSWORD).")
     ] = None,
-    max_upload_mb: Annotated[int, Opt("--max-upload-mb", help="Largest upload.")] = 50,
+    max_upload_mb: Annotated[
+        int | None, Opt("--max-upload-mb", help="Largest upload, in MiB.")
+    ] = None,
     allowed_origins: Annotated[
         list[str] | None, Opt("--allowed-origins", help="Web page allowed to call (repeat).")
     ] = None,
@@ -29,7 +31,10 @@ def ui(
         list[str] | None, Opt("--allowed-hosts", help="Host name to answer (repeat).")
     ] = None,
 ) -> int:
-    """Open the web page: chat, models, knowledge bases, training and evaluation."""
+    """Open the web page: chat, models, knowledge bases, training and evaluation.
+
+    Unset flags fall back to DANLU_UI_* variables (DANLU_UI_PASSWORD, ...), then to the
+    defaults in UISettings."""
     from danlu.extras import require
 
     require("gradio", "ui", "danlu ui")
@@ -39,15 +44,16 @@ def ui(
     from danlu.ui import UIContext, UISettings
     from danlu.ui.app import PageServer, page_app
 
-    settings = UISettings(
-        host=host,
-        port=port,
-        password=password or os.environ.get("DANLU_UI_PASSWORD") or None,
-        max_upload_mb=max_upload_mb,
-        open_browser=not no_browser,
-        allowed_origins=allowed_origins or [],
-        allowed_hosts=allowed_hosts or [],
-    )
+    given = {
+        "host": host,
+        "port": port,
+        "password": password or None,
+        "max_upload_mb": max_upload_mb,
+        "open_browser": False if no_browser else None,
+        "allowed_origins": allowed_origins or None,
+        "allowed_hosts": allowed_hosts or None,
+    }  # the flags given; DANLU_UI_* variables and UISettings' defaults fill the rest
+    settings = UISettings(**{k: v for k, v in given.items() if v is not None})
     settings.check()
     sock = listen(settings.host, settings.port)
     ctx = UIContext.create(settings)

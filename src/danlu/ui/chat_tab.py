@@ -8,6 +8,7 @@ the stream is closed at its next token, which frees the slot. Saved chats are th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from danlu.chat.sessions import Session, load_session, save_session
+from danlu.engine.sampling import SamplingParams
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
 from danlu.ui.names import NONE, kb_names, model_names, session_names
@@ -41,16 +43,38 @@ def as_messages(history: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
+def _default(name: str) -> Any:
+    return SamplingParams.model_fields[name].default
+
+
+# what each control shows untouched: SamplingParams' defaults (max tokens 0 and seed -1 stand
+# for its None: until the context ends, a random seed)
+SLIDERS = {
+    "temperature": _default("temperature"),
+    "top_p": _default("top_p"),
+    "top_k": _default("top_k"),
+    "max_tokens": _default("max_tokens") or 0,
+    "seed": -1 if _default("seed") is None else _default("seed"),
+}
+
+
 def sampling(temperature: float, top_p: float, top_k: int, max_tokens: int, seed: float) -> dict:
-    """The form's sampling fields as `Model.params` keywords (seed -1: random)."""
-    values = {
+    """The controls the user moved, as `Model.params` keywords.
+
+    A control at its default is not sent, so the model's own value holds: a Modelfile's
+    PARAMETER, else SamplingParams' default (the one the control shows).
+    """
+    shown = {
         "temperature": temperature,
         "top_p": top_p,
-        "top_k": int(top_k),
-        "max_tokens": int(max_tokens),
-        "seed": None if seed is None or seed < 0 else int(seed),
+        "top_k": top_k,
+        "max_tokens": max_tokens,
+        "seed": -1 if seed is None else seed,
     }
-    return {k: v for k, v in values.items() if v is not None}
+    moved = {k: v for k, v in shown.items() if not math.isclose(v, SLIDERS[k])}
+    if "seed" in moved and moved["seed"] < 0:
+        del moved["seed"]  # any negative seed: random, as -1
+    return {k: float(v) if k in ("temperature", "top_p") else int(v) for k, v in moved.items()}
 
 
 def _with_system(system: str, messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -204,15 +228,28 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
         )
     system = gr.Textbox(label="System prompt", lines=1, elem_id="chat-system")
     with gr.Accordion("Sampling", open=False, elem_id="chat-sampling"), gr.Row():
+        # untouched, each shows SamplingParams' default and is not sent (`sampling`)
         temperature = gr.Slider(
-            0, 2, value=0.7, step=0.05, label="Temperature", elem_id="chat-temperature"
+            0,
+            2,
+            value=SLIDERS["temperature"],
+            step=0.05,
+            label="Temperature",
+            elem_id="chat-temperature",
         )
-        top_p = gr.Slider(0, 1, value=0.95, step=0.01, label="Top-p")
-        top_k = gr.Slider(0, 200, value=40, step=1, label="Top-k")
+        top_p = gr.Slider(0.01, 1, value=SLIDERS["top_p"], step=0.01, label="Top-p")
+        top_k = gr.Slider(0, 200, value=SLIDERS["top_k"], step=1, label="Top-k")
         max_tokens = gr.Slider(
-            1, 4096, value=512, step=1, label="Max new tokens", elem_id="chat-max-tokens"
+            0,
+            4096,
+            value=SLIDERS["max_tokens"],
+            step=1,
+            label="Max new tokens (0: the model's own)",
+            elem_id="chat-max-tokens",
         )
-        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id="chat-seed")
+        seed = gr.Number(
+            value=SLIDERS["seed"], precision=0, label="Seed (-1: random)", elem_id="chat-seed"
+        )
     sampled = [temperature, top_p, top_k, max_tokens, seed]
     chatbot = gr.Chatbot(label="Chat", height=380, elem_id="chatbot", buttons=["copy"])
     with gr.Row():

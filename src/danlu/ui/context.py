@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from danlu.config import Settings
+from danlu.engine.sampling import describe_validation_error
 from danlu.errors import InvalidParameter, InvalidRequest, ShuttingDown
 from danlu.server.settings import ServerSettings
 from danlu.server.sites import ANY, host_name, origin_key
@@ -82,6 +83,15 @@ class UISettings(BaseSettings):
         description="Seconds open connections get to close when the page stops (an open "
         "browser tab holds one for as long as it is open).",
     )
+
+    def __init__(self, **values: Any) -> None:
+        # a bad DANLU_UI_* variable is a user's mistake: one typed error, not a traceback
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise InvalidParameter(
+                describe_validation_error(exc), hint="check the DANLU_UI_* environment variables"
+            ) from None
 
     @property
     def max_upload_bytes(self) -> int:
