@@ -1,5 +1,5 @@
-"""The progress callback on a terminal: a bar with loss, learning rate, tokens/s and ETA,
-and every logged step in metrics.jsonl."""
+"""A run's steps reported as progress events and drawn by the CLI's bar with loss,
+learning rate, tokens/s and ETA, and every logged step in metrics.jsonl."""
 
 from __future__ import annotations
 
@@ -12,24 +12,35 @@ from danlu.train.runs import read_metrics
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 
 
-def test_bar_and_metrics_file(tmp_path: Path):
+def test_steps_reported_drawn_and_recorded(tmp_path: Path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
+    from danlu.cli.progress import bar
     from danlu.train.progress import RunProgress, drop_metrics_after
 
-    screen = io.StringIO()
+    screen, events = io.StringIO(), []
     console = Console(file=screen, force_terminal=True, width=120)
-    progress = RunProgress(tmp_path, console=console)
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
     state, control = TrainerState(max_steps=3), TrainerControl()
-    progress.on_train_begin(args, state, control)
-    for step in (1, 2, 3):
-        state.global_step, state.num_input_tokens_seen = step, 100 * step
-        progress.on_step_end(args, state, control)
-        progress.on_log(args, state, control, logs={"loss": 2.0 / step, "learning_rate": 1e-3})
-    progress.on_train_end(args, state, control)
+    with bar("steps", console=console) as draw:
+
+        def tell(label: str, done: int, total: int | None) -> None:
+            events.append((label, done, total))
+            draw(label, done, total)
+
+        progress = RunProgress(tmp_path, tell)
+        progress.on_train_begin(args, state, control)
+        for step in (1, 2, 3):
+            state.global_step, state.num_input_tokens_seen = step, 100 * step
+            progress.on_step_end(args, state, control)
+            logs = {"loss": 2.0 / step, "learning_rate": 1e-3}
+            progress.on_log(args, state, control, logs=logs)
+    assert events[0] == ("training", 0, 3)
+    label, done, total = events[-1]
+    assert (done, total) == (3, 3)
+    assert label.startswith("training · loss 0.667 · lr 1.0e-03 · ") and label.endswith(" tok/s")
     shown = screen.getvalue()
-    assert "loss 0.667" in shown and "lr 1.0e-03" in shown and "tok/s" in shown and "3/3" in shown
+    assert "loss 0.667" in shown and "tok/s" in shown and "3/3" in shown and "steps/s" in shown
     rows = read_metrics(tmp_path)
     assert [r["step"] for r in rows] == [1, 2, 3] and rows[0]["loss"] == 2.0
     assert rows[-1]["tokens_seen"] == 300 and rows[-1]["tokens_per_s"] > 0

@@ -15,7 +15,8 @@ import typer
 
 from danlu.cli.settings_flags import option
 from danlu.config import Settings
-from danlu.train.settings import STAGES, TrainSettings
+from danlu.train.settings import TrainSettings
+from danlu.train.stages import STAGES
 
 SKIPPED = {"stage"}
 
@@ -40,22 +41,9 @@ def settings_from(cls: type[TrainSettings], config: str | None, flags: dict[str,
     """The settings: a resumed run's own, or the recipe's, then the flags given."""
     flags = _split_lists(flags)
     if flags.get("resume") and not config and not flags.get("data"):
-        from danlu.train.runs import RunNotFound, find_run, latest_unfinished, read_record
+        from danlu.train.runs import settings_to_resume
 
-        home = Settings()
-        stage = cls.model_fields["stage"].default
-        run_dir = (
-            find_run(flags["run"], home) if flags.get("run") else latest_unfinished(home, stage)
-        )
-        if run_dir is None:  # the run's own settings are what --resume needs: none to read
-            raise RunNotFound(
-                f"no unfinished {stage} run to resume",
-                hint=f"start one with `danlu train {stage} --data FILE`; "
-                "`danlu runs ls` lists the runs",
-            )
-        values = read_record(run_dir).settings | {"run": run_dir.name}
-        values.update({k: v for k, v in flags.items() if v is not None})
-        return cls.from_sources(None, **values)
+        return settings_to_resume(cls, flags, Settings())
     return cls.from_sources(config, **flags)
 
 
@@ -68,7 +56,7 @@ def _report(result: Any) -> None:
 
 
 def _command(stage: str) -> Callable[..., int]:
-    cls = STAGES[stage]
+    cls = STAGES[stage].settings
 
     def command(**values: Any) -> int:
         from danlu.extras import require
@@ -78,12 +66,13 @@ def _command(stage: str) -> Callable[..., int]:
         settings = settings_from(cls, config, values)
         import datasets  # noqa: F401 -- TRL's: imported first, so that its bars are off too
 
-        from danlu import train
+        from danlu.cli.progress import bar
         from danlu.engine.transformers.quiet import quiet_libraries
+        from danlu.train.runner import run
 
-        runner = getattr(train, stage)
-        with quiet_libraries():  # the run shows its own progress; theirs would interleave
-            result = runner(settings)
+        # our bar shows the run's steps; the libraries' own would interleave with it
+        with quiet_libraries(), bar("steps", "training") as progress:
+            result = run(settings, STAGES[stage], progress=progress)
         _report(result)
         return 0
 

@@ -1,7 +1,8 @@
 """Fine-tuning: `sft(settings)` and `dpo(settings)`, one function per stage.
 
 The settings objects (`SFTSettings`, `DPOSettings`) are what the CLI flags and YAML
-recipes fill; `danlu.train.stages.STAGES` is the table of stages those come from.
+recipes fill; `danlu.train.stages.STAGES` is the table of stages those come from. A run's
+steps are told to `progress(label, step, steps)` when one is given (the CLI draws a bar).
 Nothing heavy is imported until a stage runs.
 """
 
@@ -14,20 +15,25 @@ from danlu.train.stages import STAGES
 
 if TYPE_CHECKING:
     from danlu.config import Settings
+    from danlu.progress import Progress
     from danlu.train.runner import RunResult
 
 __all__ = ["DPOSettings", "SFTSettings", "TrainSettings", "dpo", "sft"]
 
 
-def sft(settings: SFTSettings, home: Settings | None = None) -> RunResult:
+def sft(
+    settings: SFTSettings, home: Settings | None = None, progress: Progress | None = None
+) -> RunResult:
     """Train `settings.model` on `settings.data`; the result lands in a run folder."""
     from danlu.train.runner import run
 
-    return run(settings, STAGES["sft"], home)
+    return run(settings, STAGES["sft"], home, progress)
 
 
-def dpo(settings: DPOSettings, home: Settings | None = None) -> RunResult:
+def dpo(
+    settings: DPOSettings, home: Settings | None = None, progress: Progress | None = None
+) -> RunResult:
     """Preference-tune `settings.model` on `settings.data` pairs, in a run folder."""
     from danlu.train.runner import run
 
-    return run(settings, STAGES["dpo"], home)
+    return run(settings, STAGES["dpo"], home, progress)

@@ -1,8 +1,9 @@
-"""A TrainerCallback that shows the run and records it.
+"""A TrainerCallback that records the run and tells how far it has come.
 
-On a terminal: a rich progress bar with loss, learning rate, tokens/s and ETA (stderr).
-Always: each logged step appended to metrics.jsonl, which `danlu runs show` and the
-loss curve read. Imported only inside a run (it subclasses a transformers class).
+Each logged step is appended to metrics.jsonl, which `danlu runs show` and the loss curve
+read. Each step is also reported as a `Progress` event ("training · loss 0.412 · lr
+1.0e-03 · 850 tok/s", step, steps): the CLI draws it as a bar with its ETA. Imported only
+inside a run (it subclasses a transformers class).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from transformers import TrainerCallback
 
+from danlu.progress import Progress
 from danlu.train.runs import METRICS_FILE
 
 KEPT = (
@@ -33,40 +33,21 @@ KEPT = (
 
 
 class RunProgress(TrainerCallback):
-    """Progress bar plus metrics.jsonl for one run."""
+    """metrics.jsonl for one run, and its steps told to `progress`."""
 
-    def __init__(self, run_dir: Path, *, console: Console | None = None) -> None:
+    def __init__(self, run_dir: Path, progress: Progress | None = None) -> None:
         self.metrics_path = run_dir / METRICS_FILE
-        self.console = console or Console(stderr=True)
-        self.bar: Progress | None = None
-        self.task: Any = None
+        self.progress = progress
+        self.label = "training"
         self._mark: tuple[float, int] | None = None  # (time, tokens seen) at the last log
         self.tokens_per_s = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
-        columns = (
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            "loss {task.fields[loss]} · lr {task.fields[lr]} · {task.fields[tps]} tok/s · eta",
-            TimeRemainingColumn(),
-        )
-        disabled = not self.console.is_terminal
-        self.bar = Progress(*columns, console=self.console, disable=disabled, transient=False)
-        self.bar.start()
-        self.task = self.bar.add_task(
-            "training",
-            total=state.max_steps,
-            completed=state.global_step,
-            loss="-",
-            lr="-",
-            tps="-",
-        )
         self._mark = (time.perf_counter(), state.num_input_tokens_seen)
+        self._tell(state)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.update(self.task, completed=state.global_step)
+        self._tell(state)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -78,24 +59,22 @@ class RunProgress(TrainerCallback):
             row["tokens_seen"] = state.num_input_tokens_seen
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
-        if self.bar is not None and "loss" in logs:
+        if "loss" in logs:
             lr = logs.get("learning_rate", 0.0)
-            self.bar.update(
-                self.task,
-                loss=f"{logs['loss']:.3f}",
-                lr=f"{lr:.1e}",
-                tps=f"{self.tokens_per_s:.0f}",
+            self.label = (
+                f"training · loss {logs['loss']:.3f} · lr {lr:.1e} · {self.tokens_per_s:.0f} tok/s"
             )
+            self._tell(state)
+
+    def _tell(self, state) -> None:
+        if self.progress is not None:
+            self.progress(self.label, state.global_step, state.max_steps or None)
 
     def _rate(self, state) -> None:
         now, seen = time.perf_counter(), state.num_input_tokens_seen
         if self._mark is not None and now > self._mark[0] and seen > self._mark[1]:
             self.tokens_per_s = (seen - self._mark[1]) / (now - self._mark[0])
         self._mark = (now, seen)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _number(value: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from danlu.config import Settings
 from danlu.diskspace import disk_full_as_error, is_disk_full
+from danlu.progress import Progress
 from danlu.train import runs
 from danlu.train.base import BaseModelRef, chat_template, dequantize, find_base, load_tokenizer
 from danlu.train.data import DataSet, PreferenceExample, TextExample, load_data
@@ -282,8 +283,14 @@ def split(dataset: Any, settings: TrainSettings) -> tuple[Any, Any]:
 # -- 4 and 5. train and finish ----------------------------------------------------------------
 
 
-def run(settings: TrainSettings, stage: Stage, home: Settings | None = None) -> RunResult:
-    """The whole run (steps 1-5) of `stage` (an entry of train/stages' table)."""
+def run(
+    settings: TrainSettings,
+    stage: Stage,
+    home: Settings | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """The whole run (steps 1-5) of `stage` (an entry of train/stages' table); its steps
+    are told to `progress` as they are done."""
     home = home or Settings()
     plan = check(settings, stage, home)
     if settings.threads:
@@ -293,7 +300,7 @@ def run(settings: TrainSettings, stage: Stage, home: Settings | None = None) -> 
     run_dir, record, checkpoint = open_run(plan)
     with disk_full_as_error(run_dir):  # checkpoints and outputs
         try:
-            return _train(plan, run_dir, record, checkpoint)
+            return _train(plan, run_dir, record, checkpoint, progress)
         except BaseException as exc:
             record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             _record_end(run_dir, record)
@@ -309,7 +316,7 @@ def _record_end(run_dir: Path, record: runs.RunRecord) -> None:
             raise  # else the record keeps "running", and its dead owner reads as interrupted
 
 
-def _train(plan, run_dir, record, checkpoint) -> RunResult:
+def _train(plan, run_dir, record, checkpoint, progress) -> RunResult:
     from transformers import PrinterCallback, set_seed
 
     from danlu.train.outputs import save_outputs
@@ -329,7 +336,7 @@ def _train(plan, run_dir, record, checkpoint) -> RunResult:
     trainer = plan.stage.trainer_builder()(context)
     record.data.update(context.data_facts)
     trainer.remove_callback(PrinterCallback)  # RunProgress shows and records the logs
-    trainer.add_callback(RunProgress(run_dir))
+    trainer.add_callback(RunProgress(run_dir, progress))
     if checkpoint is not None:
         drop_metrics_after(run_dir, int(checkpoint.name.split("-")[-1]))
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -138,9 +138,6 @@ class DPOSettings(TrainSettings):
     loss_type: Literal["sigmoid", "ipo", "hinge"] = Field("sigmoid", description="DPO loss.")
 
 
-STAGES: dict[str, type[TrainSettings]] = {"sft": SFTSettings, "dpo": DPOSettings}
-
-
 def read_recipe(path: Path | str) -> dict[str, Any]:
     """A YAML recipe as a dict; a missing file or bad YAML is one InvalidParameter."""
     from danlu.extras import require
