@@ -264,13 +264,26 @@ def load(
     )
     options = _within_trained_context(options, manifest, asked=n_ctx is not None)
     path = _main_path(manifest, folder) if folder else catalog.main_path(manifest.name)
-    engine = open_engine(manifest.backend, path, options)
-    bos, eos = engine.special_tokens()
-    chat_template = resolve_template(
-        manifest.chat_template, template or manifest.template, bos_token=bos, eos_token=eos
+    engine, chat_template = open_with_template(
+        manifest.backend, path, options, manifest.chat_template, template or manifest.template
     )
     sampling = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
     return Model(manifest, engine, chat_template, sampling, defaults)
+
+
+def open_with_template(
+    backend: str, path: Path, options: LoadOptions, embedded: str | None, chosen: str | None
+) -> tuple[Engine, ChatTemplate]:
+    """Open an engine and the chat template that goes with it: `chosen` (a named one),
+    else `embedded` (the model's own), filled with the engine's BOS and EOS tokens. The
+    one pairing `load()`, export's parity check and `danlu quantize` use."""
+    engine = open_engine(backend, path, options)
+    try:
+        bos, eos = engine.special_tokens()
+        return engine, resolve_template(embedded, chosen, bos_token=bos, eos_token=eos)
+    except BaseException:
+        engine.close()  # an unknown template name must not leave the model loaded
+        raise
 
 
 def locate(

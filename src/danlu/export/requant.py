@@ -16,6 +16,7 @@ from danlu.export import parity
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import register_gguf, reserve_name
 from danlu.export.run import Steps
+from danlu.model import open_with_template
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import utc_now
 from danlu.store.staging import staged_model
@@ -69,17 +70,13 @@ def compare(
     manifest: Manifest, path: Path, out: Path, qtype: str, threads: int
 ) -> parity.ParityReport:
     """The source GGUF as reference and first row, then the quantized file."""
-    from danlu.chat.template import resolve_template
-
     options = LoadOptions.build(n_ctx=512, threads=threads)
     label = (manifest.quantization or "source").lower()
     report = parity.ParityReport(f"{manifest.name} ({label})", parity.GREEDY_TOKENS)
-    source = open_engine("llama.cpp", path, options)
+    source, template = open_with_template(
+        "llama.cpp", path, options, manifest.chat_template, manifest.template
+    )
     try:
-        bos, eos = source.special_tokens()
-        template = resolve_template(
-            manifest.chat_template, manifest.template, bos_token=bos, eos_token=eos
-        )
         ref = parity.reference(source, template)
         report.add(parity.measure(label, path.stat().st_size, source, ref))
     finally:

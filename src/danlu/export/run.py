@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from danlu.chat.template import ChatTemplate, resolve_template
+from danlu.chat.template import resolve_template
 from danlu.config import Settings
 from danlu.diskspace import disk_full_as_error
-from danlu.engine.base import Engine, LoadOptions
+from danlu.engine.base import LoadOptions
 from danlu.engine.registry import open_engine
 from danlu.engine.transformers.quiet import quiet_libraries
 from danlu.errors import InvalidRequest
@@ -30,6 +30,7 @@ from danlu.export.errors import ExportError, ParityFailed
 from danlu.export.merge import base_dtype, base_folder, merge
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import provenance, register_gguf, reserve_name, write_report
+from danlu.model import open_with_template
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import read_manifest
 from danlu.store.staging import staged_model
@@ -222,20 +223,17 @@ def _options(options: ExportOptions, adapters: tuple[str, ...] = ()) -> LoadOpti
     return LoadOptions.build(n_ctx=512, threads=options.threads, adapters=adapters, extra=extra)
 
 
-def _template(engine: Engine, source: str) -> ChatTemplate:
-    bos, eos = engine.special_tokens()
-    return resolve_template(source, bos_token=bos, eos_token=eos)
-
-
 def check_parity(
     reference: Path, source: str, candidates: list[Candidate], options: ExportOptions
 ) -> parity.ParityReport:
     """The trained model in transformers (`reference`: the merged folder, or the run's
     adapter over its base) against each GGUF candidate; `source` is the template."""
     report = parity.ParityReport("the trained model (transformers)", parity.GREEDY_TOKENS)
-    engine = open_engine("transformers", reference, _options(options))
+    engine, template = open_with_template(
+        "transformers", reference, _options(options), source, None
+    )
     try:
-        ref = parity.reference(engine, _template(engine, source))
+        ref = parity.reference(engine, template)
     finally:
         engine.close()
     for variant, path, adapters in candidates:
