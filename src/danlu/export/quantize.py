@@ -63,7 +63,7 @@ def quantize(src: Path, dst: Path, qtype: str, *, threads: int = 2) -> Path:
     is allowed: it compounds the error, which the quality table then shows)."""
     import llama_cpp
 
-    from danlu.engine.llamacpp import native
+    from danlu.engine.llamacpp.logs import quiet_log
 
     if threads < 1:
         raise InvalidParameter(f"threads must be at least 1, not {threads}")
@@ -72,10 +72,10 @@ def quantize(src: Path, dst: Path, qtype: str, *, threads: int = 2) -> Path:
     params.nthread = threads
     params.allow_requantize = True
     # the quantizer logs every tensor through llama.cpp's log; the CLI shows a bar instead
-    llama_cpp.llama_log_set(native._drop_log, ctypes.c_void_p(0))
-    code = llama_cpp.llama_model_quantize(
-        str(src).encode(), str(dst).encode(), ctypes.byref(params)
-    )
+    with quiet_log():
+        code = llama_cpp.llama_model_quantize(
+            str(src).encode(), str(dst).encode(), ctypes.byref(params)
+        )
     if code != 0 or not dst.is_file():
         raise ExportError(f"llama.cpp could not quantize {src.name} to {qtype} (code {code})")
     return dst

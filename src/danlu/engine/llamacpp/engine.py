@@ -20,6 +20,7 @@ from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, TokenLogprob
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.adapters import load_adapters, set_adapters
 from danlu.engine.llamacpp.grammar import check_grammar
+from danlu.engine.llamacpp.logs import log_router
 from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.scheduler import Liveness, Scheduler
@@ -55,9 +56,13 @@ class LlamaCppEngine:
         )
         self._score_slot = Slot(options.parallel)
         self._embed_ctx: internals.LlamaContext | None = None
+        verbose = bool(options.extra.get("verbose", False))
         # GGUF LoRA adapters (a Modelfile's ADAPTER), applied to every decode of the context
-        set_adapters(self._ctx, load_adapters(self._model, options.adapters))
+        with log_router().tap(log, verbose):
+            set_adapters(self._ctx, load_adapters(self._model, options.adapters))
         self._pieces: dict[int, bytes] = {}
+        # -v: llama.cpp's notes after the load (while decoding) reach stderr until close
+        self._release_log = log_router().hold_verbose() if verbose else lambda: None
 
     def _facts(self, read_back: dict[str, str]) -> dict[str, str]:
         """The settings in effect, as llama.cpp reports them where it does."""
@@ -315,6 +320,7 @@ class LlamaCppEngine:
         return self._embed_ctx
 
     def close(self) -> None:
+        self._release_log()
         self.scheduler.close()
         for res in (self._embed_ctx, self._ctx, self._model):
             if res is not None:

@@ -8,18 +8,17 @@ from __future__ import annotations
 import ctypes
 import math
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
 import llama_cpp
 from llama_cpp import _internals as internals
-from llama_cpp._logger import llama_log_callback, set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 
 from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
 from danlu.engine.llamacpp.grammar import GrammarSampler, grammar_sampler
+from danlu.engine.llamacpp.logs import log_router
 from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import BackendError, CorruptModel
@@ -42,18 +41,12 @@ LOAD_MODES = {  # (mmap, mlock) -> llama.cpp's load mode
     (False, True): llama_cpp.LLAMA_LOAD_MODE_MLOCK,
     (False, False): llama_cpp.LLAMA_LOAD_MODE_NONE,
 }
-_LOG_TAGS = {2: "W", 3: "E"}
 # "flash_attn = enabled" when asked for; "Flash Attention enabled" when 'auto' resolved it
 _FLASH_ATTN = re.compile(r"(?:flash_attn\s+= |Flash Attention )(enabled|disabled|not supported)")
 _KV_TYPES = re.compile(r"K \((\w+)\):.*V \((\w+)\):")
 # "load_tensors:   CPU_REPACK model buffer size =    56.95 MiB"
 _WEIGHT_BUFFER = re.compile(r"(\w+) model buffer size\s*=\s*([\d.]+) MiB")
 _PLAIN_BUFFERS = ("CPU", "CPU_Mapped")  # weights as the file has them, no repacking
-
-
-@llama_cpp.llama_log_callback
-def _drop_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    """llama.cpp's log sink when not verbose: its notes would break the CLI's clean output."""
 
 
 def load_model(
@@ -65,14 +58,13 @@ def load_model(
     back from them by `context_facts`).
     """
     verbose = bool(options.extra.get("verbose", False))
-    set_verbose(verbose)
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = ALL_LAYERS if options.gpu_layers < 0 else options.gpu_layers
     params.use_extra_bufts = resolve_repack(options.repack)
     if not options.mmap or options.mlock:  # else llama.cpp's own choice (it maps the file)
         params.load_mode = LOAD_MODES[(options.mmap, options.mlock)]
     try:
-        with LogTap([] if log is None else log, verbose):
+        with log_router().tap([] if log is None else log, verbose):
             return internals.LlamaModel(path_model=str(path), params=params, verbose=False)
     except ValueError:
         raise CorruptModel(
@@ -100,7 +92,7 @@ def new_context(
     verbose = bool(options.extra.get("verbose", False))
     try:
         # llama.cpp logs context set-up notes on stderr; the CLI must stay clean.
-        with LogTap(lines, verbose), suppress_stdout_stderr(disable=verbose):
+        with log_router().tap(lines, verbose), suppress_stdout_stderr(disable=verbose):
             return internals.LlamaContext(model=model, params=params, verbose=False)
     except ValueError:
         errors = [line.split(": ", 1)[-1] for line in lines if line.startswith("E:")]
@@ -160,42 +152,6 @@ def context_facts(log: list[str]) -> dict[str, str]:
         extra = [name for name, _ in buffers if name not in _PLAIN_BUFFERS]
         facts["repacked"] = ", ".join(extra) or "none"
     return facts
-
-
-class LogTap:
-    """While active, llama.cpp's log lines go to `lines` (prefixed 'I:', 'W:', 'E:')
-    and, when verbose, to stderr too. The process-wide sink is put back on exit."""
-
-    def __init__(self, lines: list[str], verbose: bool) -> None:
-        self.lines = lines
-        self.verbose = verbose
-        self._partial = ""
-
-        @llama_cpp.llama_log_callback
-        def sink(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-            self._take(level, text.decode("utf-8", "replace"))
-
-        self._sink = sink  # kept alive: llama.cpp holds a raw pointer to it
-
-    def _take(self, level: int, text: str) -> None:
-        if self.verbose:
-            sys.stderr.write(text)
-        tag = _LOG_TAGS.get(level, "I")
-        if level == 5:  # a continuation of the line before
-            self._partial += text
-        else:
-            self._partial = f"{tag}: {text}"
-        if self._partial.endswith("\n"):
-            self.lines.append(self._partial.rstrip("\n"))
-            self._partial = ""
-
-    def __enter__(self) -> LogTap:
-        llama_cpp.llama_log_set(self._sink, ctypes.c_void_p(0))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        restore = llama_log_callback if self.verbose else _drop_log
-        llama_cpp.llama_log_set(restore, ctypes.c_void_p(0))
 
 
 def fill_batch(
