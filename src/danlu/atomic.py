@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-CHUNK = 1 << 20  # 1 MiB: large enough to stream at disk speed, small enough for progress
+from danlu.progress import Progress
 
-Progress = Callable[[int, int], None]
-"""Progress callback: (bytes_done, bytes_total)."""
+CHUNK = 1 << 20  # 1 MiB: large enough to stream at disk speed, small enough for progress
 
 
 def fsync_dir(path: Path) -> None:
@@ -85,22 +84,30 @@ def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> 
 
     A reflink when the filesystem offers one (instant, no extra space, and still an
     independent file; returns None), else a copy in 1 MiB chunks that hashes the bytes
-    on the way (returns their hex SHA-256, so nobody need read them again).
+    on the way (returns their hex SHA-256, so nobody need read them again). `progress`
+    hears ("copying NAME", bytes done, bytes in all).
     """
     total = Path(src).stat().st_size
+    label = f"copying {Path(src).name}"
     with _replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
         digest = None
         if _clone(fin, fout):
             if progress:
-                progress(total, total)
+                progress(label, total, total)
         else:
-            digest = _copy_chunks(fin, fout, total, progress)
+            digest = _copy_chunks(fin, fout, total, _labelled(progress, label))
         fout.flush()
         os.fsync(fout.fileno())
     return digest
 
 
-def _copy_chunks(fin: BinaryIO, fout: BinaryIO, total: int, progress: Progress | None) -> str:
+def _labelled(progress: Progress | None, label: str) -> Callable[[int, int], None] | None:
+    return (lambda done, total: progress(label, done, total)) if progress else None
+
+
+def _copy_chunks(
+    fin: BinaryIO, fout: BinaryIO, total: int, progress: Callable[[int, int], None] | None
+) -> str:
     digest = hashlib.sha256()
     done = 0
     while chunk := fin.read(CHUNK):
@@ -133,16 +140,18 @@ def place_file(src: Path, dst: Path) -> bool:
 
 
 def sha256_file(path: Path, progress: Progress | None = None) -> str:
-    """Hex SHA-256 of a file, streamed in 1 MiB chunks."""
+    """Hex SHA-256 of a file, streamed in 1 MiB chunks; `progress` hears ("hashing NAME",
+    bytes done, bytes in all)."""
     digest = hashlib.sha256()
     total = Path(path).stat().st_size
+    label = f"hashing {Path(path).name}"
     done = 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
             done += len(chunk)
             if progress:
-                progress(done, total)
+                progress(label, done, total)
     if progress and total == 0:
-        progress(0, 0)
+        progress(label, 0, 0)
     return digest.hexdigest()

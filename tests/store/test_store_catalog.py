@@ -69,15 +69,16 @@ def test_import_gguf_copies_it_into_the_store(
     catalog: Catalog, settings: Settings, smollm_gguf: Path, smollm_sha256: str, tmp_path: Path
 ) -> None:
     src = link_or_symlink(smollm_gguf, tmp_path / "downloads" / "My-Model.Q4_1.gguf")
-    seen: list[tuple[int, int]] = []
-    model = catalog.import_path(src, progress=lambda d, t: seen.append((d, t)))
+    seen: list[tuple[str, int, int | None]] = []
+    model = catalog.import_path(src, progress=lambda *event: seen.append(event))
     assert model.name == "my-model.q4_1" and model.source == f"file:{src.resolve()}"
     assert model.files == ["My-Model.Q4_1.gguf"] and not model.builtin
     assert (model.quantization, model.context_length, model.sha256) == ("Q4_1", 8192, smollm_sha256)
     stored = settings.models_dir / "my-model.q4_1" / "My-Model.Q4_1.gguf"
     assert catalog.main_path("my-model.q4_1") == stored
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == smollm_sha256
-    assert seen[-1] == (model.size, model.size)
+    assert seen[-1][1:] == (model.size, model.size)
+    assert seen[-1][0] in ("copying My-Model.Q4_1.gguf", "hashing My-Model.Q4_1.gguf")
     assert catalog.get("my-model.q4_1") == model
 
 
@@ -139,7 +140,7 @@ def test_corrupt_gguf_import_leaves_nothing(
 def test_interrupted_import_leaves_no_half_model(
     catalog: Catalog, settings: Settings, smollm_gguf: Path
 ) -> None:
-    def crash(done: int, total: int) -> None:
+    def crash(label: str, done: int, total: int | None) -> None:
         if done > total // 2:
             raise KeyboardInterrupt
 

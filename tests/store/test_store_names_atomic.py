@@ -63,7 +63,7 @@ def test_failed_copy_keeps_the_old_file_and_no_temp(tmp_path: Path) -> None:
     source = tmp_path / "src.bin"
     source.write_bytes(b"x" * 3_000_000)
 
-    def interrupt(done: int, total: int) -> None:
+    def interrupt(label: str, done: int, total: int | None) -> None:
         if done > 1_000_000:
             raise KeyboardInterrupt
 
@@ -101,8 +101,8 @@ def test_sha256_file_streams_with_progress(tmp_path: Path) -> None:
     data = os.urandom(2_500_000)
     path = tmp_path / "f"
     path.write_bytes(data)
-    seen: list[tuple[int, int]] = []
-    assert sha256_file(path, lambda d, t: seen.append((d, t))) == hashlib.sha256(data).hexdigest()
-    assert seen[0] == (1 << 20, len(data))
-    assert seen[-1] == (len(data), len(data))
+    seen: list[tuple[str, int, int | None]] = []
+    assert sha256_file(path, lambda *e: seen.append(e)) == hashlib.sha256(data).hexdigest()
+    assert seen[0] == ("hashing f", 1 << 20, len(data))
+    assert seen[-1] == ("hashing f", len(data), len(data))
     assert len(seen) == 3

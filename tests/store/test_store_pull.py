@@ -214,8 +214,8 @@ def test_pull_reports_download_bytes_then_hashing(catalog: Catalog, tmp_path: Pa
             f"{REPO}:F16",
             endpoint=endpoint,
             cache_dir=tmp_path / "cache",
-            download=lambda done, total: downloaded.append((done, total)),
-            progress=lambda done, total: hashed.append((done, total)),
+            download=lambda label, done, total: downloaded.append((done, total)),
+            progress=lambda label, done, total: hashed.append((done, total)),
         )
         cached: list[tuple[int, int]] = []
         catalog.pull(
@@ -223,7 +223,7 @@ def test_pull_reports_download_bytes_then_hashing(catalog: Catalog, tmp_path: Pa
             name="again",
             endpoint=endpoint,
             cache_dir=tmp_path / "cache",
-            download=lambda done, total: cached.append((done, total)),
+            download=lambda label, done, total: cached.append((done, total)),
         )
     assert downloaded and downloaded[-1] == (size, size)
     assert all(total == size for _, total in downloaded)
@@ -250,7 +250,7 @@ def test_pull_resumes_a_download_cut_off_midway(
             f"{REPO}:F16",
             endpoint=url,
             cache_dir=tmp_path / "cache",
-            download=lambda done, total: downloaded.append((done, total)),
+            download=lambda label, done, total: downloaded.append((done, total)),
         )
     assert log == [Served("Tiny.F16.gguf", 0, 128), Served("Tiny.F16.gguf", 128, size - 128)]
     assert model.sha256 == etag(tiny)  # the two parts, in order, make the file

@@ -22,7 +22,7 @@ import os, signal, sys
 from danlu.config import Settings
 from danlu.store import Catalog
 
-def die(done, total):
+def die(label, done, total):
     if done:
         os.kill(os.getpid(), signal.SIGKILL)
 

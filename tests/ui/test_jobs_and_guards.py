@@ -29,7 +29,7 @@ def test_a_thread_job_reports_progress_and_stops_at_its_next_report():
 
     def work(job):
         for step in range(1000):
-            job.progress(step, 1000)
+            job.progress("counting", step, 1000)
             _until(lambda: go_on or job.cancel_asked)
         return "never"
 
@@ -91,7 +91,7 @@ def test_ended_jobs_are_listed_again_by_the_next_page_process(danlu_home):
 
     def count(job):
         for step in range(1, 4):
-            job.progress(step, 3)
+            job.progress("counting", step, 3)
         return {"counted": 3}
 
     def fail(job):

@@ -61,7 +61,7 @@ def test_the_pages_jobs_are_cancelled_when_the_server_stops(danlu_home):
 
     def count(job) -> None:
         for step in range(10**9):
-            job.progress(step, 10**9)  # raises Cancelled once cancel is asked
+            job.progress("counting", step, 10**9)  # raises Cancelled once cancel is asked
             time.sleep(0.01)
 
     with TestClient(app):  # startup, then shutdown on leaving

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from danlu.cli.progress import bar
 from danlu.cli.provenance import print_derivation
 from danlu.config import Settings
 from danlu.store import Catalog, Manifest
@@ -114,33 +113,6 @@ def _print_manifest(m: Manifest, files: list[str]) -> None:
     print_derivation(m)
 
 
-@contextmanager
-def _progress():
-    """Rich progress on stderr; yields `bar(label)`, a (done, total) callback that shows
-    `label` while it is fed."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    console = Console(stderr=True)
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as progress:
-        task = progress.add_task("", total=None)
-
-        def bar(label: str) -> Callable[[int, int], None]:
-            def update(done: int, total: int) -> None:
-                progress.update(task, description=label, completed=done, total=total)
-
-            return update
-
-        yield bar
-
-
 def import_model(
     path: Annotated[Path, typer.Argument(help="A .gguf file or a Hugging Face model folder.")],
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
@@ -154,8 +126,7 @@ def import_model(
     ] = False,
 ) -> int:
     """Add a local GGUF file or Hugging Face folder to the store (as a copy by default)."""
-    with _progress() as bar:
-        progress = bar(f"importing {path.name}")
+    with bar("bytes", f"importing {path.name}", transient=True) as progress:
         manifest = _catalog().import_path(path, name, progress=progress, reference=in_place)
     print(f"imported {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
     return 0
@@ -166,10 +137,8 @@ def pull(
     name: Annotated[str | None, typer.Option("--name", help="Name in the store.")] = None,
 ) -> int:
     """Download a model from the Hugging Face hub into the store."""
-    with _progress() as bar:
-        manifest = _catalog().pull(
-            ref, name, download=bar(f"downloading {ref}"), progress=bar("verifying")
-        )
+    with bar("bytes", f"downloading {ref}", transient=True) as progress:
+        manifest = _catalog().pull(ref, name, download=progress, progress=progress)
     print(f"pulled {manifest.name} ({manifest.format}, {human_size(manifest.size)})")
     return 0
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from danlu.atomic import Progress
 from danlu.config import Settings
 from danlu.errors import CorruptModel, InvalidRequest, ModelNotFound, NotGGUF, StoreError
+from danlu.progress import Progress
 from danlu.store.builtin import BUILTINS, BuiltinSpec, ensure_builtins
 from danlu.store.gguf_info import has_gguf_magic, read_gguf_info
 from danlu.store.hf_info import read_hf_info
@@ -212,7 +212,7 @@ class Catalog:
         Files are copied into the model folder (a reflink where the filesystem has
         them), so rewriting the original later cannot change the stored model;
         `reference=True` records a GGUF file's absolute path instead (no copy).
-        `progress(done, total)` follows the hashing of the main file.
+        `progress(label, done, total)` follows the copying or hashing of the main file.
         """
         src = Path(path).expanduser()
         if not src.exists():
@@ -239,7 +239,7 @@ class Catalog:
 
         `ref`: 'org/repo/file.gguf', 'org/repo:Q4_K_M' or 'org/repo'. `endpoint` and
         `cache_dir` go to huggingface_hub; `offline` defaults to HF_HUB_OFFLINE.
-        `download(done, total)` follows the download's bytes, `progress` the hashing into
+        `download(label, done, total)` follows the download's bytes, `progress` the hashing into
         the store that follows.
         """
         chosen = validate_name(name) if name is not None else None

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-from danlu.atomic import Progress
 from danlu.errors import InvalidRequest, ModelNotFound, OfflineError, StoreError
+from danlu.progress import Progress
 from danlu.store.hf_info import KEEP_SUFFIXES
 from danlu.store.names import sanitize_name
 
@@ -160,14 +160,22 @@ def hub_errors(what: str, *, offline_mode: bool = False) -> Iterator[None]:
 
 class ByteCounter:
     """Stands in for tqdm in huggingface_hub's download loop and hands each byte count
-    to a Progress callback instead of drawing a bar."""
+    to a Progress callback ("downloading FILE") instead of drawing a bar."""
 
-    def __init__(self, progress: Progress, *, total: int | None = None, initial: int = 0, **_):
-        self.progress, self.total, self.n = progress, total or 0, initial
+    def __init__(
+        self,
+        progress: Progress,
+        label: str,
+        *,
+        total: int | None = None,
+        initial: int = 0,
+        **_: object,
+    ):
+        self.progress, self.label, self.total, self.n = progress, label, total or 0, initial
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        self.progress(self.n, max(self.total, self.n))
+        self.progress(self.label, self.n, max(self.total, self.n))
 
     def close(self) -> None:
         pass
@@ -251,7 +259,7 @@ class HubClient:
     def fetch(self, target: HubTarget, progress: Progress | None = None) -> Path:
         """Download (or find in the cache) the target; returns a file or a folder.
 
-        `progress(done, total)` follows the bytes of a GGUF download (nothing is reported
+        `progress(label, done, total)` follows the bytes of a GGUF download (nothing is reported
         when the file is already cached, or for a whole-repo snapshot)."""
         from huggingface_hub import hf_hub_download, snapshot_download
 
@@ -261,7 +269,8 @@ class HubClient:
             "endpoint": self.endpoint,
         }
         if target.gguf:
-            bar = {"tqdm_class": partial(ByteCounter, progress)} if progress else {}
+            counter = partial(ByteCounter, progress, f"downloading {target.gguf}")
+            bar = {"tqdm_class": counter} if progress else {}
             with hub_errors(f"{target.repo_id}/{target.gguf}", offline_mode=self.offline_mode):
                 return Path(hf_hub_download(target.repo_id, target.gguf, **options, **bar))
         with hub_errors(target.repo_id, offline_mode=self.offline_mode):

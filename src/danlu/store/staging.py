@@ -20,8 +20,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from danlu.atomic import Progress, copy_file_atomic, fsync_dir, place_file, sha256_file
+from danlu.atomic import copy_file_atomic, fsync_dir, place_file, sha256_file
 from danlu.errors import ModelExists
+from danlu.progress import Progress
 from danlu.store.hf_info import model_files
 from danlu.store.manifest import (
     BACKEND_FOR_FORMAT,

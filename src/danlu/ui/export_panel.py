@@ -72,7 +72,7 @@ class ExportActions:
 
         def work(job: Job) -> dict[str, Any]:
             def steps(label: str, done: int, total: int) -> None:
-                job.progress(done, total)  # Cancelled here once cancel was asked
+                job.progress(label, done, total)  # Cancelled here once cancel was asked
                 job.message = label
 
             result = export_run(run_id, options, settings, steps)

@@ -1,6 +1,6 @@
 """Background jobs for the page: long work runs here, never inside a browser request.
 
-A job is either a function run on a thread (it reports `progress(done, total)` and is
+A job is either a function run on a thread (it reports `progress(label, done, total)` and is
 cancelled at its next report) or a `danlu ...` CLI process (cancelled with SIGINT, as
 Ctrl-C would: training records an interrupted run, evaluation keeps its samples). The
 `Jobs` registry lives as long as the server, so a reloaded page lists the same jobs; with
@@ -64,11 +64,12 @@ class Job:
     def running(self) -> bool:
         return self.state == "running"
 
-    def progress(self, done: int, total: int) -> None:
-        """The callback a thread job reports to; it raises Cancelled once cancel was asked."""
+    def progress(self, label: str, done: int, total: int | None) -> None:
+        """The `Progress` callback a thread job reports to (danlu/progress.py); it raises
+        Cancelled once cancel was asked."""
         if self.cancel_asked:
             raise Cancelled
-        self.done, self.total = done, total
+        self.done, self.total = done, total or 0
 
     def say(self, line: str) -> None:
         self.log.append(line)

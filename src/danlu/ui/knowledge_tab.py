@@ -60,7 +60,7 @@ class KnowledgeActions:
 
         def work(job: Job) -> str:
             def progress(step: Any) -> None:
-                job.progress(step.done, step.total)
+                job.progress(f"adding to {name}", step.done, step.total)
                 job.message = f"{step.done}/{step.total} files, {step.chunks} chunks"
 
             with self.ctx.open_kb(name) as kb:

@@ -57,7 +57,7 @@ def _pull(catalog: Catalog, ref: str, emit=None) -> Manifest:
         return found
 
     def reporter(status: str, **extra: str):
-        def report(done: int, total: int) -> None:
+        def report(label: str, done: int, total: int | None) -> None:
             if emit is not None and total:
                 emit({"status": status, **extra, "completed": done, "total": total})
 
