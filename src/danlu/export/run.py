@@ -69,7 +69,7 @@ def export_run(
     step = steps or (lambda label, done, total: None)
     catalog = Catalog(settings)
     run_dir, record, quant = check_export(ref, options, catalog)
-    job = _Job(run_dir, record, options, catalog, check_converter(), step)
+    job = _Export(run_dir, record, options, catalog, check_converter(), step)
     job.name = reserve_name(catalog, options.name)
     needed = space_needed(run_dir / record.output, options.adapter_only)
     with quiet_libraries(options.verbose), disk_full_as_error(catalog.root, needed):
@@ -120,7 +120,7 @@ def unfinished(record: RunRecord) -> ExportError:
 
 
 @dataclass
-class _Job:
+class _Export:
     """One export's inputs, shared by its two kinds."""
 
     run_dir: Path

@@ -24,7 +24,7 @@ from danlu.engine.llamacpp.logs import log_router
 from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.scheduler import Liveness, Scheduler
-from danlu.engine.llamacpp.slot import Emit, Job, Slot
+from danlu.engine.llamacpp.slot import Emit, Slot, SlotJob
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, DanluError, InvalidRequest
@@ -137,7 +137,7 @@ class LlamaCppEngine:
         finally:
             job.cancelled.set()  # a consumer that stops early frees its slot
 
-    def submit(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
+    def submit(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> SlotJob:
         job = self.job(prompt, params, emit)
         self.scheduler.submit(job)
         return job
@@ -154,15 +154,15 @@ class LlamaCppEngine:
         """How the decoding thread is doing (`start_background`), for a health check."""
         return self.scheduler.liveness()
 
-    def job(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> Job:
-        """A validated Job whose chunks (or error) go to `emit` on the decoding thread."""
+    def job(self, prompt: Sequence[int], params: SamplingParams, emit: Emit) -> SlotJob:
+        """A validated SlotJob whose chunks (or error) go to `emit` on the decoding thread."""
         prompt = list(prompt)
         self._check_fits(prompt)
         check_token_ids(params.logit_bias or (), self.n_vocab, "logit_bias token id")
         budget = self._n_ctx - len(prompt)
         if params.max_tokens is not None:
             budget = min(budget, params.max_tokens)
-        return Job(prompt, params, emit, budget, self._sampled_piece)
+        return SlotJob(prompt, params, emit, budget, self._sampled_piece)
 
     def _next(self, items: queue.SimpleQueue) -> Chunk | DanluError:
         if self.scheduler.threaded:

@@ -29,7 +29,7 @@ from llama_cpp import _internals as internals
 from danlu.engine.base import Chunk, Timing, TokenLogprob, Usage
 from danlu.engine.llamacpp import native
 from danlu.engine.llamacpp.ramcache import RamCache
-from danlu.engine.llamacpp.slot import Job, Slot
+from danlu.engine.llamacpp.slot import Slot, SlotJob
 from danlu.errors import BackendError, DanluError
 
 log = logging.getLogger("danlu.engine")
@@ -71,7 +71,7 @@ class Scheduler:
         self._n_batch = n_batch
         self._batch = internals.LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=n_slots)
         self.slots = [Slot(i) for i in range(n_slots)]
-        self._waiting: deque[Job] = deque()
+        self._waiting: deque[SlotJob] = deque()
         self._calls: deque[tuple[Callable[[], Any], Future]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -83,7 +83,7 @@ class Scheduler:
 
     # -- submitting work ---------------------------------------------------------------
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: SlotJob) -> None:
         with self._cond:
             self._waiting.append(job)
             self._cond.notify()
@@ -206,7 +206,7 @@ class Scheduler:
                 slot.release()
                 self._deliver(job, as_error(exc, "starting a job"))
 
-    def _start(self, slot: Slot, job: Job) -> None:
+    def _start(self, slot: Slot, job: SlotJob) -> None:
         """Reuse what `slot` holds of the job's prompt, and run the job there."""
         shared = slot.shared_prefix(job.prompt)
         # through the RAM cache unless the slot keeps at least half of its cache
@@ -334,7 +334,7 @@ class Scheduler:
             self._deliver(job, exc)
 
     @staticmethod
-    def _deliver(job: Job, item: DanluError) -> None:
+    def _deliver(job: SlotJob, item: DanluError) -> None:
         """Hand a job its error; an emit that raises cancels that job, not the loop."""
         try:
             job.emit(item)

@@ -18,7 +18,7 @@ Emit = Callable[[Chunk | DanluError], None]
 
 
 @dataclass
-class Job:
+class SlotJob:
     """One request: prompt tokens, how to sample, where chunks go, and a cancel flag.
 
     `emit` is called on the decoding thread with each Chunk (the last one has a
@@ -43,7 +43,7 @@ class Slot:
         self.seq_id = seq_id
         self.cached: list[int] = []  # tokens whose KV entries are in this sequence
         self.last_used = 0.0
-        self.job: Job | None = None
+        self.job: SlotJob | None = None
         self.sampler: native.Sampler | None = None
         self.pending: list[int] = []  # prompt tokens not yet decoded
         self.in_flight: list[int] = []  # tokens in the batch being decoded
@@ -58,7 +58,7 @@ class Slot:
     def shared_prefix(self, prompt: list[int]) -> int:
         return shared_prefix(self.cached, prompt)
 
-    def assign(self, job: Job, keep: int, sampler: native.Sampler) -> None:
+    def assign(self, job: SlotJob, keep: int, sampler: native.Sampler) -> None:
         """Start `job` here; the first `keep` prompt tokens are already cached."""
         self.job = job
         self.sampler = sampler

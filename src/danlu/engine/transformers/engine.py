@@ -35,7 +35,7 @@ from danlu.engine.transformers.quiet import quiet_libraries  # noqa: E402
 from danlu.engine.transformers.sampler import Sampler, token_logprob  # noqa: E402 -- needs torch
 
 
-class Job:
+class WorkerJob:
     """A queued generation; `cancel()` stops it before its next token."""
 
     def __init__(self, work: Callable[[threading.Event], None]) -> None:
@@ -50,7 +50,7 @@ class Worker:
     """One thread that runs submitted jobs in order (the server's decoding thread)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: queue.Queue[WorkerJob | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.active = 0
 
@@ -63,7 +63,7 @@ class Worker:
             self._thread = threading.Thread(target=self._loop, name="danlu-hf", daemon=True)
             self._thread.start()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: WorkerJob) -> None:
         self.start()
         self._jobs.put(job)
 
@@ -245,7 +245,7 @@ class TransformersEngine:
 
     def submit(
         self, prompt: Sequence[int], params: SamplingParams, emit: Callable[[Any], None]
-    ) -> Job:
+    ) -> WorkerJob:
         prompt = self._check(prompt, params)
 
         def work(cancelled: threading.Event) -> None:
@@ -255,7 +255,7 @@ class TransformersEngine:
             except Exception as exc:  # the consumer gets the error, the worker lives on
                 emit(exc)
 
-        job = Job(work)
+        job = WorkerJob(work)
         self.scheduler.submit(job)
         return job
 
