@@ -16,7 +16,7 @@ import pytest
 
 from danlu.config import Settings
 from danlu.server import ServerSettings, create_app
-from danlu.server.serving import Server
+from danlu.server.serving import Server, api_server
 
 
 @dataclass
@@ -37,7 +37,7 @@ def start_server(server_settings: ServerSettings, home) -> LiveServer:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(server_settings, Settings(home=home, threads=2))
-    server = Server(app, grace=server_settings.shutdown_grace)
+    server = api_server(app, grace=server_settings.shutdown_grace)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 
 from danlu.config import Settings
 from danlu.server import ServerSettings, create_app
-from danlu.server.serving import Server
+from danlu.server.serving import api_server
 from danlu.ui import UIContext, UISettings, mount
 from danlu.ui.server import attach
 from tests.ui.page import Page
@@ -45,7 +45,7 @@ def serving(app: FastAPI) -> Iterator[str]:
     """`app` on an ephemeral loopback port in a thread; its URL once /health answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = Server(app, grace=1.0)
+    server = api_server(app, grace=1.0)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -47,7 +47,7 @@ def serve(
     from danlu.config import Settings
     from danlu.model import locate
     from danlu.server import ServerSettings, create_app
-    from danlu.server.serving import Server
+    from danlu.server.serving import api_server
     from danlu.store import Catalog
 
     settings = ServerSettings.build(
@@ -78,7 +78,7 @@ def serve(
     app = create_app(settings)
     if ui:
         _attach_page(app, settings)
-    server = Server(app, grace=settings.shutdown_grace)
+    server = api_server(app, grace=settings.shutdown_grace)
     host, bound = sock.getsockname()[:2]
     loading = f"; loading {', '.join(settings.models)}" if settings.models else ""
     page = ", page /ui" if ui else ""
@@ -87,8 +87,9 @@ def serve(
         flush=True,
     )
     server.run(sockets=[sock])
-    if server.state.failure is not None:
-        raise server.state.failure
+    failure = app.state.danlu.failure
+    if failure is not None:
+        raise failure
     return 0
 
 

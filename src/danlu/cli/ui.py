@@ -38,11 +38,10 @@ def ui(
     from danlu.extras import require
 
     require("gradio", "ui", "danlu ui")
-    import uvicorn
-
     from danlu.cli.serve import listen
+    from danlu.server.serving import Server
     from danlu.ui import UIContext, UISettings
-    from danlu.ui.app import PageServer, page_app
+    from danlu.ui.app import end_streams, page_app
 
     given = {
         "host": host,
@@ -64,9 +63,8 @@ def ui(
     if settings.open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     try:
-        grace = settings.shutdown_grace
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=grace)
-        PageServer(config).run(sockets=[sock])
+        server = Server(app, settings.shutdown_grace, on_stopping=lambda: end_streams(app))
+        server.run(sockets=[sock])
     finally:
         ctx.close()
     return 0

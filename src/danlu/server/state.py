@@ -37,6 +37,12 @@ class ServerState:
     # `serve --ui`) reaches the pool through it
     loop: asyncio.AbstractEventLoop | None = None
 
+    def begin_stopping(self) -> None:
+        """The server starts to stop: running requests end now, then the hooks run."""
+        self.stopping = True
+        for hook in self.on_stopping:
+            hook()
+
     def default_model(self) -> str:
         loaded = self.pool.loaded()
         return (

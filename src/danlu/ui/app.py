@@ -11,11 +11,9 @@ from __future__ import annotations
 import hmac
 import importlib
 import os
-import socket
 from collections.abc import Callable
 
 import gradio as gr
-import uvicorn
 from fastapi import FastAPI
 from gradio.route_utils import API_PREFIX
 from gradio.routes import App
@@ -51,14 +49,6 @@ def end_streams(app: FastAPI) -> None:
         page = getattr(route, "app", None)
         if isinstance(page, App):
             page.stop_event.set()
-
-
-class PageServer(uvicorn.Server):
-    """uvicorn's server for `danlu ui`: the page's streams end as soon as it stops."""
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        end_streams(self.config.app)
-        await super().shutdown(sockets)
 
 
 def theme() -> gr.themes.Base:
