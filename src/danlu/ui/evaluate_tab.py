@@ -15,7 +15,7 @@ import gradio as gr
 
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
-from danlu.ui.jobs import Job
+from danlu.ui.jobs import PageJob
 from danlu.ui.names import model_names
 
 TASKS = ("mc", "qa", "perplexity", "mmlu", "ceval", "cmmlu")
@@ -41,7 +41,7 @@ class EvaluateActions:
         job = self.ctx.jobs.spawn("eval", f"{task}: {', '.join(models)}", args, self._report)
         return f"Evaluating: job {job.id} (see the jobs panel)"
 
-    def _report(self, job: Job) -> None:
+    def _report(self, job: PageJob) -> None:
         """On success: the results, the markdown table and the chart's PNG."""
         from danlu.evaluate.report import chart, table
 

@@ -23,7 +23,7 @@ from danlu.export.parity_table import PARITY_COLUMNS, parity_cells
 from danlu.store import Catalog
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
-from danlu.ui.jobs import Job
+from danlu.ui.jobs import PageJob
 
 if TYPE_CHECKING:
     from danlu.export.run import ExportOptions
@@ -70,7 +70,7 @@ class ExportActions:
         run_dir, _, _ = check_export(run_id, options, Catalog(self.ctx.settings))
         settings = self.ctx.settings
 
-        def work(job: Job) -> dict[str, Any]:
+        def work(job: PageJob) -> dict[str, Any]:
             def steps(label: str, done: int, total: int) -> None:
                 job.progress(label, done, total)  # Cancelled here once cancel was asked
                 job.message = label
@@ -98,7 +98,7 @@ class ExportActions:
             return status, EMPTY
         return f"{status}  \n{_summary(report)}", [parity_cells(r) for r in report["rows"]]
 
-    def _latest(self, run_id: str) -> Job | None:
+    def _latest(self, run_id: str) -> PageJob | None:
         ours = (j for j in self.ctx.jobs.list() if j.id in self.started)  # newest first
         return next((j for j in ours if self.started[j.id].run_dir.name == run_id), None)
 
@@ -117,7 +117,7 @@ class ExportActions:
         status = f"**{run_id} → {path.stem}**: exported earlier"
         return f"{status}  \n{_summary(report)}", rows
 
-    def _report(self, job: Job) -> dict[str, Any] | None:
+    def _report(self, job: PageJob) -> dict[str, Any] | None:
         if job.state == "done":
             return job.result
         path = self.started[job.id].report_path  # a failed parity check saved its table

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from danlu.atomic import write_text_atomic
-from danlu.ui.jobs import Job
+from danlu.ui.jobs import PageJob
 
 log = logging.getLogger("danlu.ui")
 
@@ -27,7 +27,7 @@ class JobStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def save(self, job: Job) -> None:
+    def save(self, job: PageJob) -> None:
         record = {name: getattr(job, name) for name in FIELDS}
         record["result"] = job.result if _plain(job.result) else None
         try:
@@ -36,11 +36,11 @@ class JobStore:
         except OSError as exc:  # the job itself went well: say so, keep serving
             log.warning("cannot keep the record of job %s: %s", job.id, exc)
 
-    def load(self) -> list[Job]:
+    def load(self) -> list[PageJob]:
         jobs = []
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             try:
-                jobs.append(Job(**json.loads(path.read_text(encoding="utf-8"))))
+                jobs.append(PageJob(**json.loads(path.read_text(encoding="utf-8"))))
             except (OSError, ValueError, TypeError):  # damaged or from another version
                 log.warning("skipping unreadable job record %s", path)
         return jobs

@@ -42,7 +42,7 @@ class Cancelled(Exception):
 
 
 @dataclass
-class Job:
+class PageJob:
     """What the page shows about one piece of background work."""
 
     id: str
@@ -99,29 +99,29 @@ class Jobs:
     def __init__(self, store: JobStore | None = None) -> None:
         self.store = store
         kept = store.load() if store is not None else []
-        self._jobs: dict[str, Job] = {job.id: job for job in kept}
+        self._jobs: dict[str, PageJob] = {job.id: job for job in kept}
         self._ids = itertools.count(1 + max(map(_number, self._jobs), default=0))
         self._lock = threading.Lock()
         # how many jobs have ended: a tab showing what jobs make (the store's models)
         # reads it again when this moves
         self.settled = 0
 
-    def _new(self, kind: str, title: str) -> Job:
+    def _new(self, kind: str, title: str) -> PageJob:
         with self._lock:
-            job = Job(f"{kind}-{next(self._ids)}", kind, title)
+            job = PageJob(f"{kind}-{next(self._ids)}", kind, title)
             self._jobs[job.id] = job
         return job
 
-    def list(self) -> list[Job]:
+    def list(self) -> list[PageJob]:
         return sorted(self._jobs.values(), key=lambda j: j.started, reverse=True)
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str) -> PageJob | None:
         return self._jobs.get(job_id)
 
-    def latest(self, kind: str) -> Job | None:
+    def latest(self, kind: str) -> PageJob | None:
         return next((j for j in self.list() if j.kind == kind), None)
 
-    def start(self, kind: str, title: str, work: Callable[[Job], Any]) -> Job:
+    def start(self, kind: str, title: str, work: Callable[[PageJob], Any]) -> PageJob:
         """Run `work(job)` on a thread; its return value becomes `job.result`."""
         job = self._new(kind, title)
 
@@ -140,8 +140,12 @@ class Jobs:
         return job
 
     def spawn(
-        self, kind: str, title: str, args: list[str], on_exit: Callable[[Job], None] | None = None
-    ) -> Job:
+        self,
+        kind: str,
+        title: str,
+        args: list[str],
+        on_exit: Callable[[PageJob], None] | None = None,
+    ) -> PageJob:
         """Run `danlu ARGS` as a process; its output lines become the job's log."""
         job = self._new(kind, title)
         command = [sys.executable, "-c", CLI, *args]
@@ -161,7 +165,7 @@ class Jobs:
         job.thread.start()
         return job
 
-    def _follow(self, job: Job, on_exit: Callable[[Job], None] | None) -> None:
+    def _follow(self, job: PageJob, on_exit: Callable[[PageJob], None] | None) -> None:
         """Collect stdout as the result and both streams as the log, then settle the state."""
         assert job.process is not None and job.process.stdout and job.process.stderr
         errors = threading.Thread(target=_lines, args=(job.process.stderr, job.say), daemon=True)
@@ -186,14 +190,14 @@ class Jobs:
                 job.state, job.message = "failed", message(exc)
         self._settle(job)
 
-    def _settle(self, job: Job) -> None:
+    def _settle(self, job: PageJob) -> None:
         job.ended = time.time()
         if self.store is not None:
             self.store.save(job)
         with self._lock:
             self.settled += 1
 
-    def cancel(self, job_id: str) -> Job | None:
+    def cancel(self, job_id: str) -> PageJob | None:
         """Ask a job to stop: a thread job at its next report, a process with SIGINT."""
         job = self._jobs.get(job_id)
         if job is None or not job.running:

@@ -15,7 +15,7 @@ import gradio as gr
 
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
-from danlu.ui.jobs import Job
+from danlu.ui.jobs import PageJob
 from danlu.ui.names import kb_names
 
 FILE_COLUMNS = ["path", "chunks", "bytes"]
@@ -58,7 +58,7 @@ class KnowledgeActions:
         if not paths:
             raise gr.Error("Upload files or give a folder to add.")
 
-        def work(job: Job) -> str:
+        def work(job: PageJob) -> str:
             def progress(step: Any) -> None:
                 job.progress(f"adding to {name}", step.done, step.total)
                 job.message = f"{step.done}/{step.total} files, {step.chunks} chunks"

@@ -16,7 +16,7 @@ import gradio as gr
 from danlu.store import Catalog
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
-from danlu.ui.jobs import Job
+from danlu.ui.jobs import PageJob
 from danlu.ui.names import model_names
 from danlu.units import human_params, human_size
 
@@ -80,7 +80,7 @@ class ModelActions:
         if not ref:
             raise gr.Error("Give a hub reference: org/repo, org/repo:QUANT or org/repo/file.gguf")
 
-        def work(job: Job) -> str:
+        def work(job: PageJob) -> str:
             manifest = self.catalog.pull(ref, name, download=job.progress, progress=job.progress)
             job.message = f"pulled {manifest.name} ({human_size(manifest.size)})"
             return manifest.name
@@ -92,7 +92,7 @@ class ModelActions:
             raise gr.Error("Give the path of a .gguf file or a Hugging Face model folder.")
         source = Path(path.strip()).expanduser()
 
-        def work(job: Job) -> str:
+        def work(job: PageJob) -> str:
             manifest = self.catalog.import_path(source, name.strip() or None, progress=job.progress)
             job.message = f"imported {manifest.name} ({human_size(manifest.size)})"
             return manifest.name
