@@ -71,10 +71,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def runs_dir(settings: Settings) -> Path:
-    return settings.runs_dir
-
-
 def new_run_id(stage: str, model: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{stage}-{model}-{secrets.token_hex(2)}"

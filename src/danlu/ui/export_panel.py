@@ -104,9 +104,8 @@ class ExportActions:
 
     def _saved(self, run_id: str) -> tuple[str, list[list[str]]]:
         from danlu.export.register import newest_report
-        from danlu.train.runs import runs_dir
 
-        path = newest_report(runs_dir(self.ctx.settings) / run_id) if run_id else None
+        path = newest_report(self.ctx.settings.runs_dir / run_id) if run_id else None
         if path is None:
             return "", EMPTY
         try:
