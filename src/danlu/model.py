@@ -245,7 +245,8 @@ def load(
     settings = settings or Settings()
     catalog = Catalog(settings)
     name = name or settings.default_model
-    manifest, folder = locate(name, settings, catalog)  # folder: a training run given by path
+    # folder: a training run given by path
+    manifest, folder = find_model(name, settings, catalog)
     defaults = {
         field: choice
         for field, choice in load_defaults(manifest, settings).items()
@@ -286,7 +287,7 @@ def open_with_template(
         raise
 
 
-def locate(
+def find_model(
     name: str, settings: Settings, catalog: Catalog | None = None
 ) -> tuple[Manifest, Path | None]:
     """The manifest of `name` and, for a folder given by path (a `danlu train` run), that

@@ -45,12 +45,12 @@ def serve(
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""
     from danlu.config import Settings
-    from danlu.model import locate
+    from danlu.model import find_model
     from danlu.server import ServerSettings, create_app
     from danlu.server.serving import api_server
     from danlu.store import Catalog
 
-    settings = ServerSettings.build(
+    serving = ServerSettings.build(
         config,
         models=models,
         host=host,
@@ -70,17 +70,17 @@ def serve(
         kb_roots=kb_roots,
         **engine,
     )
-    store = Settings()
-    catalog = Catalog(store)
-    for name in settings.models:  # fail fast, before binding, on a wrong name
-        locate(name, store, catalog)
-    sock = listen(settings.host, settings.port)
-    app = create_app(settings)
+    settings = Settings()
+    catalog = Catalog(settings)
+    for name in serving.models:  # fail fast, before binding, on a wrong name
+        find_model(name, settings, catalog)
+    sock = listen(serving.host, serving.port)
+    app = create_app(serving)
     if ui:
-        _attach_page(app, settings)
-    server = api_server(app, grace=settings.shutdown_grace)
+        _attach_page(app, serving)
+    server = api_server(app, grace=serving.shutdown_grace)
     host, bound = sock.getsockname()[:2]
-    loading = f"; loading {', '.join(settings.models)}" if settings.models else ""
+    loading = f"; loading {', '.join(serving.models)}" if serving.models else ""
     page = ", page /ui" if ui else ""
     print(
         f"danlu serving on http://{host}:{bound} (OpenAI /v1, Ollama /api{page}){loading}",
@@ -93,14 +93,14 @@ def serve(
     return 0
 
 
-def _attach_page(app, settings) -> None:
+def _attach_page(app, serving) -> None:
     """The web page at /ui; its login takes one of the server's API keys."""
     from danlu.extras import require
 
     require("gradio", "ui", "danlu serve --ui")
     from danlu.ui.server import attach
 
-    attach(app, settings.host, settings.keys())
+    attach(app, serving.host, serving.keys())
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

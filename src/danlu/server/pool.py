@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from danlu.config import Settings
 from danlu.errors import InvalidParameter, ModelNotFound, Overloaded
-from danlu.model import Model, load, locate, looks_like_path
+from danlu.model import Model, find_model, load, looks_like_path
 from danlu.server.settings import ServerSettings
 from danlu.store import Catalog
 
@@ -70,8 +70,8 @@ class ModelPool:
         """The store name for `name`; Ollama-style ':latest' tags are accepted. A training
         run given by path (`runs/RUN`) is known by its absolute folder."""
         if looks_like_path(name):  # a run folder; a missing one is a 404 naming the path
-            _, folder = locate(name, self.settings, self.catalog)
-            assert folder is not None  # locate gives a folder for every path it accepts
+            _, folder = find_model(name, self.settings, self.catalog)
+            assert folder is not None  # find_model gives a folder for every path it accepts
             return str(folder.resolve())
         try:
             return self.catalog.get(name).name
@@ -129,7 +129,7 @@ class ModelPool:
         return entry
 
     async def _load(self, name: str) -> Loaded:
-        size = locate(name, self.settings, self.catalog)[0].size
+        size = find_model(name, self.settings, self.catalog)[0].size
         await self._make_room(size)
         self.loading += 1
         try:

@@ -30,7 +30,7 @@ class BuiltinSpec:
     def source(self) -> str:
         return f"package:{self.distribution}"
 
-    def locate(self) -> Path | None:
+    def packaged_path(self) -> Path | None:
         """The packaged file, found without importing the package (None if absent)."""
         try:
             spec = importlib.util.find_spec(self.package)
@@ -85,7 +85,7 @@ def ensure_builtins(models_dir: Path, specs: dict[str, BuiltinSpec] = BUILTINS) 
     """Make every available builtin present; returns one line per builtin that failed."""
     problems = []
     for spec in specs.values():
-        packaged = spec.locate()
+        packaged = spec.packaged_path()
         if packaged is None or not needs_writing(models_dir / spec.name, packaged):
             continue
         try:
