@@ -71,7 +71,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def locate(name: str, settings: Settings) -> str | None:
+def store_url(name: str, settings: Settings) -> str | None:
     """The store URL of knowledge base `name`, or None when there is none."""
     folder = kb_dir(settings)
     if (folder / f"{name}.sqlite").exists():
@@ -264,7 +264,7 @@ def create(
 ) -> KnowledgeBase:
     """Make a new knowledge base; `store` is a PostgreSQL URL, or None for a SQLite file."""
     settings = settings or Settings()
-    if locate(check_name(name), settings) is not None:
+    if store_url(check_name(name), settings) is not None:
         raise KnowledgeBaseExists(
             f"a knowledge base named '{name}' already exists",
             hint=f"add to it with `danlu kb add {name} PATH`, or remove it first",
@@ -305,7 +305,7 @@ def open_kb(
 ) -> KnowledgeBase:
     """Open knowledge base `name`; `embedder` (optional) must be the one it was built with."""
     settings = settings or Settings()
-    url = locate(check_name(name), settings)
+    url = store_url(check_name(name), settings)
     if url is None:
         raise KnowledgeBaseNotFound(
             f"no knowledge base named '{name}'",
