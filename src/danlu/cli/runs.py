@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from danlu.config import Settings
-from danlu.train import runs as store
+from danlu.train.runs import CURVE_FILE, find_run, list_runs, read_record
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def ls(as_json: AsJson = False) -> int:
     """List the runs under DANLU_HOME/runs, newest first."""
-    records = store.list_runs(Settings())
+    records = list_runs(Settings())
     if as_json:
         print(json.dumps([r.model_dump(exclude={"settings", "template"}) for r in records]))
         return 0
@@ -48,9 +48,8 @@ def show(
     run: Annotated[str, typer.Argument(help="Run id or folder.")], as_json: AsJson = False
 ) -> int:
     """A run's record: base model, data hash, template, settings, versions, metrics."""
-    home = Settings()
-    run_dir = store.find_run(run, home)
-    record = store.read_record(run_dir)
+    run_dir = find_run(run, Settings())
+    record = read_record(run_dir)
     if as_json:
         print(record.model_dump_json(indent=2))
         return 0
@@ -71,7 +70,7 @@ def show(
     print("versions: " + ", ".join(f"{k} {v}" for k, v in record.versions.items()))
     if record.metrics:
         print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in record.metrics.items()))
-    curve = run_dir / store.CURVE_FILE
+    curve = run_dir / CURVE_FILE
     if curve.is_file():
         print(f"loss curve: {curve}")
     if record.output:
