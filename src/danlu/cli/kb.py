@@ -1,21 +1,26 @@
 """`danlu kb create | add | sync | forget | search | ask | ls | show | rm | eval`.
 
-Each command is a thin call into `danlu.kb`, imported inside the command so that the
-rest of the CLI starts without the `kb` extra's libraries.
+Each command is a thin call into `danlu.kb`. `search` and `ask` take their options from
+SearchOptions and AskOptions (generated, cli/settings_flags.py); those modules import none
+of the `kb` extra's heavy libraries (embedders, stores, jieba load when used), so the rest
+of the CLI starts without them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+from danlu.cli.settings_flags import from_settings
+from danlu.kb.answer import AskOptions
+from danlu.kb.retrieve import SearchOptions
 
 if TYPE_CHECKING:
     from danlu.kb import Hit, IngestReport, KnowledgeBase, Progress
@@ -183,22 +188,6 @@ def forget(
     return 0
 
 
-def _hit_json(hit: Hit) -> dict:
-    c = hit.chunk
-    return {
-        "path": c.path,
-        "page": c.page,
-        "headings": list(c.headings),
-        "start": c.start,
-        "end": c.end,
-        "score": hit.score,
-        "similarity": hit.similarity,
-        "dense_rank": hit.dense_rank,
-        "keyword_rank": hit.keyword_rank,
-        "text": c.text,
-    }
-
-
 def _print_hits(hits: list[Hit]) -> None:
     for n, hit in enumerate(hits, start=1):
         similarity = "" if hit.similarity is None else f", similarity {hit.similarity:.3f}"
@@ -206,36 +195,21 @@ def _print_hits(hits: list[Hit]) -> None:
         print("    " + " ".join(hit.chunk.text.split())[:300])
 
 
+@from_settings(SearchOptions, "searched", flags={"k": ("-k",), "path_glob": ("--glob",)})
 def search(
     name: Name,
     query: Annotated[str, Arg(help="What to look for.")],
-    k: Annotated[int, Opt("-k", help="How many chunks.")] = 5,
-    mode: Annotated[str, Opt("--mode", help="hybrid, dense or keyword.")] = "hybrid",
-    glob: Annotated[str | None, Opt("--glob", help="Only files whose path matches.")] = None,
-    min_similarity: Annotated[float, Opt("--min-similarity", help="Relevance floor.")] = -1.0,
-    mmr: Annotated[float | None, Opt("--mmr", help="Diversify: MMR lambda 0..1.")] = None,
-    rerank: Annotated[
-        str | None, Opt("--rerank", help="Re-score with a cross-encoder (folder or hub ID).")
-    ] = None,
+    searched: dict[str, Any] | None = None,  # SearchOptions' fields given
     as_json: AsJson = False,
 ) -> int:
     """Ranked chunks for a query: source, page, heading, score."""
     from danlu.engine.sampling import validated
-    from danlu.kb import SearchOptions
 
-    options = validated(
-        SearchOptions,
-        k=k,
-        mode=mode,
-        path_glob=glob,
-        min_similarity=min_similarity,
-        mmr=mmr,
-        rerank=rerank,
-    )
+    options = validated(SearchOptions, **(searched or {}))
     with _open(name) as kb:
         hits = kb.search(query, options)
     if as_json:
-        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
     elif not hits:
         print("no matching chunks", file=sys.stderr)
     else:
@@ -243,36 +217,28 @@ def search(
     return 0
 
 
+@from_settings(AskOptions, "asked", flags={"k": ("-k",), "max_tokens": ("-n", "--n-predict")})
 def ask(
     name: Name,
     question: Annotated[str, Arg(help="The question.")],
-    model: Annotated[str | None, Opt("--model", "-m", help="Model (default: smollm2).")] = None,
-    k: Annotated[int, Opt("-k", help="Sources to retrieve.")] = 3,
-    min_similarity: Annotated[float, Opt("--min-similarity", help="Relevance floor.")] = 0.2,
+    model: Annotated[
+        str | None, Opt("--model", "-m", help="Model (default: DANLU_DEFAULT_MODEL).")
+    ] = None,
+    asked: dict[str, Any] | None = None,  # AskOptions' fields given
     show_sources: Annotated[bool, Opt("--show-sources", help="Print the sources used.")] = False,
     temp: Annotated[float | None, Opt("--temp", help="Temperature; 0 is greedy.")] = None,
-    max_tokens: Annotated[int | None, Opt("--n-predict", "-n", help="Max new tokens.")] = None,
     as_json: AsJson = False,
 ) -> int:
     """Answer from the knowledge base, streaming, citing sources by number."""
     import danlu
     from danlu.engine.sampling import validated
-    from danlu.kb import SearchOptions
 
-    options = validated(SearchOptions, k=k, min_similarity=min_similarity)
-    params = {
-        key: v
-        for key, v in {"temperature": temp, "max_tokens": max_tokens}.items()
-        if v is not None
-    }
+    options = validated(AskOptions, **(asked or {}))
+    params = {} if temp is None else {"temperature": temp}
     with _open(name) as kb:
-        hits = kb.search(question, options)
-        # nothing relevant: the answer is "I don't know", and no model need load for it
-        loading = danlu.load(model) if hits else contextlib.nullcontext()
-        with loading as loaded:
-            answer = _stream(
-                kb.stream_answer(question, hits, loaded, **params), show_sources, as_json
-            )
+        # the model loads only when a source passes the floor: else "I don't know"
+        events = kb.stream_ask(question, lambda: danlu.load(model), options, **params)
+        answer = _stream(events, show_sources, as_json)
     _finish_answer(answer, as_json)
     return 0
 
@@ -292,24 +258,7 @@ def _stream(events, show_sources: bool, as_json: bool):
 
 def _finish_answer(answer, as_json: bool) -> None:
     if as_json:
-        cites = [
-            {
-                "n": c.number,
-                "valid": c.valid,
-                "attributed": c.attributed,
-                "path": c.hit.chunk.path if c.hit else None,
-                "page": c.hit.chunk.page if c.hit else None,
-            }
-            for c in answer.citations
-        ]
-        body = {
-            "answer": answer.text,
-            "abstained": answer.abstained,
-            "citations": cites,
-            "sources": [_hit_json(h) for h in answer.sources],
-            "notices": list(answer.notices),
-        }
-        print(json.dumps(body, ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     print()
     for c in answer.citations:

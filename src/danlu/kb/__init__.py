@@ -7,16 +7,16 @@
     kb.add(["./docs", "./faq.pdf"])
     for hit in kb.search("How do I request leave?"):
         print(hit.score, hit.chunk.where)
-    with danlu.load("smollm2") as model:
-        print(kb.ask("How do I request leave?", model).text)
+    # the model loads only when something passes the relevance floor (AskOptions)
+    print(kb.ask("How do I request leave?", lambda: danlu.load("smollm2")).text)
 
 Needs the `kb` extra (`pip install 'danlu[kb]'`); nothing heavy is imported until used.
 """
 
 from __future__ import annotations
 
-from danlu.kb.answer import Answer, AnswerEvent, Citation
-from danlu.kb.base import KBInfo, KnowledgeBase, create, list_names, remove
+from danlu.kb.answer import Answer, AnswerEvent, AskOptions, Citation
+from danlu.kb.base import EmbedderCache, KBInfo, KnowledgeBase, create, list_names, remove
 from danlu.kb.base import open_kb as open
 from danlu.kb.chunking import ChunkSettings
 from danlu.kb.ingest import IngestReport, Progress
@@ -26,8 +26,10 @@ from danlu.kb.retrieve import Hit, SearchOptions
 __all__ = [
     "Answer",
     "AnswerEvent",
+    "AskOptions",
     "ChunkSettings",
     "Citation",
+    "EmbedderCache",
     "Hit",
     "IngestReport",
     "KBInfo",

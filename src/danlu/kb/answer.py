@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from danlu.chat.context import answer_reserve
 from danlu.errors import ContextOverflow
-from danlu.kb.retrieve import Hit
+from danlu.kb.retrieve import Hit, SearchOptions
 
 if TYPE_CHECKING:
     from danlu.model import Model
@@ -31,7 +33,6 @@ INSTRUCTIONS = (
     "You answer questions from numbered sources and cite the source number in square "
     "brackets, like [1]. If the sources do not answer the question, say you do not know."
 )
-ANSWER_TOKENS = 512  # an answer's default length limit: grounded answers are short
 ASK = "Write a one-sentence answer from the sources, then cite the source number in brackets."
 ABSTAIN = "I don't know: nothing in the knowledge base matches this question closely enough."
 CITATION = re.compile(r"\[(\d+)\]")
@@ -39,6 +40,31 @@ SENTENCE = re.compile(r"[^.!?。！？；\n]+[.!?。！？；]*")
 ATTRIBUTE_SHARE = 0.5  # an answer sentence cites a source holding this share of its words
 
 Terms = Callable[[str], list[str]]
+
+
+class AskOptions(BaseModel):
+    """How a question is answered from a knowledge base: the one set of defaults that
+    `danlu kb ask`, the page's chat and `/v1/kb/NAME/chat/completions` start from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(
+        3, ge=1, le=200, description="Sources retrieved: small models answer better from fewer."
+    )
+    min_similarity: float = Field(
+        0.2,
+        ge=-1.0,
+        le=1.0,
+        description="Relevance floor (cosine similarity): a chunk under it is not evidence, "
+        "and with none over it the answer is 'I don't know', without loading the model.",
+    )
+    max_tokens: int = Field(
+        512, ge=1, description="Longest answer in tokens: grounded answers are short."
+    )
+
+    def search(self) -> SearchOptions:
+        """The search that finds the sources."""
+        return SearchOptions(k=self.k, min_similarity=self.min_similarity)
 
 
 @dataclass(frozen=True)
@@ -53,6 +79,17 @@ class Citation:
     def valid(self) -> bool:
         return self.hit is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """As the CLI's --json and the server's `citations` give it."""
+        chunk = self.hit.chunk if self.hit else None
+        return {
+            "n": self.number,
+            "valid": self.valid,
+            "attributed": self.attributed,
+            "path": chunk.path if chunk else None,
+            "page": chunk.page if chunk else None,
+        }
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -64,6 +101,16 @@ class Answer:
     abstained: bool
     notices: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """As `danlu kb ask --json` prints it."""
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [h.to_dict() for h in self.sources],
+            "notices": list(self.notices),
+        }
+
 
 @dataclass(frozen=True)
 class AnswerEvent:
@@ -72,6 +119,15 @@ class AnswerEvent:
     text: str = ""
     sources: tuple[Hit, ...] | None = None
     answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """The prompt an answer is asked with: the sources that fit, and what was left out."""
+
+    sources: tuple[Hit, ...]
+    messages: list[dict[str, str]]
+    notices: tuple[str, ...]
 
 
 def source_line(n: int, hit: Hit) -> str:
@@ -125,36 +181,59 @@ def attribute(text: str, hits: tuple[Hit, ...], terms: Terms) -> tuple[Citation,
     return tuple(Citation(n, hits[n - 1], attributed=True) for n in numbers)
 
 
-def stream_answer(
-    model: Model | None, question: str, hits: list[Hit], terms: Terms, **params: Any
-) -> Iterator[AnswerEvent]:
-    """Answer `question` from `hits`, streaming; the last event carries the Answer.
-    Without hits the answer is an abstention and `model` is not used (it may be None)."""
-    if not hits:
-        yield AnswerEvent(sources=())
-        yield AnswerEvent(text=ABSTAIN)
-        yield AnswerEvent(answer=Answer(ABSTAIN, (), (), abstained=True))
-        return
-    if model is None:
-        raise ValueError("answering from sources needs a model")
-    params.setdefault("max_tokens", ANSWER_TOKENS)
-    kept, notices = fit_sources(model, question, hits, params["max_tokens"])
+def ground(model: Model, question: str, hits: list[Hit], max_tokens: int) -> Grounded:
+    """The grounded prompt for `question`: the best hits that fit beside the answer."""
+    kept, notices = fit_sources(model, question, hits, max_tokens)
     if not kept:
         raise ContextOverflow(
             f"the question and its best source do not fit the model's {model.n_ctx}-token context",
             hint="ask a shorter question, or load the model with a larger context",
         )
-    sources = tuple(kept)
-    yield AnswerEvent(sources=sources)
+    return Grounded(tuple(kept), messages_for(question, kept), notices)
+
+
+def citations_of(text: str, sources: tuple[Hit, ...], terms: Terms) -> tuple[Citation, ...]:
+    """The answer's `[n]` markers, or, with none, the sources its sentences come from."""
+    return cite(text, sources) or attribute(text, sources, terms)
+
+
+def abstention() -> Iterator[AnswerEvent]:
+    """Nothing passed the relevance floor: "I don't know", without a model."""
+    yield AnswerEvent(sources=())
+    yield AnswerEvent(text=ABSTAIN)
+    yield AnswerEvent(answer=Answer(ABSTAIN, (), (), abstained=True))
+
+
+def stream_answer(
+    model: Model | None,
+    question: str,
+    hits: list[Hit],
+    terms: Terms,
+    max_tokens: int | None = None,
+    **params: Any,
+) -> Iterator[AnswerEvent]:
+    """Answer `question` from `hits`, streaming; the last event carries the Answer.
+    Without hits the answer is an abstention and `model` is not used (it may be None).
+    `max_tokens`: None takes AskOptions' default."""
+    if not hits:
+        yield from abstention()
+        return
+    if model is None:
+        raise ValueError("answering from sources needs a model")
+    max_tokens = max_tokens or AskOptions().max_tokens
+    grounded = ground(model, question, hits, max_tokens)
+    yield AnswerEvent(sources=grounded.sources)
     parts: list[str] = []
-    for chunk in model.stream_chat(messages_for(question, kept), trim=False, **params):
+    notices = grounded.notices
+    stream = model.stream_chat(grounded.messages, trim=False, max_tokens=max_tokens, **params)
+    for chunk in stream:
         notices += chunk.notices
         if chunk.text:
             parts.append(chunk.text)
             yield AnswerEvent(text=chunk.text)
     text = "".join(parts)
-    citations = cite(text, sources) or attribute(text, sources, terms)
-    yield AnswerEvent(answer=Answer(text, sources, citations, False, notices))
+    citations = citations_of(text, grounded.sources, terms)
+    yield AnswerEvent(answer=Answer(text, grounded.sources, citations, False, notices))
 
 
 def collect(events: Iterator[AnswerEvent]) -> Answer:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from danlu.atomic import write_text_atomic
 from danlu.config import Settings
 from danlu.errors import InvalidRequest
-from danlu.kb.answer import Answer, AnswerEvent, collect, stream_answer
+from danlu.kb.answer import Answer, AnswerEvent, AskOptions, abstention, collect, stream_answer
 from danlu.kb.chunking import Chunker, ChunkSettings
 from danlu.kb.discover import discover
 from danlu.kb.embedders import DEFAULT_EMBEDDER, Embedder, open_embedder
@@ -39,10 +41,8 @@ if TYPE_CHECKING:
     from danlu.model import Model
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ASK_FLOOR = 0.2  # cosine similarity under which a chunk is not evidence for an answer
 HEADING_ROOM = 16  # tokens of an embedder's input kept for the chunk's heading path
 BATCH = 512  # chunks embedded together: sorted by length within a batch, so larger pads less
-ASK_K = 3  # sources given to the model: small models answer better from fewer
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,15 @@ def list_names(settings: Settings | None = None) -> list[str]:
 class KnowledgeBase:
     """A knowledge base: add and sync documents, search them, answer from them."""
 
-    def __init__(self, name: str, store: Store, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        embedder: Embedder | None = None,
+        embedders: Callable[[str], Embedder] = open_embedder,
+    ) -> None:
         self.name, self.store = name, store
+        self._open_embedder = embedders  # spec -> embedder: a caller's cache, or a fresh load
         meta = store.meta()
         if "embedder" not in meta:
             raise StoreUnavailable(
@@ -121,7 +128,7 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         """The recorded embedder, loaded on first use."""
         if self._embedder is None:
-            self._embedder = self._checked(open_embedder(self.embedder_name))
+            self._embedder = self._checked(self._open_embedder(self.embedder_name))
         return self._embedder
 
     def _ingester(self, batch: int = BATCH, policy: ReadPolicy | None = None) -> Ingester:
@@ -210,26 +217,58 @@ class KnowledgeBase:
             self._rerankers[spec] = CrossEncoderReranker(spec)
         return self._rerankers[spec]
 
+    def sources_for(self, question: str, options: AskOptions | None = None) -> list[Hit]:
+        """The chunks an answer to `question` may cite: the best k over the floor."""
+        return self.search(question, (options or AskOptions()).search())
+
     def stream_ask(
         self,
         question: str,
-        model: Model,
-        options: SearchOptions | None = None,
+        model: Model | Callable[[], AbstractContextManager[Model]],
+        options: AskOptions | None = None,
         **params: Any,
     ) -> Iterator[AnswerEvent]:
-        """Retrieve, then answer with `model`, streaming (see danlu.kb.answer)."""
-        options = options or SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR)
-        yield from self.stream_answer(question, self.search(question, options), model, **params)
+        """Retrieve, then answer, streaming (see danlu.kb.answer): first the `sources`
+        found, before any model loads, then the answer's text, then the Answer.
+
+        `model` is a loaded Model, or a function returning a context that lends one
+        (`lambda: danlu.load(name)`, a pool's hold), entered only when there are hits:
+        nothing over the floor is "I don't know" without loading a model. `params`:
+        sampling (temperature, ...) for `Model.stream_chat`; a `max_tokens` there wins
+        over the options'.
+        """
+        options = options or AskOptions()
+        if (limit := params.pop("max_tokens", None)) is not None:
+            options = options.model_copy(update={"max_tokens": limit})
+        hits = self.sources_for(question, options)
+        yield AnswerEvent(sources=tuple(hits))
+        if not hits:
+            yield from _after_sources(abstention())
+            return
+        lend = model if callable(model) and not hasattr(model, "stream_chat") else None
+        with lend() if lend else nullcontext(model) as loaded:
+            answer = self.stream_answer(question, hits, loaded, options.max_tokens, **params)
+            yield from _after_sources(answer)
 
     def stream_answer(
-        self, question: str, hits: list[Hit], model: Model | None, **params: Any
+        self,
+        question: str,
+        hits: list[Hit],
+        model: Model | None,
+        max_tokens: int | None = None,
+        **params: Any,
     ) -> Iterator[AnswerEvent]:
         """Answer from hits already retrieved; `model` may be None when there are none
         (the answer is then an abstention, and no model need be loaded)."""
-        yield from stream_answer(model, question, hits, self.segmenter.query_terms, **params)
+        terms = self.segmenter.query_terms
+        yield from stream_answer(model, question, hits, terms, max_tokens, **params)
 
     def ask(
-        self, question: str, model: Model, options: SearchOptions | None = None, **params: Any
+        self,
+        question: str,
+        model: Model | Callable[[], AbstractContextManager[Model]],
+        options: AskOptions | None = None,
+        **params: Any,
     ) -> Answer:
         return collect(self.stream_ask(question, model, options, **params))
 
@@ -252,6 +291,11 @@ class KnowledgeBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _after_sources(events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+    """An answer's events less its `sources` one (`stream_ask` gave them already)."""
+    return (event for event in events if event.sources is None)
 
 
 def create(
@@ -301,9 +345,16 @@ def create(
 
 
 def open_kb(
-    name: str, *, settings: Settings | None = None, embedder: Embedder | None = None
+    name: str,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    embedders: Callable[[str], Embedder] = open_embedder,
 ) -> KnowledgeBase:
-    """Open knowledge base `name`; `embedder` (optional) must be the one it was built with."""
+    """Open knowledge base `name`; `embedder` (optional) must be the one it was built with.
+
+    `embedders` loads the recorded embedder on first use, from its spec: a long-lived caller
+    (the server, the page) passes its cache, so each embedder loads once per process."""
     settings = settings or Settings()
     url = store_url(check_name(name), settings)
     if url is None:
@@ -311,7 +362,22 @@ def open_kb(
             f"no knowledge base named '{name}'",
             hint=f"create it with `danlu kb create {name}`; `danlu kb ls` lists them",
         )
-    return KnowledgeBase(name, open_store(url, name), embedder)
+    return KnowledgeBase(name, open_store(url, name), embedder, embedders)
+
+
+class EmbedderCache:
+    """Embedders by spec, each loaded once: `open_kb(..., embedders=cache)` (the server's
+    routes and the page keep one; `kb ask` after `kb search` in one process reuses it)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, spec: str) -> Embedder:
+        with self._lock:  # two requests asking at once load it once
+            if spec not in self._loaded:
+                self._loaded[spec] = open_embedder(spec)
+            return self._loaded[spec]
 
 
 def remove(name: str, *, settings: Settings | None = None) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +63,15 @@ class Hit:
     similarity: float | None  # None: a keyword search that did not need the query's vector
     dense_rank: int | None = None
     keyword_rank: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `kb search --json` and `/v1/kb/NAME/search` give it."""
+        c = self.chunk
+        return {
+            "path": c.path, "page": c.page, "headings": list(c.headings), "start": c.start,
+            "end": c.end, "score": self.score, "similarity": self.similarity,
+            "dense_rank": self.dense_rank, "keyword_rank": self.keyword_rank, "text": c.text,
+        }  # fmt: skip
 
 
 class Retriever:

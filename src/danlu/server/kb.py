@@ -45,14 +45,23 @@ ADD_BATCH = 64  # chunks embedded at a time by an add: it stops within one batch
 router = APIRouter(prefix="/v1/kb", tags=["knowledge bases"], responses=openai_errors(AUTH))
 
 
+def _search_default(field: str) -> Any:
+    from danlu.kb.retrieve import SearchOptions
+
+    return SearchOptions.model_fields[field].default
+
+
 class SearchRequest(BaseModel):
+    """A search's query and the SearchOptions fields a client may set (not a reranker,
+    which would load a model the client names); their defaults are SearchOptions'."""
+
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1)
-    k: int = Field(5, ge=1, le=200)
-    mode: str = "hybrid"
+    k: int = Field(default_factory=lambda: _search_default("k"), ge=1, le=200)
+    mode: str = Field(default_factory=lambda: _search_default("mode"))
     path_glob: str | None = None
-    min_similarity: float = -1.0
+    min_similarity: float = Field(default_factory=lambda: _search_default("min_similarity"))
 
 
 class AddRequest(BaseModel):
@@ -163,23 +172,11 @@ def _cached(request: Request, key: str, make: Any) -> Any:
 
 
 def _open(request: Request, name: str):
-    """Open KB `name` with the app's cached embedder for its spec (loaded on first use)."""
+    """Open KB `name`; its embedder comes from the app's cache (loaded once per spec)."""
     import danlu.kb
-    from danlu.kb.embedders import open_embedder
 
-    settings = state(request).settings
-    with danlu.kb.open(name, settings=settings) as probe:
-        spec = probe.embedder_name
-    embedder = _cached(request, f"embedder:{spec}", lambda: open_embedder(spec))
-    return danlu.kb.open(name, settings=settings, embedder=embedder)
-
-
-def _hit_json(hit) -> dict[str, Any]:
-    c = hit.chunk
-    return {
-        "path": c.path, "page": c.page, "headings": list(c.headings), "start": c.start,
-        "end": c.end, "score": hit.score, "similarity": hit.similarity, "text": c.text,
-    }  # fmt: skip
+    embedders = _cached(request, "embedders", danlu.kb.EmbedderCache)
+    return danlu.kb.open(name, settings=state(request).settings, embedders=embedders)
 
 
 @router.get("")
@@ -219,7 +216,7 @@ async def search_kb(name: str, body: SearchRequest, request: Request) -> dict:
         with _open(request, name) as kb:
             return kb.search(body.query, options)
 
-    return {"object": "list", "data": [_hit_json(h) for h in await asyncio.to_thread(run)]}
+    return {"object": "list", "data": [h.to_dict() for h in await asyncio.to_thread(run)]}
 
 
 @router.post("/{name}/add", responses=openai_errors(BODY, KB, ADD))
@@ -242,39 +239,41 @@ async def add_to_kb(name: str, body: AddRequest, request: Request) -> dict:
 
 @router.post("/{name}/chat/completions", responses=openai_errors(BODY, GENERATE, KB))
 async def kb_chat(name: str, body: ChatCompletionRequest, request: Request):
-    """Retrieve for the last user message, then answer as /v1/chat/completions does."""
-    from danlu.kb.answer import ABSTAIN, fit_sources, messages_for
+    """Retrieve for the last user message, then answer as /v1/chat/completions does.
+
+    The same steps as `KnowledgeBase.stream_ask` (AskOptions' k, floor and answer length;
+    no model without a source over the floor; the sources fitted to the context), with the
+    answer itself from the OpenAI handler, so that every field of the request applies."""
+    from danlu.kb import AskOptions
+    from danlu.kb.answer import ABSTAIN, ground
 
     question = _question(body)
-    hits = await asyncio.to_thread(_retrieve, request, name, question)
+    limit = body.max_completion_tokens or body.max_tokens
+    options = AskOptions(**({"max_tokens": limit} if limit else {}))
+    hits = await asyncio.to_thread(_retrieve, request, name, question, options)
     model_name = body.model or state(request).default_model()
     if not hits:
         return _abstention(model_name, ABSTAIN)
     async with state(request).pool.use(model_name) as model:
-        limit = body.max_completion_tokens or body.max_tokens or 512
-        kept, _ = await asyncio.to_thread(fit_sources, model, question, hits, limit)
-    grounded = body.model_dump(exclude_unset=True) | {
-        "messages": messages_for(question, kept),
-        "max_tokens": limit,
+        grounded = await asyncio.to_thread(ground, model, question, hits, options.max_tokens)
+    asked = body.model_dump(exclude_unset=True) | {
+        "messages": grounded.messages,
+        "max_tokens": options.max_tokens,
     }
-    reply = await chat_completions(ChatCompletionRequest.model_validate(grounded), request)
+    reply = await chat_completions(ChatCompletionRequest.model_validate(asked), request)
     if isinstance(reply, dict):  # a stream has no room for them: search for the sources
-        reply["sources"] = [_hit_json(h) for h in kept]
-        reply["citations"] = _citations(request, reply, tuple(kept))
+        reply["sources"] = [h.to_dict() for h in grounded.sources]
+        reply["citations"] = _citations(request, reply, grounded.sources)
     return reply
 
 
 def _citations(request: Request, reply: dict, sources: tuple) -> list[dict]:
-    from danlu.kb.answer import attribute, cite
+    from danlu.kb.answer import citations_of
     from danlu.kb.terms import Segmenter
 
     text = (reply["choices"][0]["message"]["content"] or "") if reply["choices"] else ""
     terms = _cached(request, "segmenter", Segmenter).query_terms
-    return [
-        {"n": c.number, "valid": c.valid, "attributed": c.attributed,
-         "path": c.hit.chunk.path if c.hit else None, "page": c.hit.chunk.page if c.hit else None}
-        for c in cite(text, sources) or attribute(text, sources, terms)
-    ]  # fmt: skip
+    return [c.to_dict() for c in citations_of(text, sources, terms)]
 
 
 def _question(body: ChatCompletionRequest) -> str:
@@ -284,12 +283,9 @@ def _question(body: ChatCompletionRequest) -> str:
     raise InvalidRequest("a knowledge-base chat needs a user message with text")
 
 
-def _retrieve(request: Request, name: str, question: str) -> list:
-    from danlu.kb import SearchOptions
-    from danlu.kb.base import ASK_FLOOR, ASK_K
-
+def _retrieve(request: Request, name: str, question: str, options: Any) -> list:
     with _open(request, name) as kb:
-        return kb.search(question, SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR))
+        return kb.sources_for(question, options)
 
 
 def _abstention(model: str, text: str) -> dict:

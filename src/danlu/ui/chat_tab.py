@@ -1,6 +1,6 @@
 """The Chat tab: pick a model, talk to it, stop it, regenerate, save; or ask a knowledge base.
 
-Answers stream through `Model.stream_chat` (a knowledge base: `KnowledgeBase.stream_answer`,
+Answers stream through `Model.stream_chat` (a knowledge base: `KnowledgeBase.stream_ask`,
 the same calls as `danlu run` and `danlu kb ask`). Stop sets this browser session's flag;
 the stream is closed at its next token, which frees the slot. Saved chats are the files
 `danlu run`'s /save and /load use.
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import closing
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -158,19 +159,22 @@ class ChatActions:
             yield text, "stopped", ""
 
     def _kb_answer(self, kb_name: str, model: str, question: str, params: dict, flag):
-        from danlu.kb import SearchOptions
-        from danlu.kb.base import ASK_FLOOR, ASK_K
-
-        with self.ctx.open_kb(kb_name) as kb:
-            hits = kb.search(question, SearchOptions(k=ASK_K, min_similarity=ASK_FLOOR))
-            sources, text, answer = _sources_md(hits), "", None
-            yield "", "", sources
-            with self.ctx.models.hold(model) if hits else nullcontext() as loaded:
-                for event in kb.stream_answer(question, hits, loaded, **params):
-                    text += event.text
-                    answer = event.answer or answer
-                    if flag.is_set():
-                        break
+        sources, text, answer = "", "", None
+        lend = partial(self.ctx.models.hold, model)  # held only when there are hits
+        # AskOptions' k, floor and length, as `danlu kb ask`; a moved slider wins
+        with (
+            self.ctx.open_kb(kb_name) as kb,
+            closing(kb.stream_ask(question, lend, **params)) as events,
+        ):
+            for event in events:  # closed on Stop, which lets go of the model at once
+                if event.sources is not None:  # first, before the model is held
+                    sources = _sources_md(event.sources)
+                    yield "", "", sources
+                text += event.text
+                answer = event.answer or answer
+                if flag.is_set():
+                    break
+                if event.text:
                     yield text, "", sources
         yield text + _citations_md(answer), "stopped" if flag.is_set() else "", sources
 

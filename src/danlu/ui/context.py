@@ -212,7 +212,7 @@ class UIContext:
     jobs: Jobs
     models: ModelSource
     stops: dict[str, threading.Event] = field(default_factory=dict)
-    embedders: dict[str, Any] = field(default_factory=dict)
+    embedders: Any = None  # danlu.kb.EmbedderCache, made on first use
 
     @classmethod
     def create(
@@ -240,17 +240,15 @@ class UIContext:
         """Open a knowledge base with this page's embedder for its spec (loaded once)."""
         import danlu.kb
 
-        with danlu.kb.open(name, settings=self.settings) as probe:
-            spec = probe.embedder_name
-        return danlu.kb.open(name, settings=self.settings, embedder=self.embedder(spec))
+        return danlu.kb.open(name, settings=self.settings, embedders=self.embedder)
 
     def embedder(self, spec: str) -> Any:
         """The embedder `spec` names, loaded once for this page."""
-        from danlu.kb.embedders import open_embedder
+        if self.embedders is None:  # made on first use: danlu.kb is imported only then
+            from danlu.kb import EmbedderCache
 
-        if spec not in self.embedders:
-            self.embedders[spec] = open_embedder(spec)
-        return self.embedders[spec]
+            self.embedders = EmbedderCache()
+        return self.embedders(spec)
 
     def stop_flag(self, session: str) -> threading.Event:
         return self.stops.setdefault(session, threading.Event())
