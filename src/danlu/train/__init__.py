@@ -22,18 +22,18 @@ __all__ = ["DPOSettings", "SFTSettings", "TrainSettings", "dpo", "sft"]
 
 
 def sft(
-    settings: SFTSettings, home: Settings | None = None, progress: Progress | None = None
+    settings: SFTSettings, danlu_settings: Settings | None = None, progress: Progress | None = None
 ) -> RunResult:
     """Train `settings.model` on `settings.data`; the result lands in a run folder."""
     from danlu.train.runner import run
 
-    return run(settings, STAGES["sft"], home, progress)
+    return run(settings, STAGES["sft"], danlu_settings, progress)
 
 
 def dpo(
-    settings: DPOSettings, home: Settings | None = None, progress: Progress | None = None
+    settings: DPOSettings, danlu_settings: Settings | None = None, progress: Progress | None = None
 ) -> RunResult:
     """Preference-tune `settings.model` on `settings.data` pairs, in a run folder."""
     from danlu.train.runner import run
 
-    return run(settings, STAGES["dpo"], home, progress)
+    return run(settings, STAGES["dpo"], danlu_settings, progress)

@@ -39,7 +39,7 @@ class Plan:
 
     settings: TrainSettings
     stage: Stage
-    home: Settings
+    danlu_settings: Settings
     data: DataSet
     base: BaseModelRef
     device: str
@@ -89,12 +89,12 @@ def device_for(settings: TrainSettings) -> str:
     return device
 
 
-def check(settings: TrainSettings, stage: Stage, home: Settings) -> Plan:
+def check(settings: TrainSettings, stage: Stage, danlu_settings: Settings) -> Plan:
     """Step 1: hardware, data and memory, in that order; nothing is loaded."""
     device = device_for(settings)
     data = load_data(settings.data, settings.format, skip_invalid=settings.skip_invalid)
     data.require_clean(stage.kinds)
-    base = find_base(settings.model, home)
+    base = find_base(settings.model, danlu_settings)
     weight_bytes = 2 if precision(settings, device) != "fp32" else 4
     longest = min(settings.max_length, max(map(approx_tokens, data.examples)))
     tokens = settings.batch_size * longest * stage.sequences
@@ -106,7 +106,7 @@ def check(settings: TrainSettings, stage: Stage, home: Settings) -> Plan:
         checkpointing=settings.gradient_checkpointing,
     )
     require_fit(needed, available_memory(device), "the GPU" if device == "cuda" else "this machine")
-    return Plan(settings, stage, home, data, base, device)
+    return Plan(settings, stage, danlu_settings, data, base, device)
 
 
 def approx_tokens(example: Any) -> int:
@@ -134,14 +134,14 @@ def precision(settings: TrainSettings, device: str) -> str:
 
 def open_run(plan: Plan) -> tuple[Path, runs.RunRecord, Path | None]:
     """A new run folder and record, or the resumed one with its last checkpoint."""
-    settings, home, stage = plan.settings, plan.home, plan.stage.name
+    settings, danlu_settings, stage = plan.settings, plan.danlu_settings, plan.stage.name
     if settings.resume:
-        run_dir, record = runs.run_to_resume(home, stage, settings.run)
+        run_dir, record = runs.run_to_resume(danlu_settings, stage, settings.run)
         record.status, record.owner = "running", Owner.current()
         runs.write_record(run_dir, record)  # this process owns it now
         return run_dir, record, runs.last_checkpoint(run_dir)
     run_id = settings.run or runs.new_run_id(stage, plan.base.manifest.name)
-    run_dir = home.runs_dir / run_id
+    run_dir = danlu_settings.runs_dir / run_id
     if run_dir.exists():
         raise runs.RunExists(
             f"run '{run_id}' exists already", hint="resume it with --resume, or pick another --run"
@@ -286,13 +286,13 @@ def split(dataset: Any, settings: TrainSettings) -> tuple[Any, Any]:
 def run(
     settings: TrainSettings,
     stage: Stage,
-    home: Settings | None = None,
+    danlu_settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
     """The whole run (steps 1-5) of `stage` (an entry of train/stages' table); its steps
     are told to `progress` as they are done."""
-    home = home or Settings()
-    plan = check(settings, stage, home)
+    danlu_settings = danlu_settings or Settings()
+    plan = check(settings, stage, danlu_settings)
     if settings.threads:
         import torch
 
