@@ -37,9 +37,9 @@ def shown_default(field: Any) -> str:
     """' (default: ...)' for the help; lists as their flag takes them, a,b,c."""
     if field.is_required():
         return " (required)"
-    if field.default is PydanticUndefined:  # a factory's value depends on the machine or env
-        return ""
     value = field.default
+    if value is PydanticUndefined or value is None:  # a factory's (machine, env), or unset
+        return ""
     if isinstance(value, list):
         value = ",".join("on" if v is True else "off" if v is False else str(v) for v in value)
     return f" (default: {value})"
