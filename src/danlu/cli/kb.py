@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
+from danlu.cli.progress import bar
 from danlu.cli.settings_flags import from_settings
 from danlu.kb.answer import AskOptions
 from danlu.kb.retrieve import SearchOptions
 
 if TYPE_CHECKING:
-    from danlu.kb import Hit, IngestReport, KnowledgeBase, Progress
+    from danlu.kb import Hit, IngestReport, IngestStep, KnowledgeBase
     from danlu.kb.policy import ReadPolicy
+    from danlu.progress import Progress
 
 Opt = typer.Option
 Arg = typer.Argument
@@ -48,46 +48,15 @@ def _open(name: str) -> KnowledgeBase:
     return danlu.kb.open(name)
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[Progress], None]]:
-    """A bar over the bytes to read (it moves within a large file), with files, chunks,
-    rate and ETA, on stderr (only on a terminal)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def _drawn(draw: Progress, label: str) -> Callable[[IngestStep], None]:
+    """An ingest's steps on the CLI's bar: files and chunks beside it, over the bytes read
+    (the bar moves within a large file)."""
 
-    console = Console(stderr=True)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        "· {task.fields[files]} files · {task.fields[chunks]} chunks · {task.fields[rate]}",
-        TimeElapsedColumn(),
-        "eta",
-        TimeRemainingColumn(),
-    )
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as bar:
-        task = bar.add_task(label, total=None, files="", chunks=0, rate="")
+    def update(step: IngestStep) -> None:
+        shown = f"{label} · {step.done}/{step.total} files · {step.chunks} chunks"
+        draw(shown, step.bytes_done, step.bytes_total or None)
 
-        def update(step: Progress) -> None:
-            elapsed = bar.tasks[0].elapsed or 0.0
-            rate = f"{step.chunks / elapsed:.0f} chunks/s" if elapsed > 0 else ""
-            bar.update(
-                task,
-                completed=step.bytes_done,
-                total=step.bytes_total or None,
-                files=f"{step.done}/{step.total}",
-                chunks=step.chunks,
-                rate=rate,
-            )
-
-        yield update
+    return update
 
 
 def _policy(max_file_size: str | None, follow_links: bool) -> ReadPolicy:
@@ -151,7 +120,8 @@ def add(
     policy = _policy(max_file_size, follow_links)
     with _open(name) as kb:
         kb.embedder  # noqa: B018 -- loaded before the bar starts, so its rate is the ingest's
-        with _progress(f"adding to {name}") as progress:
+        with bar("bytes", f"adding to {name}", transient=True) as draw:
+            progress = _drawn(draw, f"adding to {name}")
             report = kb.add(list(paths), on_progress=progress, batch=batch or BATCH, policy=policy)
     _print_report(report)
     return 0
@@ -167,8 +137,8 @@ def sync(
     policy = _policy(max_file_size, follow_links)
     with _open(name) as kb:
         kb.embedder  # noqa: B018 -- loaded before the bar starts
-        with _progress(f"syncing {name}") as progress:
-            report = kb.sync(on_progress=progress, policy=policy)
+        with bar("bytes", f"syncing {name}", transient=True) as draw:
+            report = kb.sync(on_progress=_drawn(draw, f"syncing {name}"), policy=policy)
     _print_report(report)
     return 0
 

@@ -19,7 +19,7 @@ from danlu.kb.answer import Answer, AnswerEvent, AskOptions, Citation
 from danlu.kb.base import EmbedderCache, KBInfo, KnowledgeBase, create, list_names, remove
 from danlu.kb.base import open_kb as open
 from danlu.kb.chunking import ChunkSettings
-from danlu.kb.ingest import IngestReport, Progress
+from danlu.kb.ingest import IngestReport, IngestStep
 from danlu.kb.policy import ReadPolicy
 from danlu.kb.retrieve import Hit, SearchOptions
 
@@ -32,9 +32,9 @@ __all__ = [
     "EmbedderCache",
     "Hit",
     "IngestReport",
+    "IngestStep",
     "KBInfo",
     "KnowledgeBase",
-    "Progress",
     "ReadPolicy",
     "SearchOptions",
     "create",

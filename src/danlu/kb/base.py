@@ -30,7 +30,7 @@ from danlu.kb.errors import (
     KnowledgeBaseNotFound,
     StoreUnavailable,
 )
-from danlu.kb.ingest import Ingester, IngestReport, OnProgress
+from danlu.kb.ingest import Ingester, IngestReport, OnIngestStep
 from danlu.kb.policy import ReadPolicy
 from danlu.kb.rerank import CrossEncoderReranker
 from danlu.kb.retrieve import Hit, QueryCache, Retriever, SearchOptions
@@ -58,10 +58,6 @@ class KBInfo:
     counts: dict[str, int]
 
 
-def kb_dir(settings: Settings) -> Path:
-    return settings.home / "kb"
-
-
 def check_name(name: str) -> str:
     if not NAME.match(name):
         raise InvalidRequest(
@@ -73,7 +69,7 @@ def check_name(name: str) -> str:
 
 def store_url(name: str, settings: Settings) -> str | None:
     """The store URL of knowledge base `name`, or None when there is none."""
-    folder = kb_dir(settings)
+    folder = settings.kb_dir
     if (folder / f"{name}.sqlite").exists():
         return sqlite_url(folder / f"{name}.sqlite")
     pointer = folder / f"{name}.url"
@@ -81,7 +77,7 @@ def store_url(name: str, settings: Settings) -> str | None:
 
 
 def list_names(settings: Settings | None = None) -> list[str]:
-    folder = kb_dir(settings or Settings())
+    folder = (settings or Settings()).kb_dir
     if not folder.is_dir():
         return []
     return sorted({p.stem for p in folder.iterdir() if p.suffix in (".sqlite", ".url")})
@@ -145,7 +141,7 @@ class KnowledgeBase:
     def add(
         self,
         paths: list[str | Path],
-        on_progress: OnProgress | None = None,
+        on_progress: OnIngestStep | None = None,
         batch: int = BATCH,
         policy: ReadPolicy | None = None,
     ) -> IngestReport:
@@ -159,7 +155,7 @@ class KnowledgeBase:
         return ingester.ingest(found.files, IngestReport(skipped=found.skipped), on_progress)
 
     def sync(
-        self, on_progress: OnProgress | None = None, policy: ReadPolicy | None = None
+        self, on_progress: OnIngestStep | None = None, policy: ReadPolicy | None = None
     ) -> IngestReport:
         """Re-read the remembered paths: changed files re-parsed, new ones added, files
         deleted from disk purged. A stored file that still exists is never dropped, even
@@ -321,8 +317,8 @@ def create(
             f"reads {model.max_tokens} (less {HEADING_ROOM} for the heading path)",
             hint=f"use --chunk-size {model.max_tokens - HEADING_ROOM} or less",
         )
-    kb_dir(settings).mkdir(parents=True, exist_ok=True)
-    url = store or sqlite_url(kb_dir(settings) / f"{name}.sqlite")
+    settings.kb_dir.mkdir(parents=True, exist_ok=True)
+    url = store or sqlite_url(settings.kb_dir / f"{name}.sqlite")
     opened = open_store(url, name, model.dimension)
     if "embedder" in opened.meta():  # a server-side KB another DANLU_HOME made
         opened.close()
@@ -340,7 +336,7 @@ def create(
         }
     )
     if store is not None:
-        write_text_atomic(kb_dir(settings) / f"{name}.url", store + "\n")
+        write_text_atomic(settings.kb_dir / f"{name}.url", store + "\n")
     return KnowledgeBase(name, opened, model)
 
 
@@ -385,4 +381,4 @@ def remove(name: str, *, settings: Settings | None = None) -> None:
     settings = settings or Settings()
     with open_kb(name, settings=settings) as kb:
         kb.store.destroy()
-    (kb_dir(settings) / f"{name}.url").unlink(missing_ok=True)
+    (settings.kb_dir / f"{name}.url").unlink(missing_ok=True)

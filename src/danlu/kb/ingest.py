@@ -61,9 +61,11 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
-class Progress:
+class IngestStep:
     """A step of an ingest, for a progress bar: `done` of `total` files, `chunks` so far,
-    and `bytes_done` of `bytes_total`, which moves within a large file too."""
+    and `bytes_done` of `bytes_total`, which moves within a large file too. Richer than a
+    `danlu.progress.Progress` event, since `GET /v1/kb/{name}` shows each figure; the CLI
+    draws it on its one bar (files and chunks in the label, over the bytes)."""
 
     done: int
     total: int
@@ -73,7 +75,7 @@ class Progress:
     bytes_total: int = 0
 
 
-OnProgress = Callable[[Progress], None]
+OnIngestStep = Callable[[IngestStep], None]
 
 
 def size_of(path: Path) -> int:
@@ -86,7 +88,7 @@ def size_of(path: Path) -> int:
 class Tracker:
     """Counts files and bytes as they are read and tells `on_progress`."""
 
-    def __init__(self, files: list[Path], report: IngestReport, on_progress: OnProgress | None):
+    def __init__(self, files: list[Path], report: IngestReport, on_progress: OnIngestStep | None):
         self.total, self.bytes_total = len(files), sum(size_of(f) for f in files)
         self.report, self.on_progress = report, on_progress
         self.done, self.bytes_before, self.path = 0, 0, ""
@@ -105,7 +107,7 @@ class Tracker:
             return
         at = self.stream.tell() if self.stream is not None and not self.stream.closed else 0
         self.on_progress(
-            Progress(
+            IngestStep(
                 self.done,
                 self.total,
                 self.report.chunks + chunks_in_flight,
@@ -198,7 +200,7 @@ class Ingester:
         return found
 
     def ingest(
-        self, files: list[Path], report: IngestReport, on_progress: OnProgress | None = None
+        self, files: list[Path], report: IngestReport, on_progress: OnIngestStep | None = None
     ) -> IngestReport:
         known = self.store.files()
         # a stored file's content counts as stored once this run has read it again (stored

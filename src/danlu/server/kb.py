@@ -35,7 +35,7 @@ from danlu.server.openapi import AUTH, BODY, GENERATE, openai_errors
 from danlu.server.state import state
 
 if TYPE_CHECKING:
-    from danlu.kb import IngestReport, Progress
+    from danlu.kb import IngestReport, IngestStep
     from danlu.kb.policy import ReadPolicy
 
 KB = (400, 404, 501, 503)  # a bad or unknown name, the kb extra missing, the store down
@@ -90,12 +90,12 @@ class Watched:
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.latest: Progress | None = None
+        self.latest: IngestStep | None = None
         self.stop: DanluError | None = None
         self.timeout = state(request).server.request_timeout
         self.deadline = time.monotonic() + self.timeout
 
-    def progress(self, step: Progress) -> None:
+    def progress(self, step: IngestStep) -> None:
         self.latest = step
         if self.stop is not None:
             raise self.stop
@@ -141,7 +141,7 @@ def _running(request: Request, name: str) -> dict[int, Watched]:
     return jobs.setdefault(name, {})
 
 
-def _progress_json(step: Progress | None) -> dict[str, Any]:
+def _progress_json(step: IngestStep | None) -> dict[str, Any]:
     if step is None:
         return {"files_done": 0, "files_total": None, "bytes_done": 0, "bytes_total": None,
                 "chunks": 0, "path": None}  # fmt: skip
