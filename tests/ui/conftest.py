@@ -22,6 +22,7 @@ import pytest
 pytest.importorskip("gradio", reason="the ui extra is not installed")
 webdriver = pytest.importorskip("selenium.webdriver")
 
+from tests.train.conftest import base_cache  # noqa: E402, F401 -- the dequantized base
 from tests.ui.page import Page  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,8 +48,12 @@ FLAGS = (
 
 
 @pytest.fixture(scope="session")
-def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ui-home")
+def ui_home(tmp_path_factory: pytest.TempPathFactory, base_cache: Path) -> Path:  # noqa: F811
+    """The page's DANLU_HOME; its cache/ is the session's, which holds the dequantized
+    SmolLM2 (tests/train/conftest.py), so the page's training runs do not convert it again."""
+    home = tmp_path_factory.mktemp("ui-home")
+    (home / "cache").symlink_to(base_cache, target_is_directory=True)
+    return home
 
 
 @pytest.fixture(scope="session")
