@@ -36,5 +36,5 @@ def measure_known(name, settings, app, progress):
             SpeedRow(name, 100.0, settings.threads[0], settings.batch[0], test, spread,
                      flash_attn=fa, repack="on" if repack else "off")
         )
-        progress(i * settings.reps, len(tests) * settings.reps)
+        progress("measuring", i * settings.reps, len(tests) * settings.reps)
     return rows

@@ -40,7 +40,7 @@ def test_every_test_at_every_depth_measures_what_it_says(monkeypatch):
     Recording.streams = []
     settings = SpeedSettings(prompt_tokens=[32], gen_tokens=[8], reps=2, threads=[2], depth=[0, 48])
     calls = []
-    rows = bench_model("smollm2", settings, progress=lambda done, total: calls.append(total))
+    rows = bench_model("smollm2", settings, progress=lambda *event: calls.append(event[2]))
     assert [r.test for r in rows] == ["pp32", "tg8", "pp32 @ d48", "tg8 @ d48"]
     assert all(r.threads == 2 and r.n_batch == 512 and r.model == "smollm2" for r in rows)
     assert rows[0].size_mb == smollm2_path().stat().st_size / 2**20

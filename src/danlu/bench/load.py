@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from danlu.bench.stats import latency_summary
 from danlu.config import Settings
 from danlu.errors import DanluError, InvalidRequest
+from danlu.progress import Progress
 
 TOPICS = (
     "a lighthouse", "a dragon", "a lost key", "the sea", "a robot", "a forest",
@@ -195,7 +196,7 @@ def run_level(
     prompts: list[str],
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One concurrency level: the report row."""
+    """One concurrency level: the report row; `progress()` after each request."""
     url, samples, lock = chat_url(settings.url), [], threading.Lock()
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     deadline = time.perf_counter() + settings.time_limit
@@ -240,14 +241,22 @@ def summarise(clients: int, samples: list[Sample], wall: float) -> dict[str, Any
     }
 
 
-def bench_server(
-    settings: LoadSettings, progress: Callable[[], None] | None = None
-) -> list[dict[str, Any]]:
-    """Every concurrency level in turn, once the server is known to be there."""
+def bench_server(settings: LoadSettings, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Every concurrency level in turn, once the server is known to be there; each request
+    done is told to `progress` ("bench serve URL", done, all)."""
     prompts = read_prompts(settings.prompts)
     chat_url(settings.url)  # an http(s) URL, checked before it is dialled
     check_reachable(settings.url)
-    return [run_level(settings, level, prompts, progress) for level in settings.concurrency]
+    total, done, lock = settings.requests * len(settings.concurrency), 0, threading.Lock()
+
+    def one_more() -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            if progress:
+                progress(f"bench serve {settings.url}", done, total)
+
+    return [run_level(settings, level, prompts, one_more) for level in settings.concurrency]
 
 
 def repeats_prompts(settings: LoadSettings) -> bool:

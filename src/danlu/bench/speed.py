@@ -23,6 +23,7 @@ from danlu.engine.base import BatchSize, FlashAttn, LoadOptions, Threads
 from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import InvalidRequest
+from danlu.progress import Progress
 from danlu.store import Catalog
 
 FILLER = "The furnace burns steadily while the alchemist records every step in a notebook. "
@@ -117,9 +118,10 @@ def bench_model(
     name: str,
     settings: SpeedSettings,
     app: Settings | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[SpeedRow]:
-    """Every test of `settings` on the store model `name`."""
+    """Every test of `settings` on the store model `name`; each measurement done is told
+    to `progress` ("bench NAME", done, all)."""
     app = app or Settings()
     catalog = Catalog(app)
     manifest, path = catalog.gguf_path(
@@ -153,7 +155,7 @@ def bench_model(
                     rates.append(run())
                     done += 1
                     if progress:
-                        progress(done, total)
+                        progress(f"bench {name}", done, total)
                 label = f"{kind}{n}" + (f" @ d{depth}" if depth else "")
                 spread = Spread.of(rates)
                 rows.append(SpeedRow(name, size_mb, threads, n_batch, label, spread, **setting))

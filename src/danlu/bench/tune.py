@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from danlu.bench.speed import SpeedRow, SpeedSettings, bench_model
 from danlu.config import Settings
 from danlu.errors import BackendError, DanluError, InvalidRequest
+from danlu.progress import Progress
 from danlu.store import Catalog
 from danlu.store.tuning import TunedDefault, Tunings, label
 
-Progress = Callable[[int, int], None]
 # measures one candidate in the child: (model name, its settings, app settings, progress) -> rows
 Measure = Callable[[str, SpeedSettings, Settings, Progress], list[SpeedRow]]
 
@@ -75,7 +75,7 @@ def measure(
 
 def _child(conn, run: Measure, name: str, settings: SpeedSettings, app: Settings) -> None:
     try:
-        rows = run(name, settings, app, lambda done, total: conn.send(("progress", done)))
+        rows = run(name, settings, app, lambda label, done, total: conn.send(("progress", done)))
         conn.send(("rows", rows))
     except DanluError as exc:
         conn.send(("error", str(exc)))
@@ -134,9 +134,9 @@ def save_default(
             update={"flash_attn": [candidate.flash_attn], "repack": [candidate.repack]}
         )
 
-        def report(done: int, offset: int = i * per_candidate) -> None:
+        def report(done: int, offset: int = i * per_candidate, what: str = candidate.label) -> None:
             if progress:
-                progress(offset + done, total)
+                progress(f"bench {name}: {what}", offset + done, total)
 
         result = isolated(run, name, knobs, app, report)
         if isinstance(result, str):

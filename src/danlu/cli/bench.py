@@ -9,7 +9,7 @@ import typer
 
 from danlu.bench.load import LoadSettings
 from danlu.bench.speed import SpeedSettings
-from danlu.cli.progress import progress_bar
+from danlu.cli.progress import bar
 from danlu.cli.settings_flags import from_settings
 from danlu.engine.sampling import validated
 from danlu.errors import InvalidRequest
@@ -64,11 +64,11 @@ def bench(
     settings = validated(SpeedSettings, **(speed or {}))
     rows = []
     for name in targets:
-        with progress_bar(f"bench {name}") as bar:
+        with bar("tests", f"bench {name}") as progress:
             rows += (
-                _tune(name, settings, bar)
+                _tune(name, settings, progress)
                 if save_default
-                else bench_model(name, settings, progress=bar)
+                else bench_model(name, settings, progress=progress)
             )
     if as_json:
         print(report.speed_json(rows))
@@ -77,11 +77,11 @@ def bench(
     return 0
 
 
-def _tune(name: str, settings, bar) -> list:
+def _tune(name: str, settings, progress) -> list:
     """--save-default: every candidate setting measured apart, the fastest that ran recorded."""
     from danlu.bench.tune import save_default
 
-    tuned, rows = save_default(name, settings, progress=bar)
+    tuned, rows = save_default(name, settings, progress=progress)
     for what, knob in (("flash attention", "flash_attn"), ("repack", "repack")):
         value = tuned.value(knob)
         shown = ("on" if value else "off") if isinstance(value, bool) else value
@@ -100,10 +100,8 @@ def _serve(url: str, given: dict[str, Any]) -> list:
             "note: more requests than prompts; a prefix cache may shorten repeated prompts' TTFT",
             file=sys.stderr,
         )
-    total = settings.requests * len(settings.concurrency)
-    with progress_bar(f"bench serve {url}") as bar:
-        done = iter(range(1, total + 1))
-        return bench_server(settings, progress=lambda: bar(next(done), total))
+    with bar("requests", f"bench serve {url}") as progress:
+        return bench_server(settings, progress=progress)
 
 
 def _print(levels, table, as_csv_fn, as_json: bool, as_csv: bool) -> None:

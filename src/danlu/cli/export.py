@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from danlu.cli.progress import bar
 from danlu.cli.provenance import print_parity
 from danlu.config import Settings
 from danlu.export import COMMON
@@ -54,7 +52,7 @@ def export(
         adapter_only=adapter_only,
         verbose=verbose,
     )
-    with steps_bar() as steps:
+    with bar("steps", "starting") as steps:
         result = export_run(run, options, Settings(), steps)
     report = result.report.to_dict()
     if as_json:
@@ -100,7 +98,7 @@ def quantize(
     """Quantize a GGUF model of the store and measure what it costs against the source."""
     from danlu.export.requant import quantize_model
 
-    with steps_bar() as steps:
+    with bar("steps", "starting") as steps:
         result = quantize_model(model, qtype, name, Settings(), threads=threads, steps=steps)
     report = result.report.to_dict()
     if as_json:
@@ -109,24 +107,3 @@ def quantize(
         print_parity(report)
         print(f"quantized {model} to {result.manifest.name} ({result.manifest.quantization})")
     return 0
-
-
-@contextmanager
-def steps_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A bar over the steps of a long job; the step name is its label (stderr, terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def update(label: str, done: int, total: int) -> None:
-            progress.update(task, description=label, completed=done, total=total)
-
-        yield update

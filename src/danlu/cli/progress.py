@@ -7,7 +7,7 @@ or its latest figures ("training · loss 0.412 · lr 1.0e-03") show beside it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich import progress as rich
@@ -67,10 +67,3 @@ def bar(
             shown.update(task, description=label, completed=done, total=total)
 
         yield update
-
-
-@contextmanager
-def progress_bar(label: str, unit: str = "items") -> Iterator[Callable[[int, int], None]]:
-    """`bar` under one fixed label, for the callers that still report `(done, total)`."""
-    with bar(unit, label) as update:
-        yield lambda done, total: update(label, done, total)

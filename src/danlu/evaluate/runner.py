@@ -14,7 +14,6 @@ import math
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,9 @@ from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks import task_named
 from danlu.evaluate.tasks.base import EvalSettings
 from danlu.evaluate.tasks.perplexity import PerplexityTask, perplexity
+from danlu.progress import Progress
 
 SAMPLES, RESULT = "samples.jsonl", "result.json"
-Progress = Callable[[int, int], None]
 
 
 def data_hash(path: Path) -> str:
@@ -109,7 +108,7 @@ def evaluate(
                 log.flush()
                 done[item.id] = sample
             if progress:
-                progress(count, len(items))
+                progress(f"{scorer.name} {settings.task}", count, len(items))
     samples = [done[item.id] for item in items]
     result = _result(settings, scorer, task.metric_name, samples, sha, folder)
     write_text_atomic(folder / RESULT, json.dumps(result, indent=2, ensure_ascii=False))

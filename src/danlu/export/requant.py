@@ -15,8 +15,8 @@ from danlu.engine.registry import open_engine
 from danlu.export import parity
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import register_gguf, reserve_name
-from danlu.export.run import Steps
 from danlu.model import open_with_template
+from danlu.progress import Progress
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import utc_now
 from danlu.store.staging import staged_model
@@ -38,7 +38,7 @@ def quantize_model(
     settings: Settings,
     *,
     threads: int = 2,
-    steps: Steps | None = None,
+    steps: Progress | None = None,
 ) -> QuantizeResult:
     """Quantize store model `source` to `qtype` as `name` (default `<source>-<qtype>`)."""
     step = steps or (lambda label, done, total: None)

@@ -10,7 +10,6 @@ whether the export passes or not, and into the new model's manifest when it does
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from danlu.export.merge import base_dtype, base_folder, merge
 from danlu.export.quantize import check_quant_type, quantize
 from danlu.export.register import provenance, register_gguf, reserve_name, write_report
 from danlu.model import open_with_template
+from danlu.progress import Progress
 from danlu.store import Catalog, Manifest
 from danlu.store.manifest import read_manifest
 from danlu.store.staging import staged_model
@@ -38,8 +38,6 @@ from danlu.train.runs import RunRecord, find_run, read_record
 
 Candidate = tuple[str, Path, tuple[str, ...]]
 """A GGUF to check: its row label, its file, and the adapters llama.cpp applies over it."""
-Steps = Callable[[str, int, int], None]
-"""`steps(label, done, total)`: the step that starts now, out of how many."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class ExportResult:
 
 
 def export_run(
-    ref: str, options: ExportOptions, settings: Settings, steps: Steps | None = None
+    ref: str, options: ExportOptions, settings: Settings, steps: Progress | None = None
 ) -> ExportResult:
     """Export training run `ref` (an id or a path) into the store as `options.name`."""
     step = steps or (lambda label, done, total: None)
@@ -128,7 +126,7 @@ class _Export:
     options: ExportOptions
     catalog: Catalog
     converter: str
-    step: Steps
+    step: Progress  # (the step that starts now, steps done, steps in all)
     name: str = ""
 
     def merged(self, quant: str | None) -> tuple[Manifest, parity.ParityReport]:
