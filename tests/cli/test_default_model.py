@@ -67,7 +67,7 @@ def test_train_starts_from_the_default_model(danlu, default_copy, chat_file, mon
     assert SFTSettings(data="x").model == DPOSettings(data="x").model == COPY
     ran = []
     done = SimpleNamespace(id="r", steps=0, metrics={}, run_dir="runs/r")
-    monkeypatch.setattr("danlu.train.sft", lambda settings: ran.append(settings) or done)
+    monkeypatch.setattr("danlu.train.runner.run", lambda s, *_, **__: ran.append(s) or done)
     result = danlu("train", "sft", "--data", str(chat_file))
     assert result.code == 0, result.err
     assert [s.model for s in ran] == [COPY]
