@@ -2,37 +2,51 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Annotated
 
 import typer
 
-from danlu.cli import bench, data, doctor, evaluate, kb, models, run, runs, serve, train, ui
-from danlu.cli import create as create_cmd
-from danlu.cli import export as export_cmd
 from danlu.cli.edge import run_guarded
 
+# name -> "module:function" under danlu.cli; a function ending in () builds a sub-command
+# group (a Typer of its own). Only the module of the command asked for is imported, so a
+# command's start does not pay for every other command's imports.
 COMMANDS = {
-    "list": models.list_models,
-    "show": models.show,
-    "import": models.import_model,
-    "pull": models.pull,
-    "rm": models.remove,
-    "cp": models.copy,
-    "run": run.run,
-    "serve": serve.serve,
-    "eval": evaluate.evaluate,
-    "bench": bench.bench,
-    "export": export_cmd.export,
-    "quantize": export_cmd.quantize,
-    "create": create_cmd.create,
-    "ui": ui.ui,
-    "doctor": doctor.doctor,
-    "kb": kb.group(),  # a sub-command group: a Typer of its own
-    "train": train.group(),
-    "data": data.group(),
-    "runs": runs.group(),
+    "list": "models:list_models",
+    "show": "models:show",
+    "import": "models:import_model",
+    "pull": "models:pull",
+    "rm": "models:remove",
+    "cp": "models:copy",
+    "run": "run:run",
+    "serve": "serve:serve",
+    "eval": "evaluate:evaluate",
+    "bench": "bench:bench",
+    "export": "export:export",
+    "quantize": "export:quantize",
+    "create": "create:create",
+    "ui": "ui:ui",
+    "doctor": "doctor:doctor",
+    "kb": "kb:group()",
+    "train": "train:group()",
+    "data": "data:group()",
+    "runs": "runs:group()",
 }
+
+
+def command(name: str) -> object:
+    """The function (or Typer group) behind command `name`."""
+    module, attr = COMMANDS[name].split(":")
+    target = getattr(importlib.import_module(f"danlu.cli.{module}"), attr.removesuffix("()"))
+    return target() if attr.endswith("()") else target
+
+
+def wanted(args: list[str]) -> list[str]:
+    """The commands to build for `args`: the one named first, or all (for the root's help)."""
+    first = next((a for a in args if not a.startswith("-")), None)
+    return [first] if first in COMMANDS else list(COMMANDS)
 
 
 def _print_version(wanted: bool) -> None:
@@ -54,7 +68,7 @@ def root(
     """丹炉 danlu — run, serve and manage local LLMs."""
 
 
-def build_app() -> typer.Typer:
+def build_app(names: list[str] | None = None) -> typer.Typer:
     app = typer.Typer(
         name="danlu",
         no_args_is_help=True,
@@ -63,7 +77,8 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root)  # the root's own options (--version) and its help text
-    for name, target in COMMANDS.items():
+    for name in names or list(COMMANDS):
+        target = command(name)
         if isinstance(target, typer.Typer):
             app.add_typer(target, name=name)
         else:
@@ -73,7 +88,8 @@ def build_app() -> typer.Typer:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the console script and of in-process tests."""
-    code = run_guarded(build_app(), args)
+    given = sys.argv[1:] if args is None else args
+    code = run_guarded(build_app(wanted(given)), args)
     if args is None:
         sys.exit(code)
     return code
