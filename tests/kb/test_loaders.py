@@ -56,6 +56,29 @@ def test_csv_and_jsonl_become_field_value_records(corpus: Path):
     assert "team: Facilities" in contacts and "parking permits" in contacts
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_its_bom_is_decoded(tmp_path: Path, encoding: str):
+    import codecs
+
+    bom = codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE
+    text = "Quillhaven 的港口有两座桥。\nThe ferry leaves at nine."
+    path = tmp_path / "notes.txt"
+    path.write_bytes(bom + text.encode(encoding))
+    assert load_document(path).text.strip() == text
+
+
+def test_a_json_file_of_records_or_one_record_becomes_field_value_records(tmp_path: Path):
+    many = tmp_path / "offices.json"
+    many.write_text('[{"city": "Lisbon", "floor": 3}, {"city": "Quillhaven", "floor": 1}]')
+    text = load_document(many).text
+    assert "city: Lisbon" in text and "city: Quillhaven" in text and "floor: 3" in text
+    assert text.index("Lisbon") < text.index("Quillhaven")
+    one = tmp_path / "office.json"
+    one.write_text('{"city": "Quillhaven", "phone": "4321"}')
+    assert "city: Quillhaven" in load_document(one).text
+    assert "phone: 4321" in load_document(one).text
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

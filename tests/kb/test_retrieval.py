@@ -9,7 +9,7 @@ import pytest
 
 from danlu.kb import Hit, SearchOptions
 from danlu.kb.embedders.sentence import bundled_path
-from danlu.kb.retrieve import QueryCache
+from danlu.kb.retrieve import RRF_K, QueryCache, fuse
 from tests.kb.conftest import questions
 
 ANSWERABLE = [q for q in questions() if not q.get("unanswerable")]
@@ -107,3 +107,37 @@ def test_the_query_cache_keeps_the_latest_vectors():
     cache.get("b")  # used again: "c" is now the oldest
     cache.put("d", np.zeros(3, dtype=np.float32))
     assert cache.get("c") is None and cache.get("b") is not None
+
+
+def test_reciprocal_rank_fusion_scores_each_chunk_by_its_ranks():
+    dense = [(7, 0.9), (3, 0.8), (5, 0.1)]
+    keyword = [(3, 12.0), (9, 4.0)]
+    fused = dict(fuse(dense, keyword))
+    assert fused == pytest.approx(
+        {3: 1 / 62 + 1 / 61, 7: 1 / 61, 9: 1 / 62, 5: 1 / 63}  # 1/(60 + rank), summed
+    )
+    assert [cid for cid, _ in fuse(dense, keyword)] == [3, 7, 9, 5]
+
+
+@pytest.mark.parametrize("built_kb", ["sqlite"], indirect=True)
+def test_a_hybrid_hits_score_is_the_sum_over_the_lists_that_ranked_it(built_kb):
+    hits = built_kb.search("annual leave days", SearchOptions(k=8, mode="hybrid"))
+    assert any(h.dense_rank and h.keyword_rank for h in hits)  # found by both lists
+    for hit in hits:
+        ranks = [r for r in (hit.dense_rank, hit.keyword_rank) if r is not None]
+        assert ranks and hit.score == pytest.approx(sum(1 / (RRF_K + r) for r in ranks))
+
+
+@pytest.mark.parametrize("built_kb", ["sqlite"], indirect=True)
+def test_a_repeated_query_takes_its_vector_from_the_cache(built_kb):
+    """ask after search, and eval, reuse the vector: shown by planting another query's
+    vector under this one, which the dense search then follows."""
+    dense = SearchOptions(k=3, mode="dense")
+    password = built_kb.search("How do I reset my password?", dense)
+    leave = built_kb.search("How many days of annual leave?", dense)
+    assert [h.chunk.id for h in password] != [h.chunk.id for h in leave]
+    planted = built_kb.query_vectors.get("How do I reset my password?")
+    assert planted is not None  # cached by the first search
+    built_kb.query_vectors.put("How many days of annual leave?", planted)
+    again = built_kb.search("How many days of annual leave?", dense)
+    assert [h.chunk.id for h in again] == [h.chunk.id for h in password]

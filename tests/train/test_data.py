@@ -139,3 +139,44 @@ def test_data_check_reports_rows_and_token_lengths(danlu):  # noqa: F811
     assert bad.code == 1 and "4 of 5 rows are bad" in bad.err
     report = json.loads(bad.out)
     assert report["invalid"] == 4 and report["problems"][0] == "line 2: missing 'output'"
+
+
+def test_a_json_object_holding_its_rows_under_data_and_ndjson_lines(tmp_path: Path):
+    rows = [{"instruction": "a", "output": "b"}, {"instruction": "c", "output": "d"}]
+    wrapped = tmp_path / "rows.json"
+    wrapped.write_text(json.dumps({"version": 1, "data": rows}))
+    lines = tmp_path / "rows.ndjson"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for path in (wrapped, lines):
+        data = load_data(path)
+        assert data.format.name == "alpaca" and data.problems == [], path.name
+        assert [e.messages[-1].content for e in data.examples] == ["b", "d"], path.name
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rows": rows}))  # an object without "data": no rows to guess
+    with pytest.raises(DataError, match=r"must hold an array of rows \(or \{'data': \[...\]\}\)"):
+        load_data(bad)
+
+
+def test_dpo_prompts_given_as_messages_keep_their_turns(tmp_path: Path):
+    turns = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "Blue."},
+        {"role": "user", "content": "Another?"},
+    ]
+    answer = [{"role": "user", "content": "Another?"}, {"role": "assistant", "content": "Red."}]
+    rows = [
+        {"prompt": turns, "chosen": "Green.", "rejected": "No."},
+        {"prompt": turns[1:2], "chosen": answer, "rejected": "No.", "system": "Be kind."},
+        {"prompt": turns[:3], "chosen": "Green.", "rejected": "No."},  # ends with the assistant
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_data(path)
+    assert data.format.name == "dpo"
+    first, second = data.examples
+    assert [(m.role, m.content) for m in first.prompt] == [(t["role"], t["content"]) for t in turns]
+    assert (first.chosen, first.rejected) == ("Green.", "No.")
+    assert [m.role for m in second.prompt] == ["system", "user"]  # `system` goes first
+    assert second.prompt[0].content == "Be kind." and second.chosen == "Red."
+    assert data.problems == ["line 3: the prompt must end with a user turn"]
