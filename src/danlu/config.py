@@ -18,7 +18,22 @@ from danlu.errors import InvalidParameter
 from danlu.system import cpu
 
 
-class Settings(BaseSettings):
+class EnvSettings(BaseSettings):
+    """A settings class read from environment variables (its model_config's env_prefix):
+    a bad variable is a user's mistake, so it is one typed error naming the prefix, not a
+    traceback."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            prefix = self.model_config.get("env_prefix", "")
+            raise InvalidParameter(
+                describe_validation_error(exc), hint=f"check the {prefix}* environment variables"
+            ) from None
+
+
+class Settings(EnvSettings):
     """Where danlu keeps its data and how it runs models by default."""
 
     model_config = SettingsConfigDict(env_prefix="DANLU_", extra="ignore")
@@ -51,15 +66,6 @@ class Settings(BaseSettings):
         "--repack/--no-repack (env DANLU_REPACK); None: measured, else on except on CPUs "
         "with AMX (docs/engine.md).",
     )
-
-    def __init__(self, **values: Any) -> None:
-        # A bad DANLU_* variable is a user's mistake: one typed error, not a traceback.
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise InvalidParameter(
-                describe_validation_error(exc), hint="check the DANLU_* environment variables"
-            ) from None
 
     # The layout of DANLU_HOME: every module finds its folder here, none joins its own.
     @property

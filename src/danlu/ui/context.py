@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from danlu.config import Settings
-from danlu.engine.sampling import describe_validation_error
+from danlu.config import EnvSettings, Settings
 from danlu.errors import InvalidParameter, InvalidRequest, ShuttingDown
 from danlu.server.settings import ServerSettings
 from danlu.server.sites import ANY, host_name, origin_key
@@ -38,7 +37,7 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 API_BODY_LIMIT: int = ServerSettings.model_fields["max_body_bytes"].default
 
 
-class UISettings(BaseSettings):
+class UISettings(EnvSettings):
     """How the page is served and guarded; each field is also read from a `DANLU_UI_<FIELD>`
     environment variable (e.g. DANLU_UI_PASSWORD), and the flags given win over it."""
 
@@ -83,15 +82,6 @@ class UISettings(BaseSettings):
         description="Seconds open connections get to close when the page stops (an open "
         "browser tab holds one for as long as it is open).",
     )
-
-    def __init__(self, **values: Any) -> None:
-        # a bad DANLU_UI_* variable is a user's mistake: one typed error, not a traceback
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise InvalidParameter(
-                describe_validation_error(exc), hint="check the DANLU_UI_* environment variables"
-            ) from None
 
     @property
     def max_upload_bytes(self) -> int:
