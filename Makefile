@@ -34,6 +34,7 @@ run: $(STAMP)
 # lint-imports checks the layer diagram of docs/architecture.md ([tool.importlinter])
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --quiet src tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 
 test: lint $(BROWSER_STAMP)

@@ -33,8 +33,16 @@ def measure_known(name, settings, app, progress):
     for i, test in enumerate(tests, 1):
         spread = Spread.of([speeds[test]] * settings.reps)
         rows.append(
-            SpeedRow(name, 100.0, settings.threads[0], settings.batch[0], test, spread,
-                     flash_attn=fa, repack="on" if repack else "off")
+            SpeedRow(
+                name,
+                100.0,
+                settings.threads[0],
+                settings.batch[0],
+                test,
+                spread,
+                flash_attn=fa,
+                repack="on" if repack else "off",
+            )
         )
         progress("measuring", i * settings.reps, len(tests) * settings.reps)
     return rows

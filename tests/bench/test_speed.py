@@ -47,8 +47,9 @@ def test_every_test_at_every_depth_measures_what_it_says(monkeypatch):
     assert calls and calls[-1] == 8  # 4 tests x 2 reps
     streams = iter(Recording.streams)
     runs = 3  # one warm-up, then the 2 measured
-    for row, (kind, n, depth) in zip(rows, [("pp", 32, 0), ("tg", 8, 0), ("pp", 32, 48),
-                                            ("tg", 8, 48)], strict=True):
+    for row, (kind, n, depth) in zip(
+        rows, [("pp", 32, 0), ("tg", 8, 0), ("pp", 32, 48), ("tg", 8, 48)], strict=True
+    ):
         rates = []
         for _ in range(runs):
             if kind == "pp" and depth:  # the depth first goes into the cache alone

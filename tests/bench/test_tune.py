@@ -114,7 +114,9 @@ def test_save_default_records_the_faster_setting_and_loads_use_it(danlu_home):
     settings = SpeedSettings(prompt_tokens=[16], gen_tokens=[4], reps=2, threads=[2])
     seen = []
     record, rows = save_default(
-        "smollm2", settings, progress=lambda label, done, total: seen.append((done, total)),
+        "smollm2",
+        settings,
+        progress=lambda label, done, total: seen.append((done, total)),
         run=measure_known,
     )
     assert (record.flash_attn, record.repack) == WINNER

@@ -157,10 +157,26 @@ def test_ctrl_c_in_raw_mode_stops_the_answer_and_hands_over_the_turn(danlu_home)
     """llama.cpp's raw mode (-i): Ctrl-C stops an answer, the turn is the user's, and the
     model then continues the text with their line; Ctrl-D leaves."""
     env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
-    flags = ["-p", "Once upon a time", "-i", "--in-prefix", "[you] ", "--temp", "0",
-             "-n", "2000", "--ignore-eos"]
-    child = pexpect.spawn(DANLU, ["run", "smollm2", *flags], env=env, encoding="utf-8",
-                          timeout=60, preexec_fn=default_sigint)
+    flags = [
+        "-p",
+        "Once upon a time",
+        "-i",
+        "--in-prefix",
+        "[you] ",
+        "--temp",
+        "0",
+        "-n",
+        "2000",
+        "--ignore-eos",
+    ]
+    child = pexpect.spawn(
+        DANLU,
+        ["run", "smollm2", *flags],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        preexec_fn=default_sigint,
+    )
     said = "Once upon a time"  # the prompt is printed first
     try:
         for _ in range(2):  # the first answer, then the one to the user's line

@@ -87,8 +87,19 @@ def test_raw_mode_that_outgrows_the_context_ends_with_one_line(danlu, model):
     next line no longer fits. There is no context shifting: one line, exit 1."""
     line = "What happened next to the fisherman and his boat?"
     result = danlu(
-        "run", "smollm2", "-p", "Once upon a time", "-i", "--ignore-eos", "--temp", "0",
-        "-c", "64", "-t", "2", stdin=f"{line}\nnever read\n",
+        "run",
+        "smollm2",
+        "-p",
+        "Once upon a time",
+        "-i",
+        "--ignore-eos",
+        "--temp",
+        "0",
+        "-c",
+        "64",
+        "-t",
+        "2",
+        stdin=f"{line}\nnever read\n",
     )
     assert result.code == 1
     assert result.out.startswith("Once upon a time") and len(result.out) > 64  # it answered
@@ -176,8 +187,9 @@ def test_prompt_cache_is_written_reused_and_refused_when_stale(danlu, model, tmp
     assert saved_tokens(cache) == sky  # a partial match is saved afresh
     # the restored state answers as a fresh run does (up to a near-tie: the cached prefix
     # was computed in another batch shape)
-    fresh = danlu("run", "smollm2", "What is the sky?", "--system", SYSTEM, "--json",
-                  *GREEDY, *SMALL)
+    fresh = danlu(
+        "run", "smollm2", "What is the sky?", "--system", SYSTEM, "--json", *GREEDY, *SMALL
+    )
     assert fresh.code == 0, fresh.err
     fresh_answer = json.loads(fresh.out)["response"]
     assert_same_up_to_a_near_tie(model, sky, fresh_answer, again["response"])

@@ -17,8 +17,19 @@ def test_eval_prints_a_table_and_report_writes_markdown_and_png(danlu, danlu_hom
     assert r.out.splitlines()[2].startswith("| smollm2 | ") and "(n=5)" in r.out
     run = Path(r.err.split("results: ")[1].split()[0]).parent
     assert run.parent == danlu_home / "runs" and run.name.startswith("eval-smollm2-mc-")
-    again = danlu("eval", "smollm2", "--task", "mmlu", "--data", str(DATA / "mmlu"),
-                  "--limit", "2", "--json", "-c", "512")
+    again = danlu(
+        "eval",
+        "smollm2",
+        "--task",
+        "mmlu",
+        "--data",
+        str(DATA / "mmlu"),
+        "--limit",
+        "2",
+        "--json",
+        "-c",
+        "512",
+    )
     assert again.code == 0, again.err
     mmlu = json.loads(again.out)[0]
     assert mmlu["scores"]["overall"]["n"] == 2
@@ -34,18 +45,38 @@ def test_eval_prints_a_table_and_report_writes_markdown_and_png(danlu, danlu_hom
 def test_eval_refusals_are_one_line(danlu):  # noqa: F811
     cases = [
         (("eval", "smollm2", "--task", "mc"), "--task and --data are required"),
-        (("eval", "smollm2", "--task", "trivia", "--data", str(DATA / "mc.jsonl")),
-         "no evaluation task named 'trivia'"),
-        (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "bad_mc.jsonl")),
-         "bad_mc.jsonl line 3: missing 'answer'"),
-        (("eval", "http://127.0.0.1:9/v1", "--task", "mc", "--data", str(DATA / "mc.jsonl")),
-         "a server URL needs --model NAME"),
+        (
+            ("eval", "smollm2", "--task", "trivia", "--data", str(DATA / "mc.jsonl")),
+            "no evaluation task named 'trivia'",
+        ),
+        (
+            ("eval", "smollm2", "--task", "mc", "--data", str(DATA / "bad_mc.jsonl")),
+            "bad_mc.jsonl line 3: missing 'answer'",
+        ),
+        (
+            ("eval", "http://127.0.0.1:9/v1", "--task", "mc", "--data", str(DATA / "mc.jsonl")),
+            "a server URL needs --model NAME",
+        ),
         (("eval", "report", str(DATA)), "no finished evaluation"),
-        (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"), "--shots", "-1"),
-         "invalid shots=-1"),
+        (
+            ("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"), "--shots", "-1"),
+            "invalid shots=-1",
+        ),
         # the engine flags reach the load, as in run and serve
-        (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"), "-ctk", "q3",
-          "--no-repack"), "invalid cache_type_k='q3'"),
+        (
+            (
+                "eval",
+                "smollm2",
+                "--task",
+                "mc",
+                "--data",
+                str(DATA / "mc.jsonl"),
+                "-ctk",
+                "q3",
+                "--no-repack",
+            ),
+            "invalid cache_type_k='q3'",
+        ),
     ]
     for args, message in cases:
         r = danlu(*args)

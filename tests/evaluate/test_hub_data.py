@@ -16,15 +16,33 @@ from danlu.evaluate.runner import SAMPLES
 from tests.store.store_helpers import write_hub_cache
 
 ROWS = [
-    {"question": "Which is a fruit?", "subject": "food", "choices": ["stone", "apple", "car",
-                                                                      "cloud"], "answer": 1},
-    {"question": "Which one can fly?", "subject": "animals", "choices": ["bird", "fish", "worm",
-                                                                          "snail"], "answer": 0},
-    {"question": "Which is a colour?", "subject": "food", "choices": ["bread", "milk", "red",
-                                                                       "tea"], "answer": 2},
+    {
+        "question": "Which is a fruit?",
+        "subject": "food",
+        "choices": ["stone", "apple", "car", "cloud"],
+        "answer": 1,
+    },
+    {
+        "question": "Which one can fly?",
+        "subject": "animals",
+        "choices": ["bird", "fish", "worm", "snail"],
+        "answer": 0,
+    },
+    {
+        "question": "Which is a colour?",
+        "subject": "food",
+        "choices": ["bread", "milk", "red", "tea"],
+        "answer": 2,
+    },
 ]
-DEV = [{"question": "Which is wet?", "subject": "food", "choices": ["water", "sand", "dust",
-                                                                     "ash"], "answer": 0}]
+DEV = [
+    {
+        "question": "Which is wet?",
+        "subject": "food",
+        "choices": ["water", "sand", "dust", "ash"],
+        "answer": 0,
+    }
+]
 
 
 @pytest.fixture
@@ -40,14 +58,18 @@ def hub(tmp_path, monkeypatch):
     files.mkdir()
     pq.write_table(pa.Table.from_pylist(ROWS), files / "test.parquet")
     pq.write_table(pa.Table.from_pylist(DEV), files / "dev.parquet")
-    write_hub_cache(cache, "org/mini-mmlu", {
-        "all/test-00000-of-00001.parquet": files / "test.parquet",
-        "all/dev-00000-of-00001.parquet": files / "dev.parquet",
-    }, kind="datasets")
+    write_hub_cache(
+        cache,
+        "org/mini-mmlu",
+        {
+            "all/test-00000-of-00001.parquet": files / "test.parquet",
+            "all/dev-00000-of-00001.parquet": files / "dev.parquet",
+        },
+        kind="datasets",
+    )
     lettered = [{**r, "answer": "ABCD"[r["answer"]]} for r in ROWS]
     (files / "mc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lettered))
-    write_hub_cache(cache, "org/mini-mc", {"data/test.jsonl": files / "mc.jsonl"},
-                    kind="datasets")
+    write_hub_cache(cache, "org/mini-mc", {"data/test.jsonl": files / "mc.jsonl"}, kind="datasets")
     return cache
 
 
@@ -60,24 +82,36 @@ def test_a_parquet_hub_dataset_scores_as_mmlu_with_its_dev_split(hub, model, tmp
     settings = EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), shots=1)
     result = evaluate(settings, ModelScorer(model), tmp_path / "home")
     got = samples(result)
-    assert [s["id"] for s in got] == ["test-00000-of-00001:1", "test-00000-of-00001:2",
-                                      "test-00000-of-00001:3"]
+    assert [s["id"] for s in got] == [
+        "test-00000-of-00001:1",
+        "test-00000-of-00001:2",
+        "test-00000-of-00001:3",
+    ]
     assert [s["subject"] for s in got] == ["food", "animals", "food"]
     assert result["scores"]["overall"]["n"] == 3
     assert set(result["scores"]["subjects"]) == {"food", "animals"}
     assert str(hub) in result["settings"]["data"]  # the snapshot folder, not the ID
     # the dev row is the one-shot example: the same items scored 0-shot give other logprobs
-    zero = samples(evaluate(EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu")),
-                            ModelScorer(model), tmp_path / "home"))
+    zero = samples(
+        evaluate(
+            EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu")),
+            ModelScorer(model),
+            tmp_path / "home",
+        )
+    )
     assert [s["logprobs"] for s in got] != [s["logprobs"] for s in zero]
 
 
 def test_letters_for_answers_and_subject_filters(hub, model, tmp_path):
-    mc = evaluate(EvalSettings(task="mc", data=Path("hf:org/mini-mc")), ModelScorer(model),
-                  tmp_path)
+    mc = evaluate(
+        EvalSettings(task="mc", data=Path("hf:org/mini-mc")), ModelScorer(model), tmp_path
+    )
     assert mc["scores"]["overall"]["n"] == 3
-    food = evaluate(EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"),
-                                 subjects=["food"]), ModelScorer(model), tmp_path)
+    food = evaluate(
+        EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), subjects=["food"]),
+        ModelScorer(model),
+        tmp_path,
+    )
     assert food["scores"]["overall"]["n"] == 2
 
 

@@ -66,16 +66,19 @@ def _check_graded(result) -> list[dict]:
 
 def test_qa_graded_by_a_store_model_is_deterministic(model, tmp_path):
     settings = EvalSettings(task="qa", data=DATA / "qa.jsonl", max_tokens=16, judge="smollm2")
-    first = _check_graded(evaluate(settings, ModelScorer(model), tmp_path / "a",
-                                   judge=ModelScorer(model)))
-    second = _check_graded(evaluate(settings, ModelScorer(model), tmp_path / "b",
-                                    judge=ModelScorer(model)))
+    first = _check_graded(
+        evaluate(settings, ModelScorer(model), tmp_path / "a", judge=ModelScorer(model))
+    )
+    second = _check_graded(
+        evaluate(settings, ModelScorer(model), tmp_path / "b", judge=ModelScorer(model))
+    )
     assert [s["judge_reply"] for s in first] == [s["judge_reply"] for s in second]
 
 
 def test_qa_graded_through_a_server_agrees_with_the_store_judge(model, live, tmp_path):  # noqa: F811
-    settings = EvalSettings(task="qa", data=DATA / "qa.jsonl", max_tokens=16,
-                            judge=live.v1, judge_model="smollm2")
+    settings = EvalSettings(
+        task="qa", data=DATA / "qa.jsonl", max_tokens=16, judge=live.v1, judge_model="smollm2"
+    )
     judge = ServerScorer(live.v1, "smollm2")
     try:
         served = _check_graded(evaluate(settings, ModelScorer(model), tmp_path, judge=judge))
@@ -97,22 +100,41 @@ def test_qa_graded_through_a_server_agrees_with_the_store_judge(model, live, tmp
 
 
 def test_the_judge_is_in_the_run_key_and_its_api_key_is_never_stored(
-    danlu, model, danlu_home, tmp_path  # noqa: F811
+    danlu,  # noqa: F811
+    model,
+    danlu_home,
+    tmp_path,
 ):
     scorer = ModelScorer(model)
     qa = {"task": "qa", "data": DATA / "qa.jsonl"}
-    judges = [{}, {"judge": "smollm2"}, {"judge": "other"},
-              {"judge": "http://127.0.0.1:9/v1", "judge_model": "a"},
-              {"judge": "http://127.0.0.1:9/v1", "judge_model": "b"}]
+    judges = [
+        {},
+        {"judge": "smollm2"},
+        {"judge": "other"},
+        {"judge": "http://127.0.0.1:9/v1", "judge_model": "a"},
+        {"judge": "http://127.0.0.1:9/v1", "judge_model": "b"},
+    ]
     folders = [run_dir(tmp_path, scorer, EvalSettings(**qa, **j), "0" * 64) for j in judges]
     assert len(set(folders)) == len(judges)  # another judge, or judge model: another run
     key = "judge-key-7f3a9c"
-    settings = ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1,
-                              api_keys=[key])
+    settings = ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1, api_keys=[key])
     server = start_server(settings, tmp_path / "server-home")
     try:
-        args = ("eval", "smollm2", "--task", "qa", "--data", str(DATA / "qa.jsonl"), "-c", "512",
-                "--judge", server.v1, "--judge-model", "smollm2", "--json")
+        args = (
+            "eval",
+            "smollm2",
+            "--task",
+            "qa",
+            "--data",
+            str(DATA / "qa.jsonl"),
+            "-c",
+            "512",
+            "--judge",
+            server.v1,
+            "--judge-model",
+            "smollm2",
+            "--json",
+        )
         refused = danlu(*args)  # the judge's server wants the key
         assert refused.code == 1 and "answered 401" in refused.err, refused.err
         graded = danlu(*args, "--judge-key", key)
@@ -122,7 +144,9 @@ def test_the_judge_is_in_the_run_key_and_its_api_key_is_never_stored(
     result = json.loads(graded.out)[0]
     assert result["metric"] == "judge" and len(_samples(result)) == 3
     assert (result["settings"]["judge"], result["settings"]["judge_model"]) == (
-        server.v1, "smollm2")
+        server.v1,
+        "smollm2",
+    )
     written = [p for p in danlu_home.rglob("*") if p.is_file() and p.stat().st_size < 2**24]
     assert any(p.name == "result.json" for p in written)
     assert not [p for p in written if key.encode() in p.read_bytes()]
@@ -141,12 +165,45 @@ def test_a_judge_is_refused_where_it_cannot_grade():
 
 def test_cli_judge_refusals_are_one_line(danlu):  # noqa: F811
     cases = [
-        (("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"),
-          "--judge", "smollm2"), "only the qa task"),
-        (("eval", "smollm2", "--task", "qa", "--data", str(DATA / "qa.jsonl"),
-          "--judge", "http://127.0.0.1:9/v1"), "needs the model name"),
-        (("eval", "smollm2", "--task", "qa", "--data", str(DATA / "qa.jsonl"),
-          "--judge", "no-such-judge"), "no-such-judge"),
+        (
+            (
+                "eval",
+                "smollm2",
+                "--task",
+                "mc",
+                "--data",
+                str(DATA / "mc.jsonl"),
+                "--judge",
+                "smollm2",
+            ),
+            "only the qa task",
+        ),
+        (
+            (
+                "eval",
+                "smollm2",
+                "--task",
+                "qa",
+                "--data",
+                str(DATA / "qa.jsonl"),
+                "--judge",
+                "http://127.0.0.1:9/v1",
+            ),
+            "needs the model name",
+        ),
+        (
+            (
+                "eval",
+                "smollm2",
+                "--task",
+                "qa",
+                "--data",
+                str(DATA / "qa.jsonl"),
+                "--judge",
+                "no-such-judge",
+            ),
+            "no-such-judge",
+        ),
     ]
     for args, message in cases:
         r = danlu(*args)

@@ -31,13 +31,15 @@ def lm_eval(base_url: str, tmp_path: Path) -> tuple[dict, list[dict]]:
     config = yaml.safe_load((DATA / "mc20.yaml").read_text(encoding="utf-8"))
     config["dataset_kwargs"]["data_files"]["test"] = str(DATA / "mc20.jsonl")
     (tasks / "mc20.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    model_args = ",".join([
-        "model=smollm2",
-        f"base_url={base_url}/v1/completions",
-        "tokenizer_backend=remote",
-        "num_concurrent=1",
-        "max_retries=1",
-    ])
+    model_args = ",".join(
+        [
+            "model=smollm2",
+            f"base_url={base_url}/v1/completions",
+            "tokenizer_backend=remote",
+            "num_concurrent=1",
+            "max_retries=1",
+        ]
+    )
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -45,9 +47,23 @@ def lm_eval(base_url: str, tmp_path: Path) -> tuple[dict, list[dict]]:
         "HF_HOME": str(tmp_path / "hf"),  # the datasets cache of this run only
     }
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "lm_eval", "run", "--model", "local-completions",
-               "--model_args", model_args, "--tasks", "danlu_mc20",
-               "--include_path", str(tasks), "--output_path", str(out), "--log_samples"]
+    command = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        "local-completions",
+        "--model_args",
+        model_args,
+        "--tasks",
+        "danlu_mc20",
+        "--include_path",
+        str(tasks),
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
@@ -58,8 +74,9 @@ def lm_eval(base_url: str, tmp_path: Path) -> tuple[dict, list[dict]]:
 
 def test_lm_eval_through_danlu_serve_scores_as_danlu_eval(live, model, tmp_path):  # noqa: F811
     theirs, their_samples = lm_eval(live.url, tmp_path)
-    ours = evaluate(EvalSettings(task="mc", data=DATA / "mc20.jsonl"), ModelScorer(model),
-                    tmp_path / "home")
+    ours = evaluate(
+        EvalSettings(task="mc", data=DATA / "mc20.jsonl"), ModelScorer(model), tmp_path / "home"
+    )
     lines = (Path(ours["run_dir"]) / SAMPLES).read_text(encoding="utf-8").splitlines()
     our_samples = [json.loads(line) for line in lines]
     assert len(their_samples) == len(our_samples) == 20

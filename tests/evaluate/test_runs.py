@@ -113,13 +113,25 @@ def test_an_interrupted_run_carries_on(model, tmp_path):
 
 
 def test_shots_on_jsonl_are_its_first_items_solved_before_each_question(model, danlu):  # noqa: F811
-    r = danlu("eval", "smollm2", "--task", "mc", "--data", str(DATA / "mc.jsonl"),
-              "--shots", "2", "--json", "-c", "512")
+    r = danlu(
+        "eval",
+        "smollm2",
+        "--task",
+        "mc",
+        "--data",
+        str(DATA / "mc.jsonl"),
+        "--shots",
+        "2",
+        "--json",
+        "-c",
+        "512",
+    )
     assert r.code == 0, r.err
     result = json.loads(r.out)[0]
     rows = [json.loads(line) for line in (DATA / "mc.jsonl").read_text().splitlines()]
-    shots = "".join(f"Question: {q['question']}\nAnswer: {q['choices'][q['answer']]}\n\n"
-                    for q in rows[:2])
+    shots = "".join(
+        f"Question: {q['question']}\nAnswer: {q['choices'][q['answer']]}\n\n" for q in rows[:2]
+    )
     samples = read_samples(result)
     assert [s["id"] for s in samples] == [row["id"] for row in rows[2:]]  # shots not scored
     acc = []
@@ -175,8 +187,11 @@ def test_limit_and_seed_pick_a_stable_sample(model, tmp_path):
 
 
 def test_generative_qa_and_multiple_choice_by_generation(model, tmp_path):
-    qa = evaluate(EvalSettings(task="qa", data=DATA / "qa.jsonl", metric="contains",
-                               max_tokens=16), ModelScorer(model), tmp_path)
+    qa = evaluate(
+        EvalSettings(task="qa", data=DATA / "qa.jsonl", metric="contains", max_tokens=16),
+        ModelScorer(model),
+        tmp_path,
+    )
     samples = read_samples(qa)
     rows = [json.loads(line) for line in (DATA / "qa.jsonl").read_text().splitlines()]
     assert [s["id"] for s in samples] == [r["id"] for r in rows] == ["q1", "q2", "q3"]
@@ -191,8 +206,9 @@ def test_generative_qa_and_multiple_choice_by_generation(model, tmp_path):
         assert sample["score"] == float(any(a.lower() in reply.lower() for a in answers))
     assert qa["scores"]["overall"] == pytest.approx(summary([s["score"] for s in samples]))
 
-    by_gen = evaluate(EvalSettings(task="mmlu", data=DATA / "mmlu", mode="generate"),
-                      ModelScorer(model), tmp_path)
+    by_gen = evaluate(
+        EvalSettings(task="mmlu", data=DATA / "mmlu", mode="generate"), ModelScorer(model), tmp_path
+    )
     gen = read_samples(by_gen)
     assert all("logprobs" not in s for s in gen)
     # each question asked in a chat as the MMLU prompt plus the request for a letter; the
@@ -208,8 +224,9 @@ def test_generative_qa_and_multiple_choice_by_generation(model, tmp_path):
                     f"{subject}.\n\n{question}\n{options}\nAnswer:\n"
                     "Answer with the letter of the right option only."
                 )
-                reply = model.chat([{"role": "user", "content": ask}], temperature=0,
-                                   max_tokens=8).text
+                reply = model.chat(
+                    [{"role": "user", "content": ask}], temperature=0, max_tokens=8
+                ).text
                 letter = re.search(r"\b([ABCD])\b", reply.upper())
                 pred = "ABCD".index(letter.group(1)) if letter else None
                 expected.append((reply, pred, float(pred == "ABCD".index(answer))))

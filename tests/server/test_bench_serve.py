@@ -39,13 +39,24 @@ def test_failures_are_counted_not_raised(live):
 
 
 def test_cli_json(danlu, live):  # noqa: F811
-    r = danlu("bench", "serve", live.url, "--concurrency", "2", "--requests", "2",
-              "--max-tokens", "4", "--json")
+    r = danlu(
+        "bench",
+        "serve",
+        live.url,
+        "--concurrency",
+        "2",
+        "--requests",
+        "2",
+        "--max-tokens",
+        "4",
+        "--json",
+    )
     assert r.code == 0, r.err
     (level,) = json.loads(r.out)
     assert level["concurrency"] == 2 and level["errors"] == 0
-    table = danlu("bench", "serve", live.url, "--concurrency", "1", "--requests", "20",
-                  "--max-tokens", "2")
+    table = danlu(
+        "bench", "serve", live.url, "--concurrency", "1", "--requests", "20", "--max-tokens", "2"
+    )
     assert table.out.startswith("| clients | requests | errors |")
     assert "more requests than prompts" in table.err
     bad = danlu("bench", "serve", "ftp://x")

@@ -45,8 +45,13 @@ FUZZ = settings(
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own: small context and a short timeout keep each request quick."""
     settings = ServerSettings(
-        models=["smollm2"], parallel=2, n_ctx=256, threads=2, keep_alive=-1,
-        max_queue=8, request_timeout=20,
+        models=["smollm2"],
+        parallel=2,
+        n_ctx=256,
+        threads=2,
+        keep_alive=-1,
+        max_queue=8,
+        request_timeout=20,
     )
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a pull fails fast on loopback
@@ -123,10 +128,16 @@ def body_for(path: str, ids) -> dict:
         "/v1/completions": {"model": "smollm2", "prompt": ids, "max_tokens": 1},
         "/v1/embeddings": {"model": "smollm2", "input": ids},
         "/v1/chat/completions": {
-            "model": "smollm2", "messages": chat, "max_tokens": 1, "logit_bias": bias
+            "model": "smollm2",
+            "messages": chat,
+            "max_tokens": 1,
+            "logit_bias": bias,
         },
         "/api/generate": {
-            "model": "smollm2", "prompt": "hi", "context": ids, "stream": False,
+            "model": "smollm2",
+            "prompt": "hi",
+            "context": ids,
+            "stream": False,
             "options": {"num_predict": 1},
         },
         "/detokenize": {"tokens": ids},
@@ -145,8 +156,10 @@ def well_formed(path: str, ids) -> bool:
     if not ids:
         return False
     items = ids if nested else [ids]
-    return all(isinstance(item, list) and item and not any(
-        isinstance(x, list) for x in item) for item in items)
+    return all(
+        isinstance(item, list) and item and not any(isinstance(x, list) for x in item)
+        for item in items
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,8 +219,11 @@ def deep(levels: int) -> dict:
 LEAVES = st.one_of(
     st.fixed_dictionaries(
         {"type": st.just("string")},
-        optional={"minLength": st.sampled_from(BOUNDS), "maxLength": st.sampled_from(BOUNDS),
-                  "pattern": st.sampled_from(PATTERNS)},
+        optional={
+            "minLength": st.sampled_from(BOUNDS),
+            "maxLength": st.sampled_from(BOUNDS),
+            "pattern": st.sampled_from(PATTERNS),
+        },
     ),
     st.builds(
         lambda n: {"enum": [f"v{i}" for i in range(n)]}, st.sampled_from([0, 1, 256, 20_000])
@@ -223,8 +239,10 @@ SCHEMAS = st.recursive(
             inner,
             st.sampled_from(BOUNDS),
         ),
-        st.builds(lambda p: {"type": "object", "properties": p, "required": list(p)},
-                  st.dictionaries(NAMES, inner, max_size=3)),
+        st.builds(
+            lambda p: {"type": "object", "properties": p, "required": list(p)},
+            st.dictionaries(NAMES, inner, max_size=3),
+        ),
         st.builds(lambda alts: {"anyOf": alts}, st.lists(inner, max_size=3)),
     ),
     max_leaves=4,
@@ -235,14 +253,28 @@ def schema_request(where: str, schema: dict) -> tuple[str, dict]:
     chat = [{"role": "user", "content": "hi"}]
     if where == "response_format":
         fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
-        return "/v1/chat/completions", {"model": "smollm2", "messages": chat, "max_tokens": 8,
-                                        "response_format": fmt}
+        return "/v1/chat/completions", {
+            "model": "smollm2",
+            "messages": chat,
+            "max_tokens": 8,
+            "response_format": fmt,
+        }
     if where == "format":
-        return "/api/chat", {"model": "smollm2", "messages": chat, "stream": False,
-                             "format": schema, "options": {"num_predict": 8}}
+        return "/api/chat", {
+            "model": "smollm2",
+            "messages": chat,
+            "stream": False,
+            "format": schema,
+            "options": {"num_predict": 8},
+        }
     tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
-    return "/v1/chat/completions", {"model": "smollm2", "messages": chat, "max_tokens": 8,
-                                    "tools": [tool], "tool_choice": "required"}
+    return "/v1/chat/completions", {
+        "model": "smollm2",
+        "messages": chat,
+        "max_tokens": 8,
+        "tools": [tool],
+        "tool_choice": "required",
+    }
 
 
 def send(server: LiveServer, path: str, body: dict) -> httpx.Response:
@@ -275,8 +307,13 @@ def test_odd_tool_names_are_answered_without_a_5xx(fuzzed, watch):
     @settings(FUZZ, max_examples=12)
     def check(name) -> None:
         tool = {"type": "function", "function": {"name": name}}
-        body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
-                "max_tokens": 24, "tools": [tool], "tool_choice": "required"}
+        body = {
+            "model": "smollm2",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 24,
+            "tools": [tool],
+            "tool_choice": "required",
+        }
         r = send(fuzzed, "/v1/chat/completions", body)
         assert r.status_code in OK_OR_REFUSED, (name, r.status_code, r.text[:300])
         message = r.json()["choices"][0]["message"] if r.status_code == 200 else {}
@@ -290,14 +327,25 @@ def test_odd_tool_names_are_answered_without_a_5xx(fuzzed, watch):
 
 # each route's smallest valid body, quick to answer; every numeric field is set in turn
 NUMERIC_BODIES = {
-    "/v1/chat/completions": {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
-                             "max_tokens": 1},
+    "/v1/chat/completions": {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 1,
+    },
     "/v1/completions": {"model": "smollm2", "prompt": "hi", "max_tokens": 1},
     "/v1/embeddings": {"model": "smollm2", "input": "hi"},
-    "/api/chat": {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}],
-                  "stream": False, "options": {"num_predict": 1}},
-    "/api/generate": {"model": "smollm2", "prompt": "hi", "stream": False,
-                      "options": {"num_predict": 1}},
+    "/api/chat": {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": False,
+        "options": {"num_predict": 1},
+    },
+    "/api/generate": {
+        "model": "smollm2",
+        "prompt": "hi",
+        "stream": False,
+        "options": {"num_predict": 1},
+    },
     "/api/embed": {"model": "smollm2", "input": "hi"},
 }
 NOT_NUMBERS = [float("nan"), float("inf"), -1e300]
@@ -343,9 +391,15 @@ def test_nan_and_infinity_in_every_numeric_field_are_never_a_5xx(fuzzed, watch, 
 
 
 def test_after_the_hostile_cases_a_chat_completes_and_memory_stayed_bounded(fuzzed, watch):
-    r = send(fuzzed, "/v1/chat/completions", {
-        "model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
-    })
+    r = send(
+        fuzzed,
+        "/v1/chat/completions",
+        {
+            "model": "smollm2",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 4,
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["finish_reason"] in ("length", "stop")
     assert watch.rise() < MEMORY_BOUND, f"resident memory rose {watch.rise() / MIB:.0f} MiB"

@@ -27,8 +27,10 @@ def chatml_tokens(model, messages: list[dict]) -> int:
 def test_num_ctx_below_the_conversation_drops_the_oldest_turns(live, model):
     system = {"role": "system", "content": "You keep notes."}
     exchanges = [  # each note longer than the one before: which ones stayed shows in the count
-        [{"role": "user", "content": f"note {i}: " + "word " * (20 + 12 * i)},
-         {"role": "assistant", "content": f"noted {i}"}]
+        [
+            {"role": "user", "content": f"note {i}: " + "word " * (20 + 12 * i)},
+            {"role": "assistant", "content": f"noted {i}"},
+        ]
         for i in range(6)
     ]
     question = {"role": "user", "content": "what was the last note?"}

@@ -273,8 +273,10 @@ def test_tool_results_reach_the_model(openai_client, model):
     ]
     field = gguf.GGUFReader(str(smollm2_path())).fields["tokenizer.chat_template"]
     template = bytes(field.parts[field.data[0]]).decode("utf-8")
-    text = jinja2.Environment().from_string(template).render(
-        messages=turns, add_generation_prompt=True
+    text = (
+        jinja2.Environment()
+        .from_string(template)
+        .render(messages=turns, add_generation_prompt=True)
     )
     assert text.endswith("Sunny, 21 degrees<|im_end|>\n<|im_start|>assistant\n")
     expected = model.engine.tokenize(text, add_bos=True)

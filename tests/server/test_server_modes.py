@@ -135,15 +135,20 @@ def test_the_ram_prompt_cache_brings_back_a_prompt_its_slot_lost(server_with, mo
     live = server_with(parallel=1, n_ctx=1024, **({} if cache_ram is None else {"cache_ram": 0}))
 
     def ask(text: str) -> dict:
-        body = {"model": "smollm2", "messages": [{"role": "user", "content": text}],
-                "max_tokens": 4, "temperature": 0}
+        body = {
+            "model": "smollm2",
+            "messages": [{"role": "user", "content": text}],
+            "max_tokens": 4,
+            "temperature": 0,
+        }
         r = httpx.post(f"{live.v1}/chat/completions", json=body, timeout=120)
         assert r.status_code == 200, r.text
         return r.json()["usage"]
 
     first, other, again = ask(CHORES), ask(BREAD), ask(CHORES)
-    chores, bread = (model.prepare_chat([{"role": "user", "content": t}]).tokens
-                     for t in (CHORES, BREAD))
+    chores, bread = (
+        model.prepare_chat([{"role": "user", "content": t}]).tokens for t in (CHORES, BREAD)
+    )
     header = next(i for i, (a, b) in enumerate(zip(chores, bread, strict=False)) if a != b)
     assert header * 2 < len(chores)  # so the second prompt's admission saves the first
     assert first["prompt_tokens"] == again["prompt_tokens"] == len(chores)

@@ -103,7 +103,8 @@ def test_chat_max_tokens_zero_is_refused_like_the_cli(openai_client, live):
         )
     with pytest.raises(openai.BadRequestError, match="max_completion_tokens"):
         openai_client.chat.completions.create(
-            model="smollm2", messages=[{"role": "user", "content": "hi"}],
+            model="smollm2",
+            messages=[{"role": "user", "content": "hi"}],
             max_completion_tokens=0,
         )
     # text completions keep max_tokens 0 (echo-only scoring), as OpenAI does

@@ -50,8 +50,14 @@ def token_bytes(token: str) -> bytes:
 def test_echoed_offsets_index_the_returned_text_for_chinese(live):
     """Offsets count characters of the text as returned; partial UTF-8 tokens keep bytes."""
     prompt = "中国的首都 is Beijing"
-    body = {"model": "smollm2", "prompt": prompt, "echo": True, "logprobs": 1, "max_tokens": 3,
-            "temperature": 0}
+    body = {
+        "model": "smollm2",
+        "prompt": prompt,
+        "echo": True,
+        "logprobs": 1,
+        "max_tokens": 3,
+        "temperature": 0,
+    }
     choice = post(live, "/v1/completions", body)["choices"][0]
     text, lp = choice["text"], choice["logprobs"]
     assert text.startswith(prompt)
@@ -66,12 +72,18 @@ def test_echoed_offsets_index_the_returned_text_for_chinese(live):
 
 
 def test_streamed_offsets_match_the_plain_answer(live):
-    body = {"model": "smollm2", "prompt": "写一首诗", "logprobs": 1, "max_tokens": 6,
-            "temperature": 0}
+    body = {
+        "model": "smollm2",
+        "prompt": "写一首诗",
+        "logprobs": 1,
+        "max_tokens": 6,
+        "temperature": 0,
+    }
     plain = post(live, "/v1/completions", body)["choices"][0]["logprobs"]
     offsets, tokens = [], []
-    with httpx.stream("POST", f"{live.url}/v1/completions", json={**body, "stream": True},
-                      timeout=60) as r:
+    with httpx.stream(
+        "POST", f"{live.url}/v1/completions", json={**body, "stream": True}, timeout=60
+    ) as r:
         for line in r.iter_lines():
             if line.startswith("data: {"):
                 chunk = json.loads(line[6:])["choices"][0]
@@ -89,11 +101,12 @@ def test_an_end_token_keeps_its_logprob_as_lm_eval_expects(live):
     continuation = post(live, "/tokenize", {"prompt": " tea"})["tokens"]
     ids = context + continuation
     base = {"model": "smollm2", "prompt": ids, "echo": True, "logprobs": 1, "temperature": 0}
-    forced = post(live, "/v1/completions", {**base, "max_tokens": 1,
-                                            "logit_bias": {str(eos): 100}})["choices"][0]
+    forced = post(
+        live, "/v1/completions", {**base, "max_tokens": 1, "logit_bias": {str(eos): 100}}
+    )["choices"][0]
     assert forced["finish_reason"] == "stop"
     lps = forced["logprobs"]["token_logprobs"]
     assert len(lps) == len(ids) + 1 and isinstance(lps[-1], float)
     scored = post(live, "/v1/completions", {**base, "max_tokens": 0})["choices"][0]
-    expected = sum(scored["logprobs"]["token_logprobs"][len(context):])
-    assert sum(lps[len(context):-1]) == expected != 0.0
+    expected = sum(scored["logprobs"]["token_logprobs"][len(context) :])
+    assert sum(lps[len(context) : -1]) == expected != 0.0

@@ -36,8 +36,9 @@ def test_packing_reaches_the_trainer(home):
 @pytest.mark.slow
 def test_a_held_out_split_logs_an_evaluation_loss(home):
     result = sft(SFTSettings(**TINY, eval_split=0.25), home)
-    rows = [json.loads(line) for line in
-            (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
     evals = [r["eval_loss"] for r in rows if "eval_loss" in r]
     assert evals and all(math.isfinite(v) and v > 0 for v in evals)
     assert any("loss" in r and "eval_loss" not in r for r in rows)  # training loss too

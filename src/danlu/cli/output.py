@@ -31,5 +31,3 @@ def completion_json(model: str, result: Completion) -> dict[str, Any]:
         },
         "notices": list(result.notices),
     }
-
-
