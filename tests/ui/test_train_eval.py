@@ -85,20 +85,35 @@ def test_the_finished_run_exports_its_adapter_alone(page, ui_home):
     assert manifest["adapters"] and manifest["parent"] == "smollm2"
 
 
-def test_a_restarted_page_shows_the_runs_last_export(ui_home):
-    # a page process of its own over the same home: no export job of its own to follow
+def test_a_restarted_page_shows_the_runs_last_export(tmp_path):
+    """A page process of its own, with no export job to follow, shows the newest report
+    saved in the run folder (its own home: it does not lean on the exports above)."""
+    import os
+
     from danlu.config import Settings
+    from danlu.export.parity import ParityReport, ParityRow
+    from danlu.export.register import write_report
     from danlu.ui.context import UIContext, UISettings
     from danlu.ui.export_panel import ExportActions
 
-    run_id = next(d.name for d in (ui_home / "runs").iterdir() if (d / "exports").is_dir())
-    ctx = UIContext.create(UISettings(open_browser=False), Settings(home=ui_home))
+    settings = Settings(home=tmp_path)
+    run_dir = settings.runs_dir / "r1"
+    run_dir.mkdir(parents=True)
+    for age, (name, variants) in enumerate(
+        [("newer", ["f16 base + adapter", "smollm2 + adapter"]), ("older", ["f16"])]
+    ):
+        report = ParityReport("the trained model (transformers)", 24)
+        for variant in variants:
+            report.add(ParityRow(variant, 1000, greedy=4, prompts=4, top1=1.0, ll=-0.5))
+        path = write_report(run_dir, name, report)
+        os.utime(path, (1e9 - age, 1e9 - age))  # "older" was written first
+    ctx = UIContext.create(UISettings(open_browser=False), settings)
     try:
-        status, rows = ExportActions(ctx).follow(run_id)
+        status, rows = ExportActions(ctx).follow("r1")
     finally:
         ctx.close()
-    assert f"{run_id} → tiny-adapter" in status and "exported earlier" in status  # the newest
-    assert "parity against" in status
+    assert "r1 → newer" in status and "exported earlier" in status
+    assert "parity against the trained model (transformers)" in status
     assert [row[0] for row in rows] == ["f16 base + adapter", "smollm2 + adapter"], rows
 
 
