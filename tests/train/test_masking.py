@@ -65,3 +65,74 @@ def test_preference_pairs_render_prompt_and_answers_through_the_template(rendere
     )
     assert parts["chosen"] == "Paris.<|im_end|>\n"
     assert parts["rejected"] == "I refuse to answer that.<|im_end|>\n"
+
+
+@pytest.fixture(scope="module")
+def home_module(tmp_path_factory, base_cache):
+    from danlu.config import Settings
+
+    home = tmp_path_factory.mktemp("collate-home")
+    (home / "cache").symlink_to(base_cache, target_is_directory=True)
+    return Settings(home=home)
+
+
+@pytest.fixture(scope="module")
+def collated(home_module):
+    """A batch as TRL's SFTTrainer collates it, from danlu's trainer builder, with the
+    assistant-only loss on and off (4 of the 36 facts)."""
+    from danlu.train.base import chat_template, dequantize, load_tokenizer
+    from danlu.train.runner import RunContext, check, common_args, load_model
+    from danlu.train.settings import SFTSettings
+    from danlu.train.stages import stage_named
+    from danlu.train.stages.sft import build_sft_trainer
+
+    batches = {}
+    for assistant_only in (True, False):
+        settings = SFTSettings(
+            data=str(DATA / "facts.jsonl"), batch_size=4, max_length=256,
+            assistant_only=assistant_only,
+        )  # fmt: skip
+        plan = check(settings, stage_named("sft"), home_module)
+        folder = dequantize(plan.base)
+        tokenizer = load_tokenizer(folder)
+        template = chat_template(plan.base, tokenizer, None)
+        run_dir = home_module.runs_dir / f"collate-{assistant_only}"
+        run_dir.mkdir(parents=True)
+        context = RunContext(
+            plan, run_dir, tokenizer, Renderer(template, tokenizer), load_model(plan, folder),
+            common_args(plan, run_dir),
+        )  # fmt: skip
+        trainer = build_sft_trainer(context)
+        batch = next(iter(trainer.get_train_dataloader()))
+        batches[assistant_only] = (batch, Renderer(template, tokenizer), plan.data.examples)
+    return batches
+
+
+def _rows(batch) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per row, without the padding."""
+    rows = []
+    for ids, labels, attention in zip(
+        batch["input_ids"].tolist(),
+        batch["labels"].tolist(),
+        batch["attention_mask"].tolist(),
+        strict=True,
+    ):
+        n = sum(attention)
+        rows.append((ids[:n], labels[:n]))
+    return rows
+
+
+def test_the_collated_batch_learns_only_the_assistants_tokens(collated):
+    batch, renderer, examples = collated[True]
+    expected = {tuple(e.input_ids): e.labels() for e in map(renderer.encode, examples)}
+    rows = _rows(batch)
+    assert len(rows) == 4
+    for ids, labels in rows:
+        assert labels == expected[tuple(ids)]  # -100 on the system, user and template tokens
+        assert -100 in labels and any(label != -100 for label in labels)
+
+
+def test_without_assistant_only_every_token_is_learned(collated):
+    batch, _, _ = collated[False]
+    for ids, labels in _rows(batch):
+        assert labels == ids
