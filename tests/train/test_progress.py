@@ -19,7 +19,7 @@ def test_steps_reported_drawn_and_recorded(tmp_path: Path):
     from danlu.train.progress import RunProgress, drop_metrics_after
 
     screen, events = io.StringIO(), []
-    console = Console(file=screen, force_terminal=True, width=120)
+    console = Console(file=screen, force_terminal=True, width=240)  # no column cut short
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
     state, control = TrainerState(max_steps=3), TrainerControl()
     with bar("steps", console=console) as draw:

@@ -72,7 +72,8 @@ def test_stop_reaches_a_cli_job_even_where_the_page_ignores_sigint(danlu_home):
         job = jobs.spawn("run", "run", args)
     finally:
         signal.signal(signal.SIGINT, previous)
-    _until(lambda: len(job.log) > 1 or not job.running)  # it has started talking
+    # it has started talking (a loaded CI machine takes a while to start a process)
+    _until(lambda: len(job.log) > 1 or not job.running, timeout=180)
     assert job.running
     jobs.cancel(job.id)
     _until(lambda: not job.running, timeout=STOP_GRACE / 2)
