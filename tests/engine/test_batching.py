@@ -10,13 +10,13 @@ from danlu.engine.base import Completion, LoadOptions
 from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.engine.sampling import SamplingParams
 from tests.conftest import smollm2_path
+from tests.near_ties import NEAR_TIE
 
 PROMPTS = [
     f"<|im_start|>user\nWrite one sentence about the number {i}.<|im_end|>\n<|im_start|>assistant\n"
     for i in range(6)
 ]
 GREEDY = SamplingParams(temperature=0, max_tokens=32, logprobs=2)
-NEAR_TIE = 0.25  # nats; batch shapes move llama.cpp's log-probabilities by up to ~0.06
 
 
 def assert_same_answer_up_to_a_near_tie(solo: Completion, batched: Completion) -> None:

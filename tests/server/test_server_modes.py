@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from danlu.server import ServerSettings
+from tests.near_ties import NEAR_TIE
 from tests.server.conftest import eventually, metric, start_server, stop_server
 
 ASK = {"model": "smollm2", "messages": [{"role": "user", "content": "Tell me a story."}]}
@@ -156,9 +157,6 @@ def test_the_ram_prompt_cache_brings_back_a_prompt_its_slot_lost(server_with, mo
     assert other["prompt_tokens_details"]["cached_tokens"] == header  # the slot's own cache
     cached = again["prompt_tokens_details"]["cached_tokens"]
     assert cached == (header if cache_ram == 0 else len(chores) - 1)
-
-
-NEAR_TIE = 0.25  # nats; batch shapes and the prefix cache move log-probabilities ~0.06
 
 
 def assert_same_answer_up_to_a_near_tie(solo, batched) -> None:
