@@ -292,6 +292,11 @@ class Engine(Protocol):
         """The raw bytes one token adds to the output text."""
         ...
 
+    def token_text(self, token: int) -> str:
+        """How the vocabulary spells one token, control tokens included (`<|im_end|>`,
+        where `piece` gives nothing); for showing tokens, not for building text."""
+        ...
+
     def special_tokens(self) -> tuple[str, str]:
         """(BOS text, EOS text), as chat templates refer to them."""
         ...

@@ -162,6 +162,12 @@ class TransformersEngine:
         check_token_ids((token,), self.n_vocab)
         return self._pieces[token]
 
+    def token_text(self, token: int) -> str:
+        check_token_ids((token,), self.n_vocab)
+        if token in self.tokenizer.all_special_ids:
+            return str(self.tokenizer.convert_ids_to_tokens(token))
+        return self._pieces[token].decode("utf-8", "replace")
+
     def special_tokens(self) -> tuple[str, str]:
         return self.tokenizer.bos_token or "", self.tokenizer.eos_token or ""
 
