@@ -29,6 +29,7 @@ COMMANDS = {
     "create": "create:create",
     "ui": "ui:ui",
     "doctor": "doctor:doctor",
+    "tokenize": "tokenize:tokenize",
     "kb": "kb:group()",
     "train": "train:group()",
     "data": "data:group()",
