@@ -92,6 +92,11 @@ class Settings(EnvSettings):
         return self.home / "cache"
 
     @property
+    def prompts_dir(self) -> Path:
+        """The prompt library's own prompts, one JSON file each (built-ins ship in the package)."""
+        return self.home / "prompts"
+
+    @property
     def ui_dir(self) -> Path:
         """The web page's jobs, uploads, charts and gradio's own files."""
         return self.home / "ui"

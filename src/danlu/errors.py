@@ -165,3 +165,16 @@ class MissingExtra(DanluError):
 
     status = 501
     code = "missing_extra"
+
+
+class PromptNotFound(DanluError):
+    """No prompt of that name is in the prompt library (built-in or DANLU_HOME/prompts)."""
+
+    status = 404
+    code = "prompt_not_found"
+
+
+class MissingVariable(InvalidRequest):
+    """A prompt template needs a variable that was not given and has no default."""
+
+    code = "missing_variable"
