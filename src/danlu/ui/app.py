@@ -31,6 +31,7 @@ from danlu.ui.feedback import friendly
 TABS = (
     ("Chat", "danlu.ui.chat_tab"),
     ("Models", "danlu.ui.models_tab"),
+    ("Tokens", "danlu.ui.tokens_tab"),
     ("Knowledge", "danlu.ui.knowledge_tab"),
     ("Train", "danlu.ui.train_tab"),
     ("Evaluate", "danlu.ui.evaluate_tab"),
