@@ -13,6 +13,7 @@ from pathlib import Path
 
 from danlu.chat.messages import Message
 from danlu.cli.edge import report
+from danlu.cli.probs import ProbsPrinter
 from danlu.cli.slash import run_slash
 from danlu.cli.style import Style
 from danlu.config import Settings
@@ -105,14 +106,20 @@ class Repl:
         self.messages.append(Message(role="user", content=text))
         chunks, parts = [], []
         stream = None
+        probs = self._inspector()
         sys.stdout.write(self.style.answer)
         try:
             stream = self._start(self.conversation())
             for chunk in stream:
-                sys.stdout.write(chunk.text)
+                if probs is not None:
+                    probs.feed(chunk)
+                else:
+                    sys.stdout.write(chunk.text)
                 sys.stdout.flush()
                 parts.append(chunk.text)
                 chunks.append(chunk)
+            if probs is not None:  # the candidates came token by token; now the answer whole
+                sys.stdout.write("\n" + "".join(parts))
         except KeyboardInterrupt:
             if stream is not None:
                 stream.close()
@@ -128,6 +135,12 @@ class Repl:
             if self.cache is not None:
                 self.cache.after()
         self.messages.append(Message(role="assistant", content="".join(parts)))
+
+    def _inspector(self) -> ProbsPrinter | None:
+        """The sampling inspector's printer while /probs (or --show-probs) is on."""
+        if not self.model.defaults.post_sampling_probs:
+            return None
+        return ProbsPrinter(self.model.engine.piece, sys.stdout.write)
 
     def _start(self, conversation: list[Message]) -> Iterator[Chunk]:
         """The answer's chunk stream; the prompt cache is restored before the first one."""

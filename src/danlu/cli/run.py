@@ -17,6 +17,7 @@ from danlu.cli.engine_flags import (
     with_engine_flags,
 )
 from danlu.cli.output import completion_json
+from danlu.cli.probs import ProbsPrinter, inspected
 from danlu.cli.raw import RawChat, RawMode
 from danlu.cli.style import Style
 from danlu.engine.base import Completion
@@ -94,6 +95,14 @@ def run(
     verbose: Annotated[
         bool, Opt("--verbose", "-v", help="Show engine settings, and speed after answers.")
     ] = False,
+    show_probs: Annotated[
+        int | None,
+        Opt(
+            "--show-probs",
+            help="Print each token's top K candidates after the sampler chain, the pick "
+            "marked * (docs/sampling.md).",
+        ),
+    ] = None,
 ) -> int:
     """Chat with a model: one answer when a prompt is given or piped, else a session.
 
@@ -142,6 +151,8 @@ def run(
     )
     with loaded:
         loaded.defaults = loaded.params(**sampling)
+        if show_probs is not None:
+            loaded.defaults = inspected(loaded.defaults, show_probs)
         if verbose:
             print(engine_line(loaded), file=sys.stderr)
         cache = open_prompt_cache(prompt_cache, loaded)
@@ -225,8 +236,11 @@ def _one_shot(
     if cache is not None:
         print(f"note: {cache.before(prompt.tokens)}", file=sys.stderr)
     chunks = []
+    probs = _inspector(model, quiet=as_json)
     for chunk in model.stream(prompt):
-        if not as_json:
+        if probs is not None:
+            probs.feed(chunk)
+        elif not as_json:
             sys.stdout.write(chunk.text)
             sys.stdout.flush()
         chunks.append(chunk)
@@ -234,11 +248,29 @@ def _one_shot(
     if cache is not None:
         cache.after()
     if as_json:
-        print(json.dumps(completion_json(model.name, result), ensure_ascii=False))
+        report = completion_json(model.name, result)
+        if probs is not None:
+            report["probs"] = probs.records
+        print(json.dumps(report, ensure_ascii=False))
         return 0
+    if probs is not None:  # the candidates came token by token; now the answer whole
+        sys.stdout.write(f"\n{result.text}")
     sys.stdout.write("\n")
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     if verbose:
         print(result.timing.speed_line(), file=sys.stderr)
     return 0
+
+
+def _inspector(model: Model, *, quiet: bool) -> ProbsPrinter | None:
+    """The --show-probs printer when the params ask for post-chain logprobs."""
+    if not model.defaults.post_sampling_probs:
+        return None
+    write = (lambda _: None) if quiet else _write_now
+    return ProbsPrinter(model.engine.piece, write)
+
+
+def _write_now(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -10,6 +10,7 @@ from danlu.chat.messages import Message
 from danlu.chat.sessions import Session, load_session, save_session
 from danlu.chat.template import ChatTemplate
 from danlu.cli.engine_flags import engine_line
+from danlu.cli.probs import inspected
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import DanluError, InvalidRequest
 
@@ -23,7 +24,10 @@ PARAM_ALIASES = {
     "n_predict": "max_tokens",
 }
 # SamplingParams fields the chat does not offer: JSON modes, tools and the server set them.
-INTERNAL_PARAMS = frozenset({"grammar", "grammar_trigger", "logit_bias", "logprobs"})
+INTERNAL_PARAMS = frozenset(
+    {"grammar", "grammar_trigger", "logit_bias", "logprobs", "post_sampling_probs"}
+)
+PROBS_TOP = 5  # candidates /probs shows when no number is given
 SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
@@ -136,6 +140,23 @@ def template_system_prompt(template: ChatTemplate) -> str | None:
     return without[len(before) : len(without) - len(after)].strip() or None
 
 
+def _probs(repl: Repl, arg: str) -> None:
+    """`/probs` toggles the sampling inspector; `/probs K` shows K candidates; `/probs off`."""
+    value = arg.strip().lower()
+    on = repl.model.defaults.post_sampling_probs
+    if value and value not in SWITCH and not value.isdigit():
+        raise InvalidRequest(f"/probs takes a number, on or off, not '{value}'")
+    if value.isdigit():
+        top: int | None = int(value)
+    elif SWITCH.get(value, not on):
+        top = PROBS_TOP
+    else:
+        top = None
+    repl.model.defaults = inspected(repl.model.defaults, top)
+    shown = f"on, top {top} candidates after the sampler chain" if top is not None else "off"
+    repl.say(f"sampling inspector {shown}")
+
+
 def _help(repl: Repl, arg: str) -> None:
     for cmd in SLASH_COMMANDS.values():
         repl.say(f"{cmd.usage:<24} {cmd.help}")
@@ -160,6 +181,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "save": SlashCommand("/save NAME", "save this chat", _save),
     "load": SlashCommand("/load NAME", "continue a saved chat", _load),
     "show": SlashCommand("/show", "model, context and parameters", _show),
+    "probs": SlashCommand("/probs [K|on|off]", "toggle the sampling inspector", _probs),
     "help": SlashCommand("/help, /?", "this list", _help),
     "bye": SlashCommand("/bye", "leave (or Ctrl-D)", _bye),
 }

@@ -65,6 +65,12 @@ class SamplingParams(BaseModel):
     logprobs: int | None = Field(
         None, ge=0, le=20, description="Report each token's logprob and this many alternatives."
     )
+    post_sampling_probs: bool = Field(
+        False,
+        description="Report logprobs after the sampler chain (bias, penalties, top-k, top-p, "
+        "min-p, temperature: the distribution the draw picks from), not the model's raw "
+        "ones; llama-server's name. docs/sampling.md",
+    )
 
     @field_validator("stop", mode="before")
     @classmethod

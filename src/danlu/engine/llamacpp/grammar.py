@@ -100,6 +100,7 @@ class GrammarSampler:
         self._ids = np.arange(n_vocab, dtype="<i4")
         self._all = Candidates(np, n_vocab)  # every token, in id order
         self._top = Candidates(np, n_vocab)  # the likeliest ones
+        self._kept = 0  # rows of `_top` the picking chain kept at the last draw
 
     def sample(self, ctx: internals.LlamaContext, row: int) -> int:
         self._fill(ctx, row)
@@ -139,7 +140,12 @@ class GrammarSampler:
 
     def _draw(self, size: int) -> int:
         array = self._top.apply(self._pick.sampler, size)
+        self._kept = array.size
         return int(array.data[array.selected].id)  # through the array: a sampler may sort it
+
+    def kept_rows(self):
+        """The candidates the picking chain kept at the last draw (post_sampling_probs)."""
+        return self._top.rows[: self._kept]
 
     def close(self) -> None:
         if self._grammar is not None:

@@ -20,6 +20,7 @@ from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
 from danlu.engine.llamacpp.grammar import GrammarSampler, grammar_sampler
 from danlu.engine.llamacpp.logs import log_router
 from danlu.engine.llamacpp.machine import resolve_repack
+from danlu.engine.llamacpp.probs import ChainProbe
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import BackendError, CorruptModel
 
@@ -247,6 +248,8 @@ def build_sampler(params: SamplingParams, model: internals.LlamaModel) -> Sample
         chain = internals.LlamaSampler()
         add_adjustments(chain, params, model)
         add_picking(chain, params)
+        if params.post_sampling_probs and not params.greedy:
+            return ChainProbe(chain, model.n_vocab())  # its survivors can be read back
         return chain
     # a grammar only masks tokens: it comes after the adjustments, before the picking
     grammar = grammar_sampler(model, params.grammar, params.grammar_trigger)
@@ -336,7 +339,7 @@ class NewlineLogit:
             candidates.data[index].logit = self.logit
 
 
-Sampler = internals.LlamaSampler | ArgmaxSampler | GrammarSampler
+Sampler = internals.LlamaSampler | ArgmaxSampler | GrammarSampler | ChainProbe
 
 
 def _log_probs(ctx: internals.LlamaContext, row: int, n_vocab: int):

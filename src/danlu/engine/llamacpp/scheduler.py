@@ -28,8 +28,10 @@ from llama_cpp import _internals as internals
 
 from danlu.engine.base import Chunk, Timing, TokenLogprob, Usage
 from danlu.engine.llamacpp import native
+from danlu.engine.llamacpp.probs import after_chain
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.slot import Slot, SlotJob
+from danlu.engine.sampling import SamplingParams
 from danlu.errors import BackendError, DanluError
 
 log = logging.getLogger("danlu.engine")
@@ -279,9 +281,7 @@ class Scheduler:
         token = slot.sampler.sample(self._ctx, row)
         logprobs = ()
         if job.params.logprobs is not None:
-            logprobs = (
-                native.token_logprobs(self._ctx, row, self._model, token, job.params.logprobs),
-            )
+            logprobs = (self._token_logprobs(slot.sampler, row, token, job.params),)
         if self._is_eog(token) and not job.params.ignore_eos:
             # the end token is not text, but its logprob is reported, as vLLM does, so that
             # harnesses that ask for one token past an echoed prompt find it there
@@ -296,6 +296,14 @@ class Scheduler:
             self._finish(slot, "length")
         else:
             slot.next_token = token
+
+    def _token_logprobs(
+        self, sampler: native.Sampler, row: int, token: int, params: SamplingParams
+    ) -> TokenLogprob:
+        """The model's raw logprobs at `row`, or the sampler chain's (post_sampling_probs)."""
+        if params.post_sampling_probs:
+            return after_chain(sampler, token, params)
+        return native.token_logprobs(self._ctx, row, self._model, token, params.logprobs or 0)
 
     def _is_eog(self, token: int) -> bool:
         """Whether `token` ends generation, asked of llama.cpp once per token id."""

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, Timing, Usage
+from danlu.engine.base import Chunk, LoadOptions, LogLikelihood, Timing, TokenLogprob, Usage
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.textstream import TextStream
 from danlu.engine.tokens import check_token_ids
@@ -230,7 +230,7 @@ class TransformersEngine:
             token = sampler.pick(logits)
             logprobs = ()
             if params.logprobs is not None:
-                logprobs = (token_logprob(logits, token, params.logprobs),)
+                logprobs = (_logprob(sampler, logits, token, params),)
             if token in self._eos_ids and not params.ignore_eos:
                 # not counted, as llama.cpp's scheduler does not; its logprob goes with the
                 # last chunk (as vLLM)
@@ -312,3 +312,11 @@ class TransformersEngine:
     def close(self) -> None:
         self.scheduler.close()
         self._model = None
+
+
+def _logprob(sampler: Sampler, logits, token: int, params: SamplingParams) -> TokenLogprob:
+    """The model's raw logprobs, or the sampler chain's (post_sampling_probs)."""
+    top = params.logprobs or 0
+    if params.post_sampling_probs:
+        return sampler.post_chain(token, top)
+    return token_logprob(logits, token, top)

@@ -22,6 +22,7 @@ class Sampler:
     def __init__(self, params: SamplingParams, history: Sequence[int]) -> None:
         self.params = params
         self.history = list(history)
+        self.last: torch.Tensor | None = None  # the last non-greedy pick's probabilities
         self.generator = torch.Generator()
         seed = params.seed if params.seed is not None else torch.seed()
         self.generator.manual_seed(seed)
@@ -31,11 +32,23 @@ class Sampler:
         logits = self._penalised(logits.float().clone())
         if self.params.greedy:
             token = int(torch.argmax(logits))
+            self.last = None
         else:
             probs = torch.softmax(self._truncated(logits) / self.params.temperature, dim=-1)
             token = int(torch.multinomial(probs, 1, generator=self.generator))
+            self.last = probs  # the chain's distribution, for post_sampling_probs
         self.history.append(token)
         return token
+
+    def post_chain(self, token: int, top: int) -> TokenLogprob:
+        """The last pick's logprob after the chain, and the `top` likeliest survivors;
+        greedy picking's distribution is the argmax alone."""
+        if self.last is None:
+            return TokenLogprob(token, 0.0, ((token, 0.0),) if top else ())
+        kept = int((self.last > 0).sum())
+        values, ids = torch.topk(self.last, min(top, kept))
+        ranked = tuple((int(i), float(torch.log(v))) for i, v in zip(ids, values, strict=True))
+        return TokenLogprob(token, float(torch.log(self.last[token])), ranked)
 
     def _penalised(self, logits: torch.Tensor) -> torch.Tensor:
         p = self.params

@@ -53,6 +53,7 @@ class ChatPlan:
         params = body.sampling(body.max_completion_tokens or body.max_tokens or None)
         if body.logprobs:
             params["logprobs"] = body.top_logprobs or 0
+            params["post_sampling_probs"] = bool(body.post_sampling_probs)
         grammar = _grammar(body)
         messages = as_messages([m.as_message() for m in body.messages])
         self.tools = None
