@@ -34,6 +34,7 @@ COMMANDS = {
     "train": "train:group()",
     "data": "data:group()",
     "runs": "runs:group()",
+    "prompt": "prompt:group()",
 }
 
 

@@ -21,6 +21,7 @@ from danlu.engine.base import Chunk, Completion
 from danlu.engine.promptcache import PromptCacheRun
 from danlu.errors import DanluError
 from danlu.model import Model
+from danlu.prompts import Filled
 
 PROMPT = ">>> "
 CONTINUATION = "... "
@@ -44,6 +45,8 @@ class Repl:
         self.model = model
         self.settings = settings
         self.system = system
+        self.flag_system = system  # --system, kept under a /prompt's system prompt
+        self.prompt: Filled | None = None  # --use-prompt or /prompt: wraps each message
         self.messages: list[Message] = []
         self.keep = keep
         self.verbose = verbose
@@ -103,6 +106,8 @@ class Repl:
 
     def answer(self, text: str) -> None:
         """Stream the model's reply to `text`; Ctrl-C cuts it short and keeps what came."""
+        if self.prompt is not None:
+            text = self.prompt.message(text)
         self.messages.append(Message(role="user", content=text))
         chunks, parts = [], []
         stream = None

@@ -24,8 +24,10 @@ from danlu.engine.base import Completion
 from danlu.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from danlu.config import Settings
     from danlu.engine.promptcache import PromptCacheRun
     from danlu.model import Model
+    from danlu.prompts import Filled
 
 Opt = typer.Option
 
@@ -95,6 +97,13 @@ def run(
     verbose: Annotated[
         bool, Opt("--verbose", "-v", help="Show engine settings, and speed after answers.")
     ] = False,
+    use_prompt: Annotated[
+        str | None,
+        Opt("--use-prompt", help="Start from the library prompt NAME (danlu prompt list)."),
+    ] = None,
+    var: Annotated[
+        list[str] | None, Opt("--var", help="key=value for a --use-prompt variable (repeatable).")
+    ] = None,
     show_probs: Annotated[
         int | None,
         Opt(
@@ -139,7 +148,13 @@ def run(
     )
     check_keep(keep)  # before the model loads, as load() checks its own settings
     text = _read_prompt(_one_prompt(prompt, prompt_flag), file, stdin=not raw.selected)
-    name = model or settings.default_model
+    chosen = _library_prompt(settings, use_prompt, var or [])
+    if chosen is not None:
+        sampling = chosen.sampling(sampling)
+        system = chosen.system(system)
+        text = None if text is None else chosen.message(text)
+    suggested = chosen.prompt.model if chosen is not None else None
+    name = model or suggested or settings.default_model
     loaded = load(
         name,
         settings=settings,
@@ -165,8 +180,23 @@ def run(
 
             repl = Repl(loaded, settings, system=system, keep=keep, verbose=verbose, style=style)
             repl.cache = cache
+            repl.prompt = chosen
             return repl.loop()
         return _one_shot(loaded, _messages(system, text), keep, as_json, verbose, cache)
+
+
+def _library_prompt(settings: Settings, name: str | None, var: list[str]) -> Filled | None:
+    """The --use-prompt prompt with its --var values; a missing variable fails here,
+    before the model loads."""
+    if name is None:
+        if var:
+            raise InvalidRequest(
+                "--var fills a library prompt's variables", hint="add --use-prompt NAME"
+            )
+        return None
+    from danlu.prompts import PromptLibrary, parse_assignments
+
+    return PromptLibrary(settings.prompts_dir).get(name).fill(parse_assignments(var))
 
 
 def _check_model_name(model: str | None, prompt: str | None, default: str) -> None:

@@ -13,6 +13,7 @@ from danlu.cli.engine_flags import engine_line
 from danlu.cli.probs import inspected
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import DanluError, InvalidRequest
+from danlu.prompts import PromptLibrary, parse_assignments
 
 if TYPE_CHECKING:
     from danlu.cli.repl import Repl
@@ -157,6 +158,21 @@ def _probs(repl: Repl, arg: str) -> None:
     repl.say(f"sampling inspector {shown}")
 
 
+def _prompt(repl: Repl, arg: str) -> None:
+    """`/prompt NAME [key=value ...]` starts from a library prompt; `/prompt off` leaves it."""
+    if not arg.split():
+        raise InvalidRequest("usage: /prompt NAME [key=value ...]", hint="or /prompt off")
+    name, *assignments = arg.split()
+    if name == "off":
+        repl.prompt, repl.system = None, repl.flag_system
+        repl.say("prompt cleared")
+        return
+    filled = PromptLibrary(repl.settings.prompts_dir).get(name).fill(parse_assignments(assignments))
+    repl.model.defaults = repl.model.params(**filled.prompt.sampling)
+    repl.prompt, repl.system = filled, filled.system(repl.flag_system)
+    repl.say(f"using prompt '{name}'")
+
+
 def _help(repl: Repl, arg: str) -> None:
     for cmd in SLASH_COMMANDS.values():
         repl.say(f"{cmd.usage:<24} {cmd.help}")
@@ -181,6 +197,7 @@ SLASH_COMMANDS: dict[str, SlashCommand] = {
     "save": SlashCommand("/save NAME", "save this chat", _save),
     "load": SlashCommand("/load NAME", "continue a saved chat", _load),
     "show": SlashCommand("/show", "model, context and parameters", _show),
+    "prompt": SlashCommand("/prompt NAME [k=v ...]", "start from a library prompt", _prompt),
     "probs": SlashCommand("/probs [K|on|off]", "toggle the sampling inspector", _probs),
     "help": SlashCommand("/help, /?", "this list", _help),
     "bye": SlashCommand("/bye", "leave (or Ctrl-D)", _bye),
