@@ -179,6 +179,7 @@ def test_a_wrong_model_name_is_one_line(danlu):
     assert "no-such-model" in line
     line = one_line_error(danlu("tokenize", "--compare", "smollm2,no-such-model"))
     assert "no-such-model" in line
+    assert "at least one model" in one_line_error(danlu("tokenize", "--compare", " , "))
 
 
 @pytest.mark.parametrize("args", [("-f",), ("--compare", "smollm2")])
@@ -233,6 +234,8 @@ def test_an_hf_folder_is_tokenized_through_transformers(danlu, danlu_home, model
         assert [p["kind"] for p in got["pieces"]] == [
             expected_kind(model.engine.piece(i)) for i in model.engine.tokenize(text)
         ]
+        shown = [p["text"] for p in got["pieces"] if p["kind"] == "special"]
+        assert shown == re.findall(r"<\|im_\w+\|>", text)  # named as in the text
     rows = json.loads(danlu("tokenize", "--compare", "smollm2,tiny-hf", "--json").out)
     gguf = [{**r, "model": "-"} for r in rows if r["model"] == "smollm2"]
     hf = [{**r, "model": "-"} for r in rows if r["model"] == "tiny-hf"]

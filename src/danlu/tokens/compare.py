@@ -96,7 +96,12 @@ def measure(model: Model, text: str) -> Iterator[Row]:
 
 def compare(names: Sequence[str], text: str, settings: Settings | None = None) -> Iterator[Row]:
     """Each model's rows in turn; each model is loaded for its rows and closed after them."""
-    settings = settings or Settings()
+    if not names:  # refused now, not when the rows are first read
+        raise InvalidRequest("name at least one model to compare", hint="--compare m1,m2")
+    return _rows(list(names), text, settings or Settings())
+
+
+def _rows(names: list[str], text: str, settings: Settings) -> Iterator[Row]:
     for name in names:
         with load(name, settings=settings, n_ctx=TOKENIZE_CONTEXT) as model:
             yield from measure(model, text)
