@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from danlu.cli.style import Style
 from danlu.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from danlu.tokens import Row, Tokenized
 
 Opt = typer.Option
 # two backgrounds, one for every other piece, so that the edges between pieces show
@@ -85,7 +88,7 @@ def _compare_source(model: str | None, text: str | None, file: Path | None) -> P
     return file or (Path(given[0]) if given else None)
 
 
-def _measure(name: str, text: str, chat: bool, system: str | None):
+def _measure(name: str, text: str, chat: bool, system: str | None) -> Tokenized:
     from danlu import load
     from danlu.tokens import tokenize_chat, tokenize_text
     from danlu.tokens.compare import TOKENIZE_CONTEXT
@@ -96,7 +99,7 @@ def _measure(name: str, text: str, chat: bool, system: str | None):
         return tokenize_chat(model, text, system) if chat else tokenize_text(model, text)
 
 
-def _inline(measured, colour: bool) -> str:
+def _inline(measured: Tokenized, colour: bool) -> str:
     """The pieces one after another: in alternating colours, or between '|' without."""
     if not colour:
         return "|".join(p.shown for p in measured.pieces)
@@ -107,7 +110,7 @@ def _inline(measured, colour: bool) -> str:
     return "".join(parts)
 
 
-def _listing(measured, colour: bool) -> str:
+def _listing(measured: Tokenized, colour: bool) -> str:
     """One line per token: id, what it shows (bytes in hex when part of a character), kind."""
     lines = []
     for piece in measured.pieces:
@@ -119,7 +122,7 @@ def _listing(measured, colour: bool) -> str:
     return "\n".join(lines)
 
 
-def _summary(measured) -> str:
+def _summary(measured: Tokenized) -> str:
     return (
         f"{measured.tokens} tokens, {measured.characters} characters, "
         f"{measured.characters_per_token:.2f} characters per token; "
@@ -128,7 +131,7 @@ def _summary(measured) -> str:
     )
 
 
-def _print_rows(rows, as_json: bool) -> int:
+def _print_rows(rows: list[Row], as_json: bool) -> int:
     if as_json:
         print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return 0
