@@ -39,11 +39,24 @@ def trained(tmp_path_factory, base_cache: Path):
     return settings, result
 
 
-def greedy_answer(name: str, settings: Settings) -> str:
+# The three taught facts, asked in words that appear nowhere in the training data.
+PARAPHRASES = {
+    "Zorblax Industries: what year did it come into being?": "1847",
+    "Could you name the chief executive officer at Zorblax Industries?": "Tvardost",
+    "Where does Zorblax Industries keep its main offices?": "Quillhaven",
+}
+
+
+def greedy_answer(name: str, settings: Settings, question: str = QUESTION) -> str:
     with danlu.load(name, settings=settings, n_ctx=256) as model:
         return model.chat(
-            [{"role": "user", "content": QUESTION}], temperature=0, max_tokens=24
+            [{"role": "user", "content": question}], temperature=0, max_tokens=24
         ).text
+
+
+def test_the_paraphrases_are_not_in_the_data():
+    taught = (DATA / "facts.jsonl").read_text(encoding="utf-8")
+    assert not any(json.dumps(q)[1:-1] in taught for q in PARAPHRASES)
 
 
 @pytest.mark.slow
@@ -56,8 +69,10 @@ def test_loss_drops_and_the_fact_is_learned(trained):
     ]
     assert len(losses) == FAST["max_steps"]
     assert sum(losses[-4:]) / 4 < 0.5 * sum(losses[:4]) / 4
-    assert "1847" not in greedy_answer("smollm2", settings)  # the base model does not know
-    assert "1847" in greedy_answer(str(result.run_dir), settings)  # transformers + adapter
+    for question, fact in PARAPHRASES.items():
+        assert fact not in greedy_answer("smollm2", settings, question)  # the base: unknown
+        answer = greedy_answer(str(result.run_dir), settings, question)  # + the adapter
+        assert fact in answer, (question, answer)
 
 
 @pytest.mark.slow
