@@ -20,7 +20,7 @@ from danlu.chat.sessions import Session, load_session, save_session
 from danlu.engine.sampling import SamplingParams
 from danlu.ui.context import UIContext
 from danlu.ui.feedback import friendly
-from danlu.ui.names import NONE, kb_names, model_names, session_names
+from danlu.ui.names import NONE, kb_names, model_names, prompt_names, session_names
 
 Update = tuple[list[dict[str, Any]], str, str]  # chat history, speed line, sources
 
@@ -178,6 +178,18 @@ class ChatActions:
                     yield text, "", sources
         yield text + _citations_md(answer), "stopped" if flag.is_set() else "", sources
 
+    def pick_prompt(self, name: str) -> tuple[Any, Any]:
+        """A library prompt's system prompt (defaults filled, a needed variable shown as
+        [name] to be edited) into the system box, and its suggested temperature."""
+        if not name or name == NONE:
+            return gr.update(), gr.update()
+        from danlu.prompts import PromptLibrary
+
+        prompt = PromptLibrary(self.ctx.settings.prompts_dir).get(name)
+        system = prompt.render({v: f"[{v}]" for v in prompt.required()}).system or ""
+        temperature = prompt.sampling.get("temperature")
+        return system, gr.update() if temperature is None else temperature
+
     def stop(self, request: gr.Request) -> None:
         self.ctx.stop_flag(request.session_hash or "").set()
 
@@ -230,7 +242,15 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
             choices=[NONE],
             elem_id="chat-kb",
         )
-    system = gr.Textbox(label="System prompt", lines=1, elem_id="chat-system")
+    with gr.Row():
+        prompt = gr.Dropdown(
+            label="Prompt (danlu prompt list)",
+            value=NONE,
+            choices=[NONE],
+            scale=1,
+            elem_id="chat-prompt",
+        )
+        system = gr.Textbox(label="System prompt", lines=1, scale=3, elem_id="chat-system")
     with gr.Accordion("Sampling", open=False, elem_id="chat-sampling"), gr.Row():
         # untouched, each shows SamplingParams' default and is not sent (`sampling`)
         temperature = gr.Slider(
@@ -288,12 +308,14 @@ def build(ctx: UIContext, demo: gr.Blocks) -> None:
     clear.click(lambda: ([], "", ""), None, answer_outputs)
     save.click(friendly(act.save), [save_name, chatbot, model, system, *sampled], [note, saved])
     load.click(friendly(act.load), saved, [chatbot, model, system, note])
+    prompt.input(friendly(act.pick_prompt), prompt, [system, temperature])
 
-    def refresh() -> tuple[Any, Any, Any]:
+    def refresh() -> tuple[Any, Any, Any, Any]:
         return (
             gr.update(choices=model_names(ctx.settings)),
             gr.update(choices=[NONE, *kb_names(ctx.settings)]),
             gr.update(choices=session_names(ctx.settings)),
+            gr.update(choices=[NONE, *prompt_names(ctx.settings)]),
         )
 
-    demo.load(friendly(refresh), None, [model, kb, saved])
+    demo.load(friendly(refresh), None, [model, kb, saved, prompt])

@@ -31,3 +31,9 @@ def run_ids(settings: Settings) -> list[str]:
     from danlu.train.runs import list_runs
 
     return [r.id for r in list_runs(settings)]
+
+
+def prompt_names(settings: Settings) -> list[str]:
+    from danlu.prompts import PromptLibrary
+
+    return [e.prompt.name for e in PromptLibrary(settings.prompts_dir).entries()]
