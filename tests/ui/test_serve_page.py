@@ -137,6 +137,20 @@ def test_a_server_is_benched_from_the_page(page, served):
     assert [[cell.strip() for cell in row] for row in levels] == [["1", "4", "0"], ["2", "4", "0"]]
 
 
+# Counts the page's heartbeat streams whose response has begun (gradio's client opens it
+# with fetch as the page loads); installed before any script of the page runs.
+WATCH_HEARTBEAT = """
+window.__heartbeats = 0;
+const fetchFirst = window.fetch;
+window.fetch = function (...args) {
+  const reply = fetchFirst.apply(this, args);
+  if (String(args[0] && args[0].url || args[0]).includes("/heartbeat/")) {
+    reply.then((r) => { if (r.ok) window.__heartbeats += 1; });
+  }
+  return reply;
+};
+"""
+
 STOPPING = {  # a command that serves the page: (its args, its banner, the page's path)
     "ui": (["ui", "--no-browser"], r"danlu ui on (http://\S+?)/?\s", "/"),
     "serve --ui": (["serve", "--ui"], r"danlu serving on (http://\S+)", "/ui/"),
@@ -161,9 +175,11 @@ def test_a_page_open_in_a_tab_does_not_hold_the_stop(command, browser, tmp_path)
     try:
         url = re.search(banner, process.stdout.readline())[1]
         browser.switch_to.new_window("tab")
+        watch = {"source": WATCH_HEARTBEAT}
+        browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", watch)
         browser.get(url + path)
-        Page(browser, url, tmp_path).wait(lambda: browser.find_elements("id", "jobs-panel"))
-        time.sleep(1)  # the heartbeat stream is open once the page has loaded
+        page = Page(browser, url, tmp_path)
+        page.wait(lambda: browser.execute_script("return window.__heartbeats") == 1)
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=60)
     finally:
