@@ -16,7 +16,16 @@ from danlu.chat.context import answer_reserve, fit_messages
 from danlu.chat.messages import Message, as_messages
 from danlu.chat.template import ChatTemplate, resolve_template
 from danlu.config import Settings
-from danlu.engine.base import Chunk, Completion, Engine, JobHandle, LoadOptions, LogLikelihood
+from danlu.engine import registry
+from danlu.engine.base import (
+    Chunk,
+    Completion,
+    Engine,
+    JobHandle,
+    LoadOptions,
+    LogLikelihood,
+    Vocabulary,
+)
 from danlu.engine.registry import open_engine
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
@@ -264,12 +273,23 @@ def load(
         **knobs,
     )
     options = _within_trained_context(options, manifest, asked=n_ctx is not None)
-    path = _main_path(manifest, folder) if folder else catalog.main_path(manifest.name)
+    path = _model_path(manifest, folder, catalog)
     engine, chat_template = open_with_template(
         manifest.backend, path, options, manifest.chat_template, template or manifest.template
     )
     sampling = SamplingParams.build(**manifest.sampling) if manifest.sampling else None
     return Model(manifest, engine, chat_template, sampling, defaults)
+
+
+def open_vocabulary(name: str | None = None, *, settings: Settings | None = None) -> Vocabulary:
+    """The tokenizer of model `name` (a store name or a run folder) without its weights
+    where the backend allows (llama.cpp's vocab-only load, an HF folder's tokenizer): what
+    `danlu tokenize --compare` measures, at no cost of loading a large model."""
+    settings = settings or Settings()
+    catalog = Catalog(settings)
+    manifest, folder = find_model(name or settings.default_model, settings, catalog)
+    path = _model_path(manifest, folder, catalog)
+    return registry.open_vocabulary(manifest.backend, path, LoadOptions())
 
 
 def open_with_template(
@@ -314,6 +334,11 @@ def _manifest_folder(name: str, settings: Settings) -> Path | None:
     (`runs/RUN`, relative to the working folder or to DANLU_HOME: `Settings.find_folder`,
     which finds run folders for `danlu train` too); None for a store name."""
     return settings.find_folder(name, MANIFEST_NAME) if looks_like_path(name) else None
+
+
+def _model_path(manifest: Manifest, folder: Path | None, catalog: Catalog) -> Path:
+    """The main file of a run folder given by path, or of a store model."""
+    return _main_path(manifest, folder) if folder else catalog.main_path(manifest.name)
 
 
 def _main_path(manifest: Manifest, folder: Path) -> Path:

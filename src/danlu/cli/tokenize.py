@@ -24,6 +24,7 @@ MARKS = {  # the kinds that are marked, and how
     "split": "\033[33;4m",  # yellow, underlined: part of a character's bytes
 }
 RESET = "\033[0m"
+CHAT_CONTEXT = 256  # --chat loads the model for its template; tokenizing needs no KV cache
 COMPARE_COLUMNS = ("model", "text", "tokens", "chars", "chars/token", "byte pieces", "splitting")
 
 
@@ -89,14 +90,22 @@ def _compare_source(model: str | None, text: str | None, file: Path | None) -> P
 
 
 def _measure(name: str, text: str, chat: bool, system: str | None) -> Tokenized:
+    """The text's tokens: through the model's tokenizer alone, or with --chat through the
+    loaded model's chat template (its system prompt and roles)."""
     from danlu import load
+    from danlu.model import open_vocabulary
     from danlu.tokens import tokenize_chat, tokenize_text
-    from danlu.tokens.compare import TOKENIZE_CONTEXT
 
     if system is not None and not chat:
         raise InvalidRequest("--system needs --chat")
-    with load(name, n_ctx=TOKENIZE_CONTEXT) as model:
-        return tokenize_chat(model, text, system) if chat else tokenize_text(model, text)
+    if chat:
+        with load(name, n_ctx=CHAT_CONTEXT) as model:
+            return tokenize_chat(model, text, system)
+    vocab = open_vocabulary(name)
+    try:
+        return tokenize_text(vocab, text)
+    finally:
+        vocab.close()
 
 
 def _inline(measured: Tokenized, colour: bool) -> str:

@@ -262,6 +262,27 @@ class JobHandle(Protocol):
 
 
 @runtime_checkable
+class Vocabulary(Protocol):
+    """The part of an Engine that needs no weights: a model's tokenizer. A backend whose
+    class names one as `vocabulary` opens it alone (`registry.open_vocabulary`)."""
+
+    @property
+    def n_vocab(self) -> int: ...
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]: ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def piece(self, token: int) -> bytes: ...
+
+    def token_text(self, token: int) -> str: ...
+
+    def special_tokens(self) -> tuple[str, str]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class Engine(Protocol):
     """What a backend must do. Token lists are plain `list[int]`.
 

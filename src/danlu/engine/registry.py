@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from danlu.engine.base import Engine, LoadOptions
+from danlu.engine.base import Engine, LoadOptions, Vocabulary
 from danlu.errors import BackendError
 
 GROUP = "danlu.backends"
@@ -35,3 +35,10 @@ def backend_class(name: str) -> type:
 def open_engine(backend: str, path: Path, options: LoadOptions) -> Engine:
     """Load `path` with the named backend."""
     return backend_class(backend)(path, options)
+
+
+def open_vocabulary(backend: str, path: Path, options: LoadOptions) -> Vocabulary:
+    """The tokenizer of `path` alone, where the backend offers it (a class attribute
+    `vocabulary`); else the whole model, which is a vocabulary too."""
+    cls = backend_class(backend)
+    return getattr(cls, "vocabulary", cls)(path, options)

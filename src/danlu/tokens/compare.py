@@ -14,16 +14,15 @@ from importlib.resources import files
 from pathlib import Path
 
 from danlu.config import Settings
+from danlu.engine.base import Vocabulary
 from danlu.errors import InvalidRequest
-from danlu.model import Model, load
+from danlu.model import open_vocabulary
 from danlu.tokens.pieces import Tokenized, tokenize_text
 
 ALL = "all"
 CHINESE = "Chinese"
 ENGLISH = "English"
 SAMPLE = "mixed.txt"  # the bundled sample: English and Chinese paragraphs
-# the context a model is loaded with to tokenize: tokenizing needs no KV cache to speak of
-TOKENIZE_CONTEXT = 256
 # (first, last) code points of the Han ideographs and the punctuation written with them
 _CJK_RANGES = (
     (0x3000, 0x303F),  # CJK symbols and punctuation (。、「」)
@@ -88,14 +87,15 @@ class Row:
         }
 
 
-def measure(model: Model, text: str) -> Iterator[Row]:
-    """`model`'s rows for `text`: the whole, then each script when it mixes two."""
+def measure(name: str, vocab: Vocabulary, text: str) -> Iterator[Row]:
+    """Model `name`'s rows for `text`: the whole, then each script when it mixes two."""
     for part, chunk in by_script(text).items():
-        yield Row(model.name, part, tokenize_text(model, chunk))
+        yield Row(name, part, tokenize_text(vocab, chunk))
 
 
 def compare(names: Sequence[str], text: str, settings: Settings | None = None) -> Iterator[Row]:
-    """Each model's rows in turn; each model is loaded for its rows and closed after them."""
+    """Each model's rows in turn: its tokenizer alone is opened (no weights where the
+    backend allows), measured and closed."""
     if not names:  # refused now, not when the rows are first read
         raise InvalidRequest("name at least one model to compare", hint="--compare m1,m2")
     return _rows(list(names), text, settings or Settings())
@@ -103,8 +103,11 @@ def compare(names: Sequence[str], text: str, settings: Settings | None = None) -
 
 def _rows(names: list[str], text: str, settings: Settings) -> Iterator[Row]:
     for name in names:
-        with load(name, settings=settings, n_ctx=TOKENIZE_CONTEXT) as model:
-            yield from measure(model, text)
+        vocab = open_vocabulary(name, settings=settings)
+        try:
+            yield from measure(name, vocab, text)
+        finally:
+            vocab.close()
 
 
 def model_names(spec: str) -> list[str]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from danlu.engine.base import Engine
+from danlu.engine.base import Vocabulary
 from danlu.model import Model
 
 Kind = Literal["text", "special", "byte", "split"]
@@ -101,24 +101,25 @@ def kind_of(data: bytes) -> Kind:
     return "text"
 
 
-def pieces_of(engine: Engine, ids: Sequence[int]) -> tuple[Piece, ...]:
+def pieces_of(vocab: Vocabulary, ids: Sequence[int]) -> tuple[Piece, ...]:
     """The pieces of `ids`, each shown as the characters it completes."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pieces = []
     for i, token in enumerate(ids):
-        data = engine.piece(token)
+        data = vocab.piece(token)
         kind = kind_of(data)
         if kind == "special":
-            shown = engine.token_text(token)
+            shown = vocab.token_text(token)
         else:
             shown = decoder.decode(data, final=i == len(ids) - 1)
         pieces.append(Piece(token, data, shown, kind))
     return tuple(pieces)
 
 
-def tokenize_text(model: Model, text: str) -> Tokenized:
-    """`text` as the model's tokenizer splits it (special tokens written in it count)."""
-    return Tokenized(text, pieces_of(model.engine, model.tokenize(text)))
+def tokenize_text(vocab: Vocabulary, text: str) -> Tokenized:
+    """`text` as a model's tokenizer splits it (special tokens written in it count): a
+    loaded model's engine, or its vocabulary alone (`danlu.model.open_vocabulary`)."""
+    return Tokenized(text, pieces_of(vocab, vocab.tokenize(text)))
 
 
 def tokenize_chat(model: Model, user: str, system: str | None = None) -> Tokenized:

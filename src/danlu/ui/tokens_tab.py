@@ -59,7 +59,7 @@ class TokenActions:
         if not name or not text:
             return "", ""
         with self.ctx.models.hold(name) as model:
-            measured = tokenize_chat(model, text) if chat else tokenize_text(model, text)
+            measured = tokenize_chat(model, text) if chat else tokenize_text(model.engine, text)
         return pieces_html(measured), counts_line(measured)
 
 

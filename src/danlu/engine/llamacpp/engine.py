@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
 
 import llama_cpp
@@ -25,15 +25,18 @@ from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.engine.llamacpp.ramcache import RamCache
 from danlu.engine.llamacpp.scheduler import Liveness, Scheduler
 from danlu.engine.llamacpp.slot import Emit, Slot, SlotJob
+from danlu.engine.llamacpp.vocab import LlamaCppVocab
 from danlu.engine.sampling import SamplingParams
 from danlu.engine.tokens import check_token_ids
 from danlu.errors import ContextOverflow, DanluError, InvalidRequest
 
 
-class LlamaCppEngine:
-    """The llama.cpp backend: one loaded GGUF model, its KV cache and its slots."""
+class LlamaCppEngine(LlamaCppVocab):
+    """The llama.cpp backend: one loaded GGUF model, its KV cache and its slots; its
+    vocabulary methods are `LlamaCppVocab`'s."""
 
     formats = ("gguf",)
+    vocabulary = LlamaCppVocab  # the tokenizer alone, for `registry.open_vocabulary`
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
         log: list[str] = []  # llama.cpp's load and set-up notes, read back as facts
@@ -90,35 +93,6 @@ class LlamaCppEngine:
     @property
     def n_ctx(self) -> int:
         return self._n_ctx
-
-    @cached_property
-    def metadata(self) -> dict[str, str]:
-        return self._model.metadata()
-
-    @property
-    def n_vocab(self) -> int:
-        return self._model.n_vocab()
-
-    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
-        tokens = self._model.tokenize(_utf8(text), False, special)
-        bos = self._model.token_bos()
-        wanted = add_bos and self._model.add_bos_token() and bos >= 0
-        if wanted and (not tokens or tokens[0] != bos):
-            tokens.insert(0, bos)
-        return tokens
-
-    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
-        check_token_ids(tokens, self.n_vocab)
-        return self._model.detokenize(list(tokens), special=special).decode("utf-8", "replace")
-
-    def token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        piece = self._model.token_to_piece(token, special=True).rstrip(b"\0")
-        return piece.decode("utf-8", "replace")
-
-    def special_tokens(self) -> tuple[str, str]:
-        return self.token_text(self._model.token_bos()), self.token_text(self._model.token_eos())
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -185,19 +159,6 @@ class LlamaCppEngine:
                 self.scheduler.ram.clear()
 
         self.scheduler.call(clear)
-
-    def piece(self, token: int) -> bytes:
-        check_token_ids((token,), self.n_vocab)
-        return self._sampled_piece(token)
-
-    def _sampled_piece(self, token: int) -> bytes:
-        """A token's bytes, looked up once: per generated token this is a dict hit, not
-        two native calls and a buffer (the sampler only picks valid ids)."""
-        piece = self._pieces.get(token)
-        if piece is None:
-            piece = self._model.token_to_piece(token, special=False).rstrip(b"\0")
-            self._pieces[token] = piece
-        return piece
 
     def _check_fits(self, prompt: list[int]) -> None:
         if not prompt:
@@ -326,14 +287,3 @@ class LlamaCppEngine:
             if res is not None:
                 res.close()
         self._embed_ctx = None
-
-
-def _utf8(text: str) -> bytes:
-    """`text` as UTF-8; a lone surrogate (JSON lets a client send "\\ud800") is a 400."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidRequest(
-            f"the text holds a lone surrogate ({text[exc.start]!r}), which is not Unicode text",
-            hint="send UTF-8 text; a surrogate pair must come as a pair",
-        ) from None

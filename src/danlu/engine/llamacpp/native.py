@@ -51,15 +51,16 @@ _PLAIN_BUFFERS = ("CPU", "CPU_Mapped")  # weights as the file has them, no repac
 
 
 def load_model(
-    path: Path, options: LoadOptions, log: list[str] | None = None
+    path: Path, options: LoadOptions, log: list[str] | None = None, *, vocab_only: bool = False
 ) -> internals.LlamaModel:
     """Load a GGUF file; a file llama.cpp cannot read raises CorruptModel.
 
     llama.cpp's log lines while it loads go to `log` (the weight buffers it chose are read
-    back from them by `context_facts`).
+    back from them by `context_facts`). `vocab_only` reads the tokenizer and metadata alone.
     """
     verbose = bool(options.extra.get("verbose", False))
     params = llama_cpp.llama_model_default_params()
+    params.vocab_only = vocab_only
     params.n_gpu_layers = ALL_LAYERS if options.gpu_layers < 0 else options.gpu_layers
     params.use_extra_bufts = resolve_repack(options.repack)
     if not options.mmap or options.mlock:  # else llama.cpp's own choice (it maps the file)

@@ -24,7 +24,7 @@ from danlu.engine.sampling import SamplingParams
 from danlu.engine.textstream import TextStream
 from danlu.engine.tokens import check_token_ids
 from danlu.engine.transformers.pieces import piece_table
-from danlu.engine.transformers.tokens import encode
+from danlu.engine.transformers.vocab import TransformersVocab, model_folder
 from danlu.errors import BackendError, ContextOverflow, InvalidRequest
 from danlu.extras import require
 
@@ -100,15 +100,17 @@ def load_model(folder: Path, dtype: Any) -> Any:
     return peft.PeftModel.from_pretrained(model, str(folder))
 
 
-class TransformersEngine:
-    """The transformers backend: one loaded model (adapter applied) and its tokenizer."""
+class TransformersEngine(TransformersVocab):
+    """The transformers backend: one loaded model (adapter applied) and its tokenizer; its
+    vocabulary methods are `TransformersVocab`'s."""
 
     formats = ("safetensors",)
+    vocabulary = TransformersVocab  # the tokenizer alone, for `registry.open_vocabulary`
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
         from transformers import AutoTokenizer
 
-        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        folder = model_folder(path)
         self._device = "cuda" if torch.cuda.is_available() and options.gpu_layers != 0 else "cpu"
         dtype = torch.bfloat16 if self._device == "cuda" else torch.float32
         torch.set_num_threads(options.threads)
@@ -147,29 +149,6 @@ class TransformersEngine:
         extra = getattr(generation, "eos_token_id", None)
         ids.update(extra if isinstance(extra, list) else [extra])
         return frozenset(i for i in ids if i is not None)
-
-    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
-        if not special:
-            ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)
-            return list(ids["input_ids"])
-        return encode(self.tokenizer, text, add_bos=add_bos)
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        check_token_ids(tokens, self.n_vocab)
-        return b"".join(self._pieces[t] for t in tokens).decode("utf-8", "replace")
-
-    def piece(self, token: int) -> bytes:
-        check_token_ids((token,), self.n_vocab)
-        return self._pieces[token]
-
-    def token_text(self, token: int) -> str:
-        check_token_ids((token,), self.n_vocab)
-        if token in self.tokenizer.all_special_ids:
-            return str(self.tokenizer.convert_ids_to_tokens(token))
-        return self._pieces[token].decode("utf-8", "replace")
-
-    def special_tokens(self) -> tuple[str, str]:
-        return self.tokenizer.bos_token or "", self.tokenizer.eos_token or ""
 
     # -- generation ------------------------------------------------------------------------
 
