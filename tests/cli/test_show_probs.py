@@ -116,3 +116,14 @@ def test_probs_toggles_the_inspector_in_the_chat(danlu_home):
         assert "takes a number, on or off" in ask(child, "/probs maybe")
     finally:
         child.close(force=True)
+
+
+def test_under_a_grammar_only_allowed_tokens_are_candidates(danlu):
+    """The grammar masks before the picking: every candidate can start 'yes' or 'no'."""
+    records = inspect(danlu, "--grammar", 'root ::= "yes" | "no"', "--temp", "1.0", "--seed", "2")
+    first = records[0]
+    assert first["top"] and all(
+        "yes".startswith(c["token"]) or "no".startswith(c["token"]) for c in first["top"]
+    )
+    assert sum(c["p"] for c in first["top"]) == pytest.approx(1.0, abs=1e-5)
+    assert "".join(r["token"] for r in records) in ("yes", "no")
