@@ -178,3 +178,29 @@ def test_prompt_in_the_chat(danlu_home):
         assert "French" not in ask(child, "/show")
     finally:
         child.close(force=True)
+
+
+def test_prompt_in_the_chat_replaces_the_use_prompt_and_keeps_system(danlu_home):
+    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
+    flags = ["--use-prompt", "translator", "--var", "target=French", "--system", "Be brief."]
+    child = pexpect.spawn(
+        DANLU,
+        ["run", "smollm2", "--temp", "0", "-n", "4", *flags],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        preexec_fn=default_sigint,
+    )
+    try:
+        child.expect_exact(PROMPT)
+        shown = ask(child, "/show").replace("\r\n", " ")
+        assert "into French." in shown and "Be brief." in shown
+        assert "using prompt 'summariser'" in ask(child, "/prompt summariser")
+        shown = ask(child, "/show").replace("\r\n", " ")
+        assert "summarise the text" in shown and "Be brief." in shown
+        assert "translator" not in shown
+        assert "prompt cleared" in ask(child, "/prompt off")
+        shown = ask(child, "/show").replace("\r\n", " ")
+        assert "system: Be brief." in shown and "summarise" not in shown
+    finally:
+        child.close(force=True)

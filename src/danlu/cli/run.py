@@ -148,10 +148,10 @@ def run(
     )
     check_keep(keep)  # before the model loads, as load() checks its own settings
     text = _read_prompt(_one_prompt(prompt, prompt_flag), file, stdin=not raw.selected)
-    chosen = _library_prompt(settings, use_prompt, var or [])
+    chosen, flag_system = _library_prompt(settings, use_prompt, var or []), system
     if chosen is not None:
         sampling = chosen.sampling(sampling)
-        system = chosen.system(system)
+        system = chosen.system(flag_system)
         text = None if text is None else chosen.message(text)
     suggested = chosen.prompt.model if chosen is not None else None
     name = model or suggested or settings.default_model
@@ -180,7 +180,7 @@ def run(
 
             repl = Repl(loaded, settings, system=system, keep=keep, verbose=verbose, style=style)
             repl.cache = cache
-            repl.prompt = chosen
+            repl.prompt, repl.flag_system = chosen, flag_system  # /prompt starts again from it
             return repl.loop()
         return _one_shot(loaded, _messages(system, text), keep, as_json, verbose, cache)
 
