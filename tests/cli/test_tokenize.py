@@ -228,6 +228,12 @@ def hf_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_an_hf_folder_is_tokenized_through_transformers(danlu, danlu_home, model, hf_folder):
     Catalog(Settings(home=danlu_home)).import_path(hf_folder, "tiny-hf")
+    from danlu.engine.transformers.vocab import TransformersVocab
+    from danlu.model import open_vocabulary
+
+    vocab = open_vocabulary("tiny-hf", settings=Settings(home=danlu_home))
+    assert type(vocab) is TransformersVocab and vocab.n_vocab == model.engine.n_vocab  # no model
+    vocab.close()
     for text in [*TEXTS.values(), RARE_CJK, "<|im_start|>user\nhi<|im_end|>"]:
         got = tokenized(danlu, "tiny-hf", text)
         assert [p["id"] for p in got["pieces"]] == model.engine.tokenize(text)
