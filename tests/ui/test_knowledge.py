@@ -37,7 +37,15 @@ def test_a_knowledge_base_from_an_upload_answers_with_sources(page, data_dir, ui
     page.type("chat-input", "How many days of annual leave do employees get?", enter=True)
     page.wait(lambda: "[1]" in page.text("chat-sources"))
     assert "handbook.md" in page.text("chat-sources")
-    page.wait(lambda: page.bot_messages() and page.bot_messages()[-1].strip())
+    shown = len(re.findall(r"\[\d+\]", page.text("chat-sources")))
+    # the answer ends with its citations, a list of "[n] where" under a rule
+    cited = page.wait(lambda: _citation_items(page))
+    numbers = [int(re.match(r"\[(\d+)\]", item)[1]) for item in cited]
+    message = page.bot_messages()[-1]
+    # each [n] the answer wrote is listed once (an answer with none: those attributed)
+    assert set(map(int, re.findall(r"\[(\d+)\]", message))) == set(numbers), message
+    for n, item in zip(numbers, cited, strict=True):
+        assert ("handbook.md" in item) == (n <= shown), item
     page.shot("chat-knowledge")
     page.choose("chat-kb", "(none)")
 
@@ -91,3 +99,13 @@ def _job_state(page, job_id: str) -> str | None:
 
 def _paths(page) -> list[str]:
     return [line for line in page.text("kb-files").splitlines() if "/" in line]
+
+
+def _citation_items(page) -> list[str]:
+    """The list items of the last answer that cite a source ("[n] where")."""
+    items = page.driver.execute_script(
+        """const all = [...document.querySelectorAll('#chatbot .message.bot')];
+        const last = all[all.length - 1];
+        return last ? [...last.querySelectorAll('li')].map(e => e.innerText.trim()) : [];"""
+    )
+    return [item for item in items if re.match(r"\[\d+\] ", item)]
