@@ -23,6 +23,7 @@ def test_the_pieces_are_the_engines_tokens_and_join_back(danlu_home, model):
     ctx = UIContext.create(UISettings(), Settings(home=danlu_home))
     try:
         markup, counts = TokenActions(ctx).show("smollm2", TEXT, False)
+        assert ctx.models._model is None  # counted by the tokenizer alone: no chat model swap
         chat_markup, _ = TokenActions(ctx).show("smollm2", "hi", True)
         assert TokenActions(ctx).show("smollm2", "", False) == ("", "")
     finally:

@@ -28,6 +28,7 @@ from danlu.server.sites import ANY, host_name, origin_key
 from danlu.ui.jobs import Jobs
 
 if TYPE_CHECKING:
+    from danlu.engine.base import Vocabulary
     from danlu.kb import KnowledgeBase
     from danlu.model import Model
     from danlu.server.state import ServerState
@@ -203,6 +204,8 @@ class UIContext:
     models: ModelSource
     stops: dict[str, threading.Event] = field(default_factory=dict)
     embedders: Any = None  # danlu.kb.EmbedderCache, made on first use
+    vocabularies: dict[str, Vocabulary] = field(default_factory=dict)  # by model name
+    vocab_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(
@@ -240,6 +243,16 @@ class UIContext:
             self.embedders = EmbedderCache()
         return self.embedders(spec)
 
+    def vocabulary(self, name: str) -> Vocabulary:
+        """Model `name`'s tokenizer alone, opened once for this page: the Tokens tab counts
+        with it, so picking a model there neither loads its weights nor swaps the chat's."""
+        from danlu.model import open_vocabulary
+
+        with self.vocab_lock:
+            if name not in self.vocabularies:
+                self.vocabularies[name] = open_vocabulary(name, settings=self.settings)
+            return self.vocabularies[name]
+
     def stop_flag(self, session: str) -> threading.Event:
         return self.stops.setdefault(session, threading.Event())
 
@@ -266,3 +279,7 @@ class UIContext:
     def close(self) -> None:
         self.jobs.close()
         self.models.close()
+        with self.vocab_lock:
+            for vocabulary in self.vocabularies.values():
+                vocabulary.close()
+            self.vocabularies.clear()

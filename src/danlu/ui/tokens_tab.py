@@ -58,8 +58,11 @@ class TokenActions:
         """The pieces and the counts of `text` for model `name`; nothing for no text."""
         if not name or not text:
             return "", ""
-        with self.ctx.models.hold(name) as model:
-            measured = tokenize_chat(model, text) if chat else tokenize_text(model.engine, text)
+        if chat:  # the template needs the model itself
+            with self.ctx.models.hold(name) as model:
+                measured = tokenize_chat(model, text)
+        else:
+            measured = tokenize_text(self.ctx.vocabulary(name), text)
         return pieces_html(measured), counts_line(measured)
 
 
