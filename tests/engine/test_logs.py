@@ -103,3 +103,34 @@ def test_two_loads_at_once_read_back_their_own_settings(round_):
     finally:
         for engine in engines.values():
             engine.close()
+
+
+def test_opening_a_context_leaves_the_process_streams_to_other_threads(capfd):
+    """A load on one thread must not swallow what another thread writes meanwhile (a
+    server's request log while the pool loads a model): llama.cpp's notes go through the
+    log callback, so no file descriptor is redirected."""
+    import os
+
+    from danlu.engine.llamacpp import native
+
+    model = native.load_model(smollm2_path(), LoadOptions())
+    stop, written = threading.Event(), []
+
+    def write() -> None:
+        while not stop.is_set() or len(written) < 50:
+            os.write(2, f"line {len(written)}\n".encode())
+            written.append(len(written))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(5):
+            native.new_context(model, LoadOptions(), n_ctx=256).close()
+    finally:
+        stop.set()
+        writer.join()
+        model.close()
+    err = capfd.readouterr().err
+    assert [int(line.split()[1]) for line in err.splitlines() if line.startswith("line ")] == (
+        written
+    )

@@ -14,7 +14,6 @@ from typing import get_args
 
 import llama_cpp
 from llama_cpp import _internals as internals
-from llama_cpp._utils import suppress_stdout_stderr
 
 from danlu.engine.base import KvCacheType, LoadOptions, TokenLogprob
 from danlu.engine.llamacpp.grammar import GrammarSampler, grammar_sampler
@@ -93,8 +92,10 @@ def new_context(
     lines = [] if log is None else log
     verbose = bool(options.extra.get("verbose", False))
     try:
-        # llama.cpp logs context set-up notes on stderr; the CLI must stay clean.
-        with log_router().tap(lines, verbose), suppress_stdout_stderr(disable=verbose):
+        # llama.cpp's set-up notes reach its log callback, which routes them to `lines`
+        # (and to stderr only when verbose); the process's own stdout and stderr are left
+        # alone, since other threads (a server's requests, its logs) write to them meanwhile
+        with log_router().tap(lines, verbose):
             return internals.LlamaContext(model=model, params=params, verbose=False)
     except ValueError:
         errors = [line.split(": ", 1)[-1] for line in lines if line.startswith("E:")]
