@@ -101,6 +101,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
 
 def run_danlu(data: Path, home: Path, url: str | None) -> tuple[list[float], float]:
     from danlu import load
+    from danlu.config import Settings
     from danlu.evaluate import EvalSettings, ModelScorer, ServerScorer, evaluate
     from danlu.evaluate.runner import SAMPLES
 
@@ -108,13 +109,13 @@ def run_danlu(data: Path, home: Path, url: str | None) -> tuple[list[float], flo
     if url:
         scorer = ServerScorer(url, "smollm2")
         start = time.perf_counter()
-        result = evaluate(settings, scorer, home)
+        result = evaluate(settings, scorer, Settings(home=home))
         elapsed = time.perf_counter() - start
         scorer.close()
     else:
         with load("smollm2", threads=2) as model:
             start = time.perf_counter()
-            result = evaluate(settings, ModelScorer(model), home)
+            result = evaluate(settings, ModelScorer(model), Settings(home=home))
             elapsed = time.perf_counter() - start
     lines = (Path(result["run_dir"]) / SAMPLES).read_text().splitlines()
     return [json.loads(line)["score"] for line in lines], elapsed

@@ -11,8 +11,8 @@ import signal
 from danlu.bench import tune
 
 
-def measure_or_crash(name, settings, app, progress):
+def measure_or_crash(name, settings, danlu_settings, progress):
     """The real measurement, except that 'fa on, repack on' kills its own process."""
     if settings.flash_attn == ["on"] and settings.repack == [True]:
         os.kill(os.getpid(), signal.SIGSEGV)
-    return tune.measure(name, settings, app, progress)
+    return tune.measure(name, settings, danlu_settings, progress)

@@ -23,7 +23,7 @@ SPEEDS = {
 WINNER = ("off", False)
 
 
-def measure_known(name, settings, app, progress):
+def measure_known(name, settings, danlu_settings, progress):
     """SPEEDS' rows for the one candidate `settings` holds, one per test it asks for."""
     fa, repack = settings.flash_attn[0], settings.repack[0]
     speeds = SPEEDS[label(fa, repack)]

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from danlu.config import Settings
 from danlu.errors import OfflineError
 from danlu.evaluate import EvalSettings, ModelScorer, evaluate
 from danlu.evaluate.runner import SAMPLES
@@ -80,7 +81,7 @@ def samples(result) -> list[dict]:
 
 def test_a_parquet_hub_dataset_scores_as_mmlu_with_its_dev_split(hub, model, tmp_path):
     settings = EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), shots=1)
-    result = evaluate(settings, ModelScorer(model), tmp_path / "home")
+    result = evaluate(settings, ModelScorer(model), Settings(home=tmp_path / "home"))
     got = samples(result)
     assert [s["id"] for s in got] == [
         "test-00000-of-00001:1",
@@ -96,7 +97,7 @@ def test_a_parquet_hub_dataset_scores_as_mmlu_with_its_dev_split(hub, model, tmp
         evaluate(
             EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu")),
             ModelScorer(model),
-            tmp_path / "home",
+            Settings(home=tmp_path / "home"),
         )
     )
     assert [s["logprobs"] for s in got] != [s["logprobs"] for s in zero]
@@ -104,20 +105,26 @@ def test_a_parquet_hub_dataset_scores_as_mmlu_with_its_dev_split(hub, model, tmp
 
 def test_letters_for_answers_and_subject_filters(hub, model, tmp_path):
     mc = evaluate(
-        EvalSettings(task="mc", data=Path("hf:org/mini-mc")), ModelScorer(model), tmp_path
+        EvalSettings(task="mc", data=Path("hf:org/mini-mc")),
+        ModelScorer(model),
+        Settings(home=tmp_path),
     )
     assert mc["scores"]["overall"]["n"] == 3
     food = evaluate(
         EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), subjects=["food"]),
         ModelScorer(model),
-        tmp_path,
+        Settings(home=tmp_path),
     )
     assert food["scores"]["overall"]["n"] == 2
 
 
 def test_a_dataset_missing_from_the_offline_cache_is_one_clear_error(hub, model, tmp_path):
     with pytest.raises(OfflineError, match=r"offline mode is on.*dataset org/nope"):
-        evaluate(EvalSettings(task="mc", data=Path("hf:org/nope")), ModelScorer(model), tmp_path)
+        evaluate(
+            EvalSettings(task="mc", data=Path("hf:org/nope")),
+            ModelScorer(model),
+            Settings(home=tmp_path),
+        )
 
 
 def test_a_bad_answer_letter_names_its_file_and_row(hub, model, tmp_path):
@@ -127,7 +134,11 @@ def test_a_bad_answer_letter_names_its_file_and_row(hub, model, tmp_path):
     bad.write_text(json.dumps({**ROWS[0], "answer": "Z"}) + "\n")
     write_hub_cache(hub, "org/bad", {"test.jsonl": bad}, kind="datasets")
     with pytest.raises(InvalidRequest, match=r"test.jsonl line 1: 'answer' 'Z'"):
-        evaluate(EvalSettings(task="mc", data=Path("hf:org/bad")), ModelScorer(model), tmp_path)
+        evaluate(
+            EvalSettings(task="mc", data=Path("hf:org/bad")),
+            ModelScorer(model),
+            Settings(home=tmp_path),
+        )
 
 
 def test_an_unknown_subject_names_the_ones_there(hub, model, tmp_path):
@@ -135,5 +146,5 @@ def test_an_unknown_subject_names_the_ones_there(hub, model, tmp_path):
 
     settings = EvalSettings(task="mmlu", data=Path("hf:org/mini-mmlu"), subjects=["nope"])
     with pytest.raises(InvalidRequest, match="no subject nope") as caught:
-        evaluate(settings, ModelScorer(model), tmp_path)
+        evaluate(settings, ModelScorer(model), Settings(home=tmp_path))
     assert caught.value.hint == "subjects there: animals, food"

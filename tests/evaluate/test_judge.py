@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from danlu.config import Settings
 from danlu.errors import InvalidParameter
 from danlu.evaluate import EvalSettings, ModelScorer, ServerScorer, evaluate
 from danlu.evaluate.judge import SCORES, judge_prompt, parse_verdict
@@ -67,10 +68,14 @@ def _check_graded(result) -> list[dict]:
 def test_qa_graded_by_a_store_model_is_deterministic(model, tmp_path):
     settings = EvalSettings(task="qa", data=DATA / "qa.jsonl", max_tokens=16, judge="smollm2")
     first = _check_graded(
-        evaluate(settings, ModelScorer(model), tmp_path / "a", judge=ModelScorer(model))
+        evaluate(
+            settings, ModelScorer(model), Settings(home=tmp_path / "a"), judge=ModelScorer(model)
+        )
     )
     second = _check_graded(
-        evaluate(settings, ModelScorer(model), tmp_path / "b", judge=ModelScorer(model))
+        evaluate(
+            settings, ModelScorer(model), Settings(home=tmp_path / "b"), judge=ModelScorer(model)
+        )
     )
     assert [s["judge_reply"] for s in first] == [s["judge_reply"] for s in second]
 
@@ -81,7 +86,9 @@ def test_qa_graded_through_a_server_agrees_with_the_store_judge(model, live, tmp
     )
     judge = ServerScorer(live.v1, "smollm2")
     try:
-        served = _check_graded(evaluate(settings, ModelScorer(model), tmp_path, judge=judge))
+        served = _check_graded(
+            evaluate(settings, ModelScorer(model), Settings(home=tmp_path), judge=judge)
+        )
     finally:
         judge.close()
     # each served verdict asked again of the same model in process: the judge's prompt for
@@ -114,7 +121,9 @@ def test_the_judge_is_in_the_run_key_and_its_api_key_is_never_stored(
         {"judge": "http://127.0.0.1:9/v1", "judge_model": "a"},
         {"judge": "http://127.0.0.1:9/v1", "judge_model": "b"},
     ]
-    folders = [run_dir(tmp_path, scorer, EvalSettings(**qa, **j), "0" * 64) for j in judges]
+    folders = [
+        run_dir(Settings(home=tmp_path), scorer, EvalSettings(**qa, **j), "0" * 64) for j in judges
+    ]
     assert len(set(folders)) == len(judges)  # another judge, or judge model: another run
     key = "judge-key-7f3a9c"
     settings = ServerSettings(models=["smollm2"], n_ctx=512, threads=2, parallel=1, api_keys=[key])

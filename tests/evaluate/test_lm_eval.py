@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from danlu.config import Settings
 from danlu.evaluate import EvalSettings, ModelScorer, evaluate
 from danlu.evaluate.runner import SAMPLES
 from tests.server.conftest import live  # noqa: F401 -- the shared live server
@@ -75,7 +76,9 @@ def lm_eval(base_url: str, tmp_path: Path) -> tuple[dict, list[dict]]:
 def test_lm_eval_through_danlu_serve_scores_as_danlu_eval(live, model, tmp_path):  # noqa: F811
     theirs, their_samples = lm_eval(live.url, tmp_path)
     ours = evaluate(
-        EvalSettings(task="mc", data=DATA / "mc20.jsonl"), ModelScorer(model), tmp_path / "home"
+        EvalSettings(task="mc", data=DATA / "mc20.jsonl"),
+        ModelScorer(model),
+        Settings(home=tmp_path / "home"),
     )
     lines = (Path(ours["run_dir"]) / SAMPLES).read_text(encoding="utf-8").splitlines()
     our_samples = [json.loads(line) for line in lines]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from danlu.config import Settings
 from danlu.evaluate import EvalSettings, ModelScorer, evaluate
 from danlu.evaluate.runner import SAMPLES
 from danlu.evaluate.tasks.choice import CsvChoiceTask
@@ -75,7 +76,7 @@ def test_the_likeliest_option_is_picked(model, tmp_path):
 def test_an_interrupted_run_carries_on(model, tmp_path):
     settings = EvalSettings(task="mc", data=DATA / "mc.jsonl")
     first = Counting(ModelScorer(model))
-    result = evaluate(settings, first, tmp_path)
+    result = evaluate(settings, first, Settings(home=tmp_path))
     assert first.calls == 3 + 2 + 2 + 3 + 2  # one call per option
     samples = Path(result["run_dir"]) / SAMPLES
     lines = samples.read_text().splitlines()
@@ -83,7 +84,7 @@ def test_an_interrupted_run_carries_on(model, tmp_path):
     # a crash after two items, mid-way through writing the third
     samples.write_text("\n".join(lines[:2]) + "\n" + lines[2][:10])
     again = Counting(ModelScorer(model))
-    resumed = evaluate(settings, again, tmp_path)
+    resumed = evaluate(settings, again, Settings(home=tmp_path))
     assert again.calls == 2 + 3 + 2  # only the items not finished before
     assert resumed["scores"] == result["scores"]
     assert len(samples.read_text().splitlines()) == 5
@@ -149,7 +150,7 @@ def test_cmmlu_scores_the_letter_after_its_chinese_cue(model, tmp_path):
     """The official CMMLU layout (header row, an id column, <subject>.csv in dev/ and test/),
     one solved dev question before each, every number recomputed here."""
     settings = EvalSettings(task="cmmlu", data=DATA / "cmmlu", shots=1)
-    result = evaluate(settings, ModelScorer(model), tmp_path)
+    result = evaluate(settings, ModelScorer(model), Settings(home=tmp_path))
     header = "以下是关于arithmetic的单项选择题，请直接给出正确答案的选项。\n\n"
     shot = "一加一等于几？\nA. 三\nB. 二\nC. 五\nD. 七\n答案： B\n\n"
     items = [("二加二等于几？", "四九一六", 0), ("十减三等于几？", "二五七一", 2)]
@@ -172,7 +173,7 @@ def test_limit_and_seed_pick_a_stable_sample(model, tmp_path):
 
     def drawn(seed: int, home: Path) -> tuple[list[str], dict]:
         settings = EvalSettings(task="mc", data=DATA / "mc.jsonl", limit=2, seed=seed)
-        result = evaluate(settings, ModelScorer(model), home)
+        result = evaluate(settings, ModelScorer(model), Settings(home=home))
         return [s["id"] for s in read_samples(result)], result
 
     one, first = drawn(7, tmp_path / "one")
@@ -190,7 +191,7 @@ def test_generative_qa_and_multiple_choice_by_generation(model, tmp_path):
     qa = evaluate(
         EvalSettings(task="qa", data=DATA / "qa.jsonl", metric="contains", max_tokens=16),
         ModelScorer(model),
-        tmp_path,
+        Settings(home=tmp_path),
     )
     samples = read_samples(qa)
     rows = [json.loads(line) for line in (DATA / "qa.jsonl").read_text().splitlines()]
@@ -207,7 +208,9 @@ def test_generative_qa_and_multiple_choice_by_generation(model, tmp_path):
     assert qa["scores"]["overall"] == pytest.approx(summary([s["score"] for s in samples]))
 
     by_gen = evaluate(
-        EvalSettings(task="mmlu", data=DATA / "mmlu", mode="generate"), ModelScorer(model), tmp_path
+        EvalSettings(task="mmlu", data=DATA / "mmlu", mode="generate"),
+        ModelScorer(model),
+        Settings(home=tmp_path),
     )
     gen = read_samples(by_gen)
     assert all("logprobs" not in s for s in gen)
@@ -238,7 +241,7 @@ def test_perplexity_scores_every_token_once(model, tmp_path):
     """Recomputed here from the engine's token logprobs: windows of 64 tokens, stride 32,
     each token after the first scored once, with the window's earlier tokens as context."""
     settings = EvalSettings(task="perplexity", data=DATA / "wiki.txt", window=64, stride=32)
-    result = evaluate(settings, ModelScorer(model), tmp_path)
+    result = evaluate(settings, ModelScorer(model), Settings(home=tmp_path))
     text = (DATA / "wiki.txt").read_text()
     tokens = model.engine.tokenize(text, add_bos=True)
     nll, scored = 0.0, 1  # the first token has no context
@@ -256,7 +259,9 @@ def test_perplexity_scores_every_token_once(model, tmp_path):
     assert ppl["nll_per_token"] == pytest.approx(nll / (len(tokens) - 1), rel=1e-4)
     assert ppl["perplexity"] == pytest.approx(math.exp(nll / (len(tokens) - 1)), rel=1e-4)
     whole = EvalSettings(task="perplexity", data=DATA / "wiki.txt", window=512)
-    one_window = evaluate(whole, ModelScorer(model), tmp_path)["scores"]["perplexity"]
+    one_window = evaluate(whole, ModelScorer(model), Settings(home=tmp_path))["scores"][
+        "perplexity"
+    ]
     assert one_window["tokens"] == ppl["tokens"]
     if len(tokens) <= 512:  # the whole text in one window: every token given all before it
         alone = model.engine.loglikelihood(tokens[:1], tokens[1:]).token_logprobs

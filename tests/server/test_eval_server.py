@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from danlu.config import Settings
 from danlu.evaluate import EvalSettings, ModelScorer, ServerScorer, evaluate
 from danlu.evaluate.tasks.choice import CsvChoiceTask, JsonlChoiceTask
 
@@ -31,7 +32,7 @@ def test_server_and_engine_agree_per_option(live, model):
 
 def test_a_whole_run_through_the_server_matches_the_local_one(live, model, tmp_path):
     settings = EvalSettings(task="mmlu", data=DATA / "mmlu")
-    here = evaluate(settings, ModelScorer(model), tmp_path / "a")
-    there = evaluate(settings, ServerScorer(live.url, "smollm2"), tmp_path / "b")
+    here = evaluate(settings, ModelScorer(model), Settings(home=tmp_path / "a"))
+    there = evaluate(settings, ServerScorer(live.url, "smollm2"), Settings(home=tmp_path / "b"))
     assert there["scores"]["overall"] == here["scores"]["overall"]
     assert there["target"] == {"model": "smollm2", "source": "server", "url": live.url}

@@ -117,13 +117,13 @@ def context_needed(settings: SpeedSettings, limit: int) -> int:
 def bench_model(
     name: str,
     settings: SpeedSettings,
-    app: Settings | None = None,
+    danlu_settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> list[SpeedRow]:
     """Every test of `settings` on the store model `name`; each measurement done is told
     to `progress` ("bench NAME", done, all)."""
-    app = app or Settings()
-    catalog = Catalog(app)
+    danlu_settings = danlu_settings or Settings()
+    catalog = Catalog(danlu_settings)
     manifest, path = catalog.gguf_path(
         name,
         done="measured by danlu bench",
@@ -133,13 +133,13 @@ def bench_model(
     tests = list(_tests(settings))
     plan = [
         (t, b, fa, rp)
-        for t in (settings.threads or [app.threads])
+        for t in (settings.threads or [danlu_settings.threads])
         for b in settings.batch
         for fa in settings.flash_attn
         for rp in settings.repack
     ]
     total, done, rows = len(plan) * len(tests) * settings.reps, 0, []
-    n_ctx = context_needed(settings, manifest.context_length or app.n_ctx)
+    n_ctx = context_needed(settings, manifest.context_length or danlu_settings.n_ctx)
     for threads, n_batch, fa, repack in plan:
         options = LoadOptions.build(
             n_ctx=n_ctx, threads=threads, n_batch=n_batch, flash_attn=fa, repack=repack

@@ -26,7 +26,7 @@ from danlu.progress import Progress
 from danlu.store import Catalog
 from danlu.store.tuning import TunedDefault, Tunings, label
 
-# measures one candidate in the child: (model name, its settings, app settings, progress) -> rows
+# measures one candidate in the child: (model name, its settings, danlu settings, progress) -> rows
 Measure = Callable[[str, SpeedSettings, Settings, Progress], list[SpeedRow]]
 
 
@@ -55,7 +55,7 @@ def choose(speeds: dict[str, dict[str, float]]) -> str:
     return max(labels, key=score)
 
 
-def probe_settings(settings: SpeedSettings, app: Settings) -> SpeedSettings:
+def probe_settings(settings: SpeedSettings, danlu_settings: Settings) -> SpeedSettings:
     """The tests of `settings` at one thread count and no depth (a candidate's knobs are
     filled in per child)."""
     if len(settings.threads) > 1 or len(settings.batch) > 1:
@@ -63,19 +63,25 @@ def probe_settings(settings: SpeedSettings, app: Settings) -> SpeedSettings:
             "--save-default measures one thread count and batch size",
             hint="give one -t and one -b (or none: the defaults a load gets)",
         )
-    return settings.model_copy(update={"threads": settings.threads or [app.threads], "depth": [0]})
+    return settings.model_copy(
+        update={"threads": settings.threads or [danlu_settings.threads], "depth": [0]}
+    )
 
 
 def measure(
-    name: str, settings: SpeedSettings, app: Settings, progress: Progress
+    name: str, settings: SpeedSettings, danlu_settings: Settings, progress: Progress
 ) -> list[SpeedRow]:
     """The real measurement of one candidate (run in the child)."""
-    return bench_model(name, settings, app, progress)
+    return bench_model(name, settings, danlu_settings, progress)
 
 
-def _child(conn, run: Measure, name: str, settings: SpeedSettings, app: Settings) -> None:
+def _child(
+    conn, run: Measure, name: str, settings: SpeedSettings, danlu_settings: Settings
+) -> None:
     try:
-        rows = run(name, settings, app, lambda label, done, total: conn.send(("progress", done)))
+        rows = run(
+            name, settings, danlu_settings, lambda label, done, total: conn.send(("progress", done))
+        )
         conn.send(("rows", rows))
     except DanluError as exc:
         conn.send(("error", str(exc)))
@@ -84,12 +90,18 @@ def _child(conn, run: Measure, name: str, settings: SpeedSettings, app: Settings
 
 
 def isolated(
-    run: Measure, name: str, settings: SpeedSettings, app: Settings, progress: Callable[[int], None]
+    run: Measure,
+    name: str,
+    settings: SpeedSettings,
+    danlu_settings: Settings,
+    progress: Callable[[int], None],
 ) -> list[SpeedRow] | str:
     """`run` in a fresh child process: its rows, or why it gave none ('died by SIGSEGV')."""
     spawn = multiprocessing.get_context("spawn")
     receive, send = spawn.Pipe(duplex=False)
-    child = spawn.Process(target=_child, args=(send, run, name, settings, app), daemon=True)
+    child = spawn.Process(
+        target=_child, args=(send, run, name, settings, danlu_settings), daemon=True
+    )
     child.start()
     send.close()  # the child holds the only writer: its end of the pipe ends with it
     result: list[SpeedRow] | str = "ended without a result"
@@ -116,14 +128,14 @@ def isolated(
 def save_default(
     name: str,
     settings: SpeedSettings,
-    app: Settings | None = None,
+    danlu_settings: Settings | None = None,
     progress: Progress | None = None,
     run: Measure = measure,
 ) -> tuple[TunedDefault, list[SpeedRow]]:
     """Measure every candidate of `name` apart; record and return the fastest that ran."""
-    app = app or Settings()
-    probe = probe_settings(settings, app)
-    sha256 = Catalog(app).get(name).sha256
+    danlu_settings = danlu_settings or Settings()
+    probe = probe_settings(settings, danlu_settings)
+    sha256 = Catalog(danlu_settings).get(name).sha256
     per_candidate = settings.reps * sum(1 for n in (*probe.prompt_tokens, *probe.gen_tokens) if n)
     total = per_candidate * len(CANDIDATES)
     speeds: dict[str, dict[str, float]] = {}
@@ -138,7 +150,7 @@ def save_default(
             if progress:
                 progress(f"bench {name}: {what}", offset + done, total)
 
-        result = isolated(run, name, knobs, app, report)
+        result = isolated(run, name, knobs, danlu_settings, report)
         if isinstance(result, str):
             unusable[candidate.label] = result
             continue
@@ -158,5 +170,5 @@ def save_default(
         speeds=speeds,
         unusable=unusable,
     )
-    Tunings(app.home).save(sha256, tuned)
+    Tunings(danlu_settings.home).save(sha256, tuned)
     return tuned, rows

@@ -56,13 +56,11 @@ def evaluate(
 
 def _one(target: str, settings, model: str | None, api_key: str | None, load: dict, judge):
     from danlu.cli.progress import bar
-    from danlu.config import Settings
     from danlu.evaluate import evaluate as run
 
-    home = Settings().home
     label = f"{target} {settings.task}"
     with _scorer(target, model, api_key, load) as scorer, bar("items", label) as progress:
-        result = run(settings, scorer, home, progress=progress, judge=judge)
+        result = run(settings, scorer, progress=progress, judge=judge)
     print(f"results: {result['run_dir']}/result.json", file=sys.stderr)
     return result
 

@@ -1,7 +1,8 @@
 """`danlu eval`: quality of a model in the store or behind any OpenAI-compatible server.
 
 >>> from danlu.evaluate import EvalSettings, ModelScorer, evaluate
->>> result = evaluate(EvalSettings(task="mc", data=Path("items.jsonl")), ModelScorer(model), home)
+>>> settings = EvalSettings(task="mc", data=Path("items.jsonl"))
+>>> result = evaluate(settings, ModelScorer(model))  # its run folder: under Settings().runs_dir
 
 Tasks (`tasks/`): mmlu, ceval, cmmlu (official CSV folders), mc (JSONL), qa (generated
 answers scored by a metric), perplexity (rolling windows). Scorers (`scorers.py`): a loaded

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from danlu.atomic import write_text_atomic
+from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.evaluate.hub import fetch_dataset, is_hub_ref
 from danlu.evaluate.judge import Judge
@@ -41,14 +42,16 @@ def data_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_dir(home: Path, scorer: Scorer, settings: EvalSettings, data_sha: str) -> Path:
+def run_dir(
+    danlu_settings: Settings, scorer: Scorer, settings: EvalSettings, data_sha: str
+) -> Path:
     key = json.dumps(
         [scorer.describe().get("url"), scorer.name, settings.model_dump(mode="json"), data_sha],
         sort_keys=True,
     )
     short = hashlib.sha256(key.encode()).hexdigest()[:10]
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", scorer.name)
-    return home / "runs" / f"eval-{model}-{settings.task}-{short}"
+    return danlu_settings.runs_dir / f"eval-{model}-{settings.task}-{short}"
 
 
 def pick(items: list, limit: int | None, seed: int) -> list:
@@ -77,7 +80,7 @@ def read_samples(path: Path) -> tuple[dict[str, dict[str, Any]], bool]:
 def evaluate(
     settings: EvalSettings,
     scorer: Scorer,
-    home: Path,
+    danlu_settings: Settings | None = None,
     progress: Progress | None = None,
     judge: Scorer | None = None,
 ) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def evaluate(
     items = task.windows(scorer) if isinstance(task, PerplexityTask) else data.items
     items = pick(items, settings.limit, settings.seed)
     sha = data_hash(settings.data)
-    folder = run_dir(home, scorer, settings, sha)
+    folder = run_dir(danlu_settings or Settings(), scorer, settings, sha)
     folder.mkdir(parents=True, exist_ok=True)
     done, torn = read_samples(folder / SAMPLES)
     if torn:  # rewrite the log without the cut line before appending to it
