@@ -127,3 +127,19 @@ def test_under_a_grammar_only_allowed_tokens_are_candidates(danlu):
     )
     assert sum(c["p"] for c in first["top"]) == pytest.approx(1.0, abs=1e-5)
     assert "".join(r["token"] for r in records) in ("yes", "no")
+
+
+def test_completions_give_the_chains_probabilities_when_asked(one_slot_server):
+    """/v1/completions takes post_sampling_probs too: with top-k 1 the chain keeps one
+    candidate, so each token's post-chain probability is 1; without it, the raw ones."""
+    ask = {"model": "smollm2", "prompt": "The sea is", "max_tokens": 6, "seed": 3}
+    ask |= {"temperature": 0.8, "logprobs": 3, "extra_body": {"top_k": 1}}
+    chained = one_slot_server.completions.create(
+        **ask | {"extra_body": {"top_k": 1, "post_sampling_probs": True}}
+    ).choices[0]
+    assert chained.logprobs.token_logprobs == pytest.approx([0.0] * 6, abs=1e-6)
+    assert [len(top) for top in chained.logprobs.top_logprobs] == [1] * 6
+    raw = one_slot_server.completions.create(**ask).choices[0]
+    assert raw.text == chained.text  # the same picks: only what is reported differs
+    assert all(lp < -1e-3 for lp in raw.logprobs.token_logprobs[:1])
+    assert [len(top) for top in raw.logprobs.top_logprobs] == [3] * 6

@@ -49,6 +49,7 @@ class CompletionPlan:
         params = body.sampling(max_tokens or None)
         if body.logprobs is not None:
             params["logprobs"] = body.logprobs
+            params["post_sampling_probs"] = bool(body.post_sampling_probs)
         self.echo_only = max_tokens == 0
         self.sources = _token_lists(model, body.prompt)
         base = model.params(**params)

@@ -187,6 +187,9 @@ class CompletionRequest(SamplingFields):
     prompt: Batchable
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=20)
+    # llama-server's extension: generated tokens' logprobs after the sampler chain (an
+    # echoed prompt's stay the model's own); docs/sampling.md
+    post_sampling_probs: bool | None = None
     best_of: int | None = Field(None, ge=1, le=1)
     suffix: None = None
 
