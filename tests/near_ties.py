@@ -27,3 +27,20 @@ def assert_same_up_to_a_near_tie(model, prompt: list[int], expected: str, got: s
     (first, lp1), (second, lp2) = scored.alternatives[0]
     assert set(taken) <= {first, second}, (k, expected, got, scored.alternatives[0])
     assert lp1 - lp2 < NEAR_TIE, (k, expected, got, scored.alternatives[0])
+
+
+Step = tuple[int | str, float, dict]  # a token, its logprob, {token: logprob} of the likeliest
+
+
+def assert_same_steps_up_to_a_near_tie(solo: list[Step], batched: list[Step]) -> None:
+    """Two greedy runs, step by step: the same tokens with the same logprobs until they
+    part, and they part only where the solo run had the two tokens nearly level. An answer
+    mixed up with another slot's differs far more."""
+    for k, ((a, logprob_a, ranked), (b, logprob_b, _)) in enumerate(
+        zip(solo, batched, strict=False)
+    ):
+        if a != b:
+            assert b in ranked and ranked[a] - ranked[b] < NEAR_TIE, (k, ranked)
+            return
+        assert abs(logprob_b - logprob_a) <= NEAR_TIE, (k, logprob_a, logprob_b)
+    assert [s[0] for s in solo] == [s[0] for s in batched]

@@ -10,7 +10,7 @@ from danlu.engine.base import Completion, LoadOptions
 from danlu.engine.llamacpp import LlamaCppEngine
 from danlu.engine.sampling import SamplingParams
 from tests.conftest import smollm2_path
-from tests.near_ties import NEAR_TIE
+from tests.near_ties import assert_same_steps_up_to_a_near_tie
 
 PROMPTS = [
     f"<|im_start|>user\nWrite one sentence about the number {i}.<|im_end|>\n<|im_start|>assistant\n"
@@ -20,17 +20,15 @@ GREEDY = SamplingParams(temperature=0, max_tokens=32, logprobs=2)
 
 
 def assert_same_answer_up_to_a_near_tie(solo: Completion, batched: Completion) -> None:
-    """Token for token the same, with the same log-probabilities, until the two runs part;
-    they may part only where the solo run had the two tokens nearly level. llama.cpp's
-    sums come out slightly differently in a batch of another shape, and on a near-tie that
-    flips the greedy pick; an answer mixed up with another slot's differs far more."""
-    for k, (a, b) in enumerate(zip(solo.token_ids, batched.token_ids, strict=False)):
-        if a != b:
-            ranked = dict(solo.logprobs[k].top)
-            assert b in ranked and ranked[a] - ranked[b] < NEAR_TIE, (k, solo.logprobs[k])
-            return
-        assert batched.logprobs[k].logprob == pytest.approx(solo.logprobs[k].logprob, abs=NEAR_TIE)
-    assert solo.token_ids == batched.token_ids
+    """llama.cpp's sums come out slightly differently in a batch of another shape, and on a
+    near-tie that flips the greedy pick (tests/near_ties.py)."""
+    assert_same_steps_up_to_a_near_tie(steps(solo), steps(batched))
+
+
+def steps(run: Completion) -> list:
+    return [
+        (t, lp.logprob, dict(lp.top)) for t, lp in zip(run.token_ids, run.logprobs, strict=False)
+    ]
 
 
 @pytest.fixture(scope="module")

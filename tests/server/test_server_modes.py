@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from danlu.server import ServerSettings
-from tests.near_ties import NEAR_TIE
+from tests.near_ties import assert_same_steps_up_to_a_near_tie
 from tests.server.conftest import eventually, metric, start_server, stop_server
 
 ASK = {"model": "smollm2", "messages": [{"role": "user", "content": "Tell me a story."}]}
@@ -160,16 +160,15 @@ def test_the_ram_prompt_cache_brings_back_a_prompt_its_slot_lost(server_with, mo
 
 
 def assert_same_answer_up_to_a_near_tie(solo, batched) -> None:
-    """Token for token the same, with the same log-probabilities, until the two part; they
-    may part only where the solo answer had the two tokens nearly level (llama.cpp's sums
-    shift a little with the batch's shape, which flips a greedy pick on a near-tie)."""
-    for k, (a, b) in enumerate(zip(solo.content, batched.content, strict=False)):
-        if a.token != b.token:
-            ranked = {t.token: t.logprob for t in a.top_logprobs}
-            assert b.token in ranked and ranked[a.token] - ranked[b.token] < NEAR_TIE, (k, a)
-            return
-        assert b.logprob == pytest.approx(a.logprob, abs=NEAR_TIE)
-    assert [t.token for t in solo.content] == [t.token for t in batched.content]
+    """llama.cpp's sums shift a little with the batch's shape, which flips a greedy pick on
+    a near-tie (tests/near_ties.py)."""
+    assert_same_steps_up_to_a_near_tie(steps(solo), steps(batched))
+
+
+def steps(logprobs) -> list:
+    return [
+        (t.token, t.logprob, {x.token: x.logprob for x in t.top_logprobs}) for t in logprobs.content
+    ]
 
 
 def test_eight_simultaneous_greedy_requests_match_their_solo_answers(server_with):
