@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from danlu.cli.group import command_group
 from danlu.config import Settings
 from danlu.train.data import DataSet, load_data
 from danlu.train.data.examples import ChatExample, PreferenceExample, TextExample
@@ -119,11 +120,4 @@ def _print(report: dict[str, Any], max_length: int) -> None:
 
 def group() -> typer.Typer:
     """The `danlu data` sub-command group."""
-    app = typer.Typer(
-        name="data",
-        help="Training data: validate and describe a file.",
-        no_args_is_help=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    app.command("check")(check)
-    return app
+    return command_group("data", "Training data: validate and describe a file.", {"check": check})

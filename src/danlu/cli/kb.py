@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from danlu.cli.group import command_group
 from danlu.cli.progress import bar
 from danlu.cli.settings_flags import from_settings
 from danlu.kb.answer import AskOptions
@@ -327,12 +328,6 @@ COMMANDS = {
 
 def group() -> typer.Typer:
     """The `danlu kb` sub-command group."""
-    app = typer.Typer(
-        name="kb",
-        help="Knowledge bases: answer from your documents, with citations.",
-        no_args_is_help=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
+    return command_group(
+        "kb", "Knowledge bases: answer from your documents, with citations.", COMMANDS
     )
-    for name, func in COMMANDS.items():
-        app.command(name)(func)
-    return app

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from danlu.cli.edge import run_guarded
+from danlu.cli.group import HELP_OPTIONS
 
 # name -> "module:function" under danlu.cli; a function ending in () builds a sub-command
 # group (a Typer of its own). Only the module of the command asked for is imported, so a
@@ -76,7 +77,7 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings=HELP_OPTIONS,
     )
     app.callback()(root)  # the root's own options (--version) and its help text
     for name in names or list(COMMANDS):

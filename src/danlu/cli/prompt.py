@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from danlu.cli.group import command_group
 from danlu.config import Settings
 from danlu.prompts import Prompt, PromptLibrary, parse_assignments, to_modelfile
 
@@ -142,15 +143,9 @@ def import_csv(
 
 def group() -> typer.Typer:
     """The `danlu prompt` sub-command group."""
-    app = typer.Typer(
-        name="prompt",
-        help="The prompt library: named prompts with variables (docs/prompts.md).",
-        no_args_is_help=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
+    commands = {"list": list_prompts, "show": show, "add": add, "rm": remove}
+    return command_group(
+        "prompt",
+        "The prompt library: named prompts with variables (docs/prompts.md).",
+        commands | {"import": import_csv},
     )
-    app.command("list")(list_prompts)
-    app.command("show")(show)
-    app.command("add")(add)
-    app.command("rm")(remove)
-    app.command("import")(import_csv)
-    return app

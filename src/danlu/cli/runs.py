@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from danlu.cli.group import command_group
 from danlu.config import Settings
 from danlu.train.runs import CURVE_FILE, find_run, list_runs, read_record
 
@@ -80,12 +81,4 @@ def show(
 
 def group() -> typer.Typer:
     """The `danlu runs` sub-command group."""
-    app = typer.Typer(
-        name="runs",
-        help="Past training runs.",
-        no_args_is_help=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    app.command("ls")(ls)
-    app.command("show")(show)
-    return app
+    return command_group("runs", "Past training runs.", {"ls": ls, "show": show})

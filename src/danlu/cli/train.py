@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from danlu.cli.group import command_group
 from danlu.cli.settings_flags import option
 from danlu.config import Settings
 from danlu.train.settings import TrainSettings
@@ -88,12 +89,8 @@ def _command(stage: str) -> Callable[..., int]:
 
 def group() -> typer.Typer:
     """The `danlu train` sub-command group."""
-    app = typer.Typer(
-        name="train",
-        help="Fine-tune a model (LoRA, QLoRA, full) with SFT or DPO.",
-        no_args_is_help=True,
-        context_settings={"help_option_names": ["-h", "--help"]},
+    return command_group(
+        "train",
+        "Fine-tune a model (LoRA, QLoRA, full) with SFT or DPO.",
+        {stage: _command(stage) for stage in STAGES},
     )
-    for stage in STAGES:
-        app.command(stage)(_command(stage))
-    return app
