@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from danlu.cli.main import main
+from tests.cli.terminal import chat  # noqa: F401 -- the pty chat fixture, for every CLI test
 
 
 @dataclass

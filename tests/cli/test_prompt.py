@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-
-import pexpect
 
 from danlu.store.modelfile import parse_modelfile
-from tests.cli.test_repl import DANLU, PROMPT, ask, default_sigint
+from tests.cli.terminal import ask
 
 TRANSLATOR_FRENCH = (
     "In the context of everyday writing, you are a careful translator. Translate the user's "
@@ -157,50 +154,26 @@ def test_a_prompt_becomes_a_modelfile_that_create_reads(danlu, tmp_path):
     assert json.loads(shown.out)["system"] == TRANSLATOR_FRENCH
 
 
-def test_prompt_in_the_chat(danlu_home):
-    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
-    child = pexpect.spawn(
-        DANLU,
-        ["run", "smollm2", "--temp", "0", "-n", "4", "--system", "Be brief."],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-        preexec_fn=default_sigint,
-    )
-    try:
-        child.expect_exact(PROMPT)
-        assert "needs the variable 'target'" in ask(child, "/prompt translator")
-        assert "using prompt 'translator'" in ask(child, "/prompt translator target=French")
-        shown = ask(child, "/show").replace("\r\n", " ")
-        assert "into French." in shown and "Be brief." in shown and "temperature = 0.2" in shown
-        assert "no prompt named 'nope'" in ask(child, "/prompt nope")
-        assert "prompt cleared" in ask(child, "/prompt off")
-        assert "French" not in ask(child, "/show")
-    finally:
-        child.close(force=True)
+def test_prompt_in_the_chat(chat):
+    child = chat("--temp", "0", "-n", "4", "--system", "Be brief.")
+    assert "needs the variable 'target'" in ask(child, "/prompt translator")
+    assert "using prompt 'translator'" in ask(child, "/prompt translator target=French")
+    shown = ask(child, "/show").replace("\r\n", " ")
+    assert "into French." in shown and "Be brief." in shown and "temperature = 0.2" in shown
+    assert "no prompt named 'nope'" in ask(child, "/prompt nope")
+    assert "prompt cleared" in ask(child, "/prompt off")
+    assert "French" not in ask(child, "/show")
 
 
-def test_prompt_in_the_chat_replaces_the_use_prompt_and_keeps_system(danlu_home):
-    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
+def test_prompt_in_the_chat_replaces_the_use_prompt_and_keeps_system(chat):
     flags = ["--use-prompt", "translator", "--var", "target=French", "--system", "Be brief."]
-    child = pexpect.spawn(
-        DANLU,
-        ["run", "smollm2", "--temp", "0", "-n", "4", *flags],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-        preexec_fn=default_sigint,
-    )
-    try:
-        child.expect_exact(PROMPT)
-        shown = ask(child, "/show").replace("\r\n", " ")
-        assert "into French." in shown and "Be brief." in shown
-        assert "using prompt 'summariser'" in ask(child, "/prompt summariser")
-        shown = ask(child, "/show").replace("\r\n", " ")
-        assert "summarise the text" in shown and "Be brief." in shown
-        assert "translator" not in shown
-        assert "prompt cleared" in ask(child, "/prompt off")
-        shown = ask(child, "/show").replace("\r\n", " ")
-        assert "system: Be brief." in shown and "summarise" not in shown
-    finally:
-        child.close(force=True)
+    child = chat("--temp", "0", "-n", "4", *flags)
+    shown = ask(child, "/show").replace("\r\n", " ")
+    assert "into French." in shown and "Be brief." in shown
+    assert "using prompt 'summariser'" in ask(child, "/prompt summariser")
+    shown = ask(child, "/show").replace("\r\n", " ")
+    assert "summarise the text" in shown and "Be brief." in shown
+    assert "translator" not in shown
+    assert "prompt cleared" in ask(child, "/prompt off")
+    shown = ask(child, "/show").replace("\r\n", " ")
+    assert "system: Be brief." in shown and "summarise" not in shown

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 
 import openai
-import pexpect
 import pytest
 
 from danlu.server import ServerSettings
-from tests.cli.test_repl import DANLU, PROMPT, ask, default_sigint
+from tests.cli.terminal import ask
 from tests.server.conftest import start_server, stop_server
 
 QUESTION = "Name three colours of the rainbow."
@@ -95,27 +93,15 @@ def test_probabilities_sum_to_at_most_1_and_match_the_server(danlu, one_slot_ser
     assert raw_top != pytest.approx([r["top"][0]["p"] for r in records], abs=1e-3)
 
 
-def test_probs_toggles_the_inspector_in_the_chat(danlu_home):
-    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
-    child = pexpect.spawn(
-        DANLU,
-        ["run", "smollm2", "--temp", "0", "-n", "6"],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-        preexec_fn=default_sigint,
-    )
-    try:
-        child.expect_exact(PROMPT)
-        assert "sampling inspector on, top 3" in ask(child, "/probs 3")
-        shown = ask(child, "Say hi.")
-        assert '*"' in shown and "100.0%" in shown
-        assert "sampling inspector off" in ask(child, "/probs")
-        assert '*"' not in ask(child, "Say hi.")
-        assert "sampling inspector on, top 5" in ask(child, "/probs")
-        assert "takes a number, on or off" in ask(child, "/probs maybe")
-    finally:
-        child.close(force=True)
+def test_probs_toggles_the_inspector_in_the_chat(chat):
+    child = chat("--temp", "0", "-n", "6")
+    assert "sampling inspector on, top 3" in ask(child, "/probs 3")
+    shown = ask(child, "Say hi.")
+    assert '*"' in shown and "100.0%" in shown
+    assert "sampling inspector off" in ask(child, "/probs")
+    assert '*"' not in ask(child, "Say hi.")
+    assert "sampling inspector on, top 5" in ask(child, "/probs")
+    assert "takes a number, on or off" in ask(child, "/probs maybe")
 
 
 def test_under_a_grammar_only_allowed_tokens_are_candidates(danlu):

@@ -39,3 +39,15 @@ def tokenizer(base_cache: Path):
 
     (folder,) = (base_cache / "dequantized").iterdir()
     return load_tokenizer(folder)
+
+
+@pytest.fixture(scope="session")
+def engine(base_cache: Path):
+    """The dequantized SmolLM2 folder on the transformers backend (n_ctx 256), loaded once."""
+    from danlu.engine.base import LoadOptions
+    from danlu.engine.registry import open_engine
+
+    (folder,) = (base_cache / "dequantized").iterdir()
+    loaded = open_engine("transformers", folder / "model.safetensors", LoadOptions(n_ctx=256))
+    yield loaded
+    loaded.close()

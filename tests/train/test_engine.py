@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from danlu.engine.base import Completion, Engine, LoadOptions
-from danlu.engine.registry import open_engine
+from danlu.engine.base import Completion, Engine
 from danlu.engine.sampling import SamplingParams
 from danlu.errors import InvalidParameter, InvalidRequest
-
-
-@pytest.fixture(scope="module")
-def engine(base_cache: Path):
-    (folder,) = (base_cache / "dequantized").iterdir()
-    loaded = open_engine("transformers", folder / "model.safetensors", LoadOptions(n_ctx=256))
-    yield loaded
-    loaded.close()
 
 
 def test_it_is_an_engine_with_the_models_facts(engine):

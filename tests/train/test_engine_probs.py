@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
-from danlu.engine.base import Completion, LoadOptions
-from danlu.engine.registry import open_engine
+from danlu.engine.base import Completion
 from danlu.engine.sampling import SamplingParams
-
-
-@pytest.fixture(scope="module")
-def engine(base_cache: Path):
-    (folder,) = (base_cache / "dequantized").iterdir()
-    loaded = open_engine("transformers", folder / "model.safetensors", LoadOptions(n_ctx=256))
-    yield loaded
-    loaded.close()
 
 
 def test_post_chain_candidates_are_the_survivors_and_the_pick_is_unchanged(engine):
