@@ -132,12 +132,8 @@ def _listing(measured: Tokenized, colour: bool) -> str:
 
 
 def _summary(measured: Tokenized) -> str:
-    return (
-        f"{measured.tokens} tokens, {measured.characters} characters, "
-        f"{measured.characters_per_token:.2f} characters per token; "
-        f"{measured.count('special')} special, {measured.count('byte')} byte pieces, "
-        f"{measured.splitting} holding part of a character"
-    )
+    phrases = measured.summary()
+    return ", ".join(phrases[:3]) + "; " + ", ".join(phrases[3:])
 
 
 def _print_rows(rows: list[Row], as_json: bool) -> int:

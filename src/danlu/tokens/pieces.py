@@ -70,6 +70,17 @@ class Tokenized:
         """Pieces that hold part of a character (byte pieces among them)."""
         return sum(1 for p in self.pieces if p.splits_character)
 
+    def summary(self) -> tuple[str, ...]:
+        """The counts as people read them, one phrase each (the CLI's and the page's line)."""
+        return (
+            f"{self.tokens} tokens",
+            f"{self.characters} characters",
+            f"{self.characters_per_token:.2f} characters per token",
+            f"{self.count('special')} special",
+            f"{self.count('byte')} byte pieces",
+            f"{self.splitting} holding part of a character",
+        )
+
     def share(self, kind: Kind) -> float:
         """The fraction of the tokens of `kind` (0 for no tokens)."""
         return self.count(kind) / self.tokens if self.tokens else 0.0

@@ -42,12 +42,8 @@ def pieces_html(measured: Tokenized) -> str:
 
 
 def counts_line(measured: Tokenized) -> str:
-    return (
-        f"**{measured.tokens} tokens** · {measured.characters} characters · "
-        f"{measured.characters_per_token:.2f} characters per token · "
-        f"{measured.count('special')} special · {measured.count('byte')} byte pieces · "
-        f"{measured.splitting} holding part of a character"
-    )
+    first, *rest = measured.summary()
+    return " · ".join([f"**{first}**", *rest])
 
 
 class TokenActions:
