@@ -22,20 +22,25 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def spawn_run(danlu_home: Path, *flags: str) -> pexpect.spawn:
+    """`danlu run smollm2 FLAGS` in a pty, plain text (no colours), over `danlu_home`."""
+    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
+    return pexpect.spawn(
+        DANLU,
+        ["run", "smollm2", *flags],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        preexec_fn=default_sigint,
+    )
+
+
 @pytest.fixture
 def chat(danlu_home: Path):
-    """Start `danlu run smollm2` in a pty; yields the pexpect child."""
+    """Start the chat (`spawn_run`) and wait for its prompt; yields the pexpect child."""
 
     def start(*flags: str) -> pexpect.spawn:
-        env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
-        child = pexpect.spawn(
-            DANLU,
-            ["run", "smollm2", *flags],
-            env=env,
-            encoding="utf-8",
-            timeout=60,
-            preexec_fn=default_sigint,
-        )
+        child = spawn_run(danlu_home, *flags)
         child.expect_exact(PROMPT)
         children.append(child)
         return child

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pexpect
 import pytest
 
-from tests.cli.terminal import DANLU, PROMPT, answer_to, ask, default_sigint
+from tests.cli.terminal import PROMPT, answer_to, ask, spawn_run
 
 # the session `model` fixture's context and threads, so greedy answers can be compared
 SAME_LOAD = ("-c", "2048", "-t", "2")
@@ -106,7 +105,6 @@ def test_ctrl_c_stops_the_answer_but_not_the_chat(chat):
 def test_ctrl_c_in_raw_mode_stops_the_answer_and_hands_over_the_turn(danlu_home):
     """llama.cpp's raw mode (-i): Ctrl-C stops an answer, the turn is the user's, and the
     model then continues the text with their line; Ctrl-D leaves."""
-    env = {**os.environ, "DANLU_HOME": str(danlu_home), "NO_COLOR": "1", "TERM": "dumb"}
     flags = [
         "-p",
         "Once upon a time",
@@ -119,14 +117,7 @@ def test_ctrl_c_in_raw_mode_stops_the_answer_and_hands_over_the_turn(danlu_home)
         "2000",
         "--ignore-eos",
     ]
-    child = pexpect.spawn(
-        DANLU,
-        ["run", "smollm2", *flags],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-        preexec_fn=default_sigint,
-    )
+    child = spawn_run(danlu_home, *flags)
     said = "Once upon a time"  # the prompt is printed first
     try:
         for _ in range(2):  # the first answer, then the one to the user's line
