@@ -1,0 +1,1 @@
+"""Agents: tools a model may call, and the sandbox its code runs in (docs/agent.md)."""
