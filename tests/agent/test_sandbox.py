@@ -61,8 +61,9 @@ def run_open(code: str, **settings) -> SandboxResult:
 
 
 def test_a_computation_prints_its_answer(isolation):
-    result = sandboxed(isolation, "print(sum(i * i for i in range(1000)))")
-    assert result.stdout == "332833500\n"
+    code = "import os\nopen(os.devnull, 'w').write('x')\nprint(sum(i * i for i in range(1000)))"
+    result = sandboxed(isolation, code)
+    assert result.stdout == "332833500\n", result.observation()
     assert result.ok and result.exit_code == 0 and result.signal is None
     assert result.observation().startswith("exit code 0")
 
@@ -120,6 +121,20 @@ while True:
     assert result.timed_out and time.monotonic() - started < 6
     assert not _processes_with(marker), "processes of the bomb outlived the sandbox"
     assert subprocess.run(["true"], check=False).returncode == 0
+
+
+def test_a_process_that_leaves_the_session_ends_with_the_run(isolation):
+    marker = f"danlu-runaway-{os.getpid()}"
+    code = f"""
+import os, time  # {marker}
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(60)
+print("left one behind")
+"""
+    result = sandboxed(isolation, code)
+    assert result.stdout == "left one behind\n" and not result.timed_out
+    assert not _processes_with(marker)
 
 
 def test_a_memory_bomb_is_stopped_by_the_limit(isolation):
@@ -195,6 +210,9 @@ def test_settings_are_checked():
         SandboxSettings(memory_bytes=0)
     with pytest.raises(InvalidRequest, match="same name"):
         SandboxSettings(files=(Path("a/x.txt"), Path("b/x.txt")))
+    with pytest.raises(InvalidRequest, match="name of its own"):
+        SandboxSettings(files=(Path(".."),))
+    assert SandboxSettings(files="data.csv").files == (Path("data.csv"),)
 
 
 def _processes_with(marker: str) -> list[int]:

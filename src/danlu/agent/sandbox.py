@@ -83,8 +83,11 @@ class SandboxSettings:
                 raise InvalidRequest(f"sandbox {name} must be a positive integer, not {value!r}")
         if not self.wall_seconds > 0:
             raise InvalidRequest(f"sandbox wall_seconds must be positive, not {self.wall_seconds}")
-        object.__setattr__(self, "files", tuple(Path(f) for f in self.files))
+        files = (self.files,) if isinstance(self.files, (str, Path)) else self.files
+        object.__setattr__(self, "files", tuple(Path(f) for f in files))
         names = [f.name for f in self.files]
+        if any(name in ("", ".", "..") for name in names):
+            raise InvalidRequest(f"a sandbox file needs a name of its own: {names}")
         if len(set(names)) != len(names):
             raise InvalidRequest(f"two sandbox files have the same name: {names}")
 
