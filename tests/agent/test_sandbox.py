@@ -215,6 +215,12 @@ def test_settings_are_checked():
     assert SandboxSettings(files="data.csv").files == (Path("data.csv"),)
 
 
+def test_code_an_argument_cannot_carry_is_refused():
+    for code, why in (("#" + "x" * 200_000, "bytes"), ("print(1)\0", "NUL")):
+        with pytest.raises(InvalidRequest, match=why):
+            run_code(code, TIGHT, NO_NAMESPACES)
+
+
 def _processes_with(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -1,7 +1,7 @@
 """The sandbox's first process: confine itself, then become the model's Python.
 
-Run as a script (`python -I jail.py PLAN`), standard library only, never imported by
-danlu. Inside the namespaces `unshare` made (mount, pid, and net unless allowed):
+Run as a script (`python -I jail.py PLAN REPORT_FD CODE`), standard library only, never
+imported by danlu. Inside the namespaces `unshare` made (mount, pid, and net unless allowed):
 1. build a new root on a small tmpfs: the working folder read-write, the Python install
    and /usr, /lib* read-only and nosuid, /dev/null, /dev/zero, /dev/urandom, a fresh /proc;
 2. move it over / and chroot into it, so the old root has no path left to it;
@@ -9,7 +9,7 @@ danlu. Inside the namespaces `unshare` made (mount, pid, and net unless allowed)
    as `nobody`), or else every capability; no_new_privs either way;
 4. set the rlimits, start `python -I -c CODE` in the working folder and wait for it.
 Without namespaces (allowed only with network allowed) steps 1–2 are skipped.
-How it ended goes to the report pipe (argv[2]) as JSON, `{"returncode": N}` or
+How it ended goes to the report pipe (REPORT_FD) as JSON, `{"returncode": N}` or
 `{"setup_failed": "why"}`, so the code's own output cannot be mistaken for it.
 """
 
@@ -124,7 +124,7 @@ def set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(getattr(resource, name), (value, value + slack))
 
 
-def run(plan: dict) -> int:
+def run(plan: dict, code: str) -> int:
     """Confine, then run the code as a child and wait for it: the exit code, or -signal.
 
     The code is not pid 1 of the namespace (pid 1 ignores most signals, SIGXCPU
@@ -139,7 +139,7 @@ def run(plan: dict) -> int:
     child = os.fork()
     if child == 0:
         try:
-            os.execve(plan["python"], [plan["python"], "-I", "-c", plan["code"]], plan["env"])
+            os.execve(plan["python"], [plan["python"], "-I", "-c", code], plan["env"])
         except OSError as exc:
             print(f"danlu sandbox: cannot start {plan['python']}: {exc}", file=sys.stderr)
         finally:
@@ -150,15 +150,15 @@ def run(plan: dict) -> int:
             return os.waitstatus_to_exitcode(status)
 
 
-def main(plan: dict, report_fd: int) -> None:
+def main(plan: dict, report_fd: int, code: str) -> None:
     os.set_inheritable(report_fd, False)
     with os.fdopen(report_fd, "w") as report:
         try:
-            outcome = {"returncode": run(plan)}
+            outcome = {"returncode": run(plan, code)}
         except OSError as exc:
             outcome = {"setup_failed": str(exc)}
         report.write(json.dumps(outcome))
 
 
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]), int(sys.argv[2]))
+    main(json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3])

@@ -33,7 +33,7 @@ from danlu.errors import DanluError, InvalidRequest
 
 __all__ = ["SandboxFailed", "SandboxResult", "SandboxSettings", "SandboxUnavailable", "run_code"]
 
-MAX_CODE_CHARS = 100_000  # one argv string; Linux allows 128 KiB
+MAX_CODE_BYTES = 120_000  # one argv string, in UTF-8; Linux allows 128 KiB
 JAIL = Path(__file__).with_name("jail.py")  # run as a script, never imported
 NOBODY = 65534
 GRACE_SECONDS = 2.0  # after the kill, how long the pipes may take to close
@@ -106,20 +106,29 @@ def run_code(
 ) -> SandboxResult:
     """Run `code` in the sandbox and return its output; see the module docstring."""
     settings = settings or SandboxSettings()
+    _check_code(code)
     confined = _confinement(settings, isolation or Isolation())
-    if len(code) > MAX_CODE_CHARS:
-        raise InvalidRequest(f"the code is {len(code)} characters; at most {MAX_CODE_CHARS}")
-    if "\0" in code:
-        raise InvalidRequest("the code contains a NUL character")
     # root runs confined code as nobody (a real uid 0 ignores RLIMIT_NPROC); open code
     # runs as the caller, since nobody may not reach the interpreter outside the new root
     uid = NOBODY if os.geteuid() == 0 and confined is not None else None
     with _workspace(settings.files, uid) as (base, work):
-        plan = _plan(code, settings, base, work, confined=confined is not None, uid=uid)
+        plan = _plan(settings, base, work, confined=confined is not None, uid=uid)
         argv = [sys.executable, "-I", str(JAIL), json.dumps(plan)]
         if confined is not None:
             argv = [*confined.command(settings.allow_network), *argv]
-        return _run(argv, plan["env"], base, settings, confined=confined is not None)
+        return _run(argv, code, plan["env"], base, settings, confined=confined is not None)
+
+
+def _check_code(code: str) -> None:
+    """What an argv string can carry: UTF-8 without NUL, under MAX_CODE_BYTES."""
+    try:
+        size = len(code.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(f"the code is not valid Unicode text ({exc.reason})") from exc
+    if size > MAX_CODE_BYTES:
+        raise InvalidRequest(f"the code is {size:,} bytes; a run takes {MAX_CODE_BYTES:,}")
+    if "\0" in code:
+        raise InvalidRequest("the code contains a NUL character")
 
 
 def _confinement(settings: SandboxSettings, isolation: Isolation) -> Isolation | None:
@@ -137,7 +146,7 @@ def _confinement(settings: SandboxSettings, isolation: Isolation) -> Isolation |
 
 
 def _plan(
-    code: str, settings: SandboxSettings, base: Path, work: Path, *, confined: bool, uid: int | None
+    settings: SandboxSettings, base: Path, work: Path, *, confined: bool, uid: int | None
 ) -> dict:
     """What jail.py is told: JSON, since it imports nothing of danlu."""
     readonly = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
@@ -149,7 +158,6 @@ def _plan(
         "work": str(work),
         "readonly": sorted(readonly | set(SYSTEM_PATHS)),
         "python": sys.executable,
-        "code": code,
         "env": env,
         "limits": settings.limits(),
         "uid": uid,
@@ -195,13 +203,15 @@ def _remove(base: Path) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _run(argv: list[str], env: dict, base: Path, settings: SandboxSettings, *, confined: bool):
+def _run(
+    argv: list[str], code: str, env: dict, base: Path, settings: SandboxSettings, *, confined: bool
+) -> SandboxResult:
     started = time.monotonic()
     stdout, stderr = CappedOutput(settings.output_bytes), CappedOutput(settings.output_bytes)
     report, report_end = os.pipe()  # jail.py's word on how the code ended
     try:
         child = subprocess.Popen(
-            [*argv, str(report_end)],
+            [*argv, str(report_end), code],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
