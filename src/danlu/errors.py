@@ -178,3 +178,24 @@ class MissingVariable(InvalidRequest):
     """A prompt template needs a variable that was not given and has no default."""
 
     code = "missing_variable"
+
+
+class McpError(DanluError):
+    """An MCP server (a source of tools) could not be started or reached, or a tool of it
+    answered with an error."""
+
+    status = 502
+    code = "mcp_error"
+
+
+class McpServerGone(McpError):
+    """The MCP server's process exited, or its connection closed, while it was in use."""
+
+    code = "mcp_server_gone"
+
+
+class McpTimeout(McpError):
+    """An MCP server did not answer in time (it hangs, or the tool runs too long)."""
+
+    status = 504
+    code = "mcp_timeout"
