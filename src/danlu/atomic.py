@@ -40,7 +40,7 @@ def temp_sibling(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
+def replacing(path: Path) -> Iterator[Path]:
     """Yield a temp path; on success rename it over `path`, on failure delete it."""
     tmp = temp_sibling(path)
     try:
@@ -53,7 +53,7 @@ def _replacing(path: Path) -> Iterator[Path]:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    with _replacing(Path(path)) as tmp, open(tmp, "wb") as f:
+    with replacing(Path(path)) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -89,7 +89,7 @@ def copy_file_atomic(src: Path, dst: Path, progress: Progress | None = None) -> 
     """
     total = Path(src).stat().st_size
     label = f"copying {Path(src).name}"
-    with _replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+    with replacing(Path(dst)) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
         digest = None
         if _clone(fin, fout):
             if progress:

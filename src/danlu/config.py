@@ -88,13 +88,18 @@ class Settings(EnvSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """What can be rebuilt (dequantized training bases)."""
+        """What can be rebuilt (dequantized training bases, and their f16 GGUFs)."""
         return self.home / "cache"
 
     @property
     def prompts_dir(self) -> Path:
         """The prompt library's own prompts, one JSON file each (built-ins ship in the package)."""
         return self.home / "prompts"
+
+    @property
+    def agents_dir(self) -> Path:
+        """Agent runs' JSONL traces, one file per run (docs/agent.md)."""
+        return self.home / "agents"
 
     @property
     def ui_dir(self) -> Path:

@@ -50,3 +50,27 @@ def test_a_modelfile_adapter_applies_the_same_file(adapter_export, export_home, 
         assert (
             a.loglikelihood("Hello", " world").logprob == b.loglikelihood("Hello", " world").logprob
         )
+
+
+@pytest.mark.slow
+def test_the_base_f16_is_kept_in_the_cache_and_measured(adapter_export, export_home):
+    """The parity check's f16 base is converted once, beside the cached base, and that
+    file is the one measured (its row's size is the kept GGUF plus the adapter)."""
+    from danlu.export.merge import base_folder
+
+    base = base_folder(adapter_export.run_dir / "adapter")
+    kept = base.with_name(f"{base.name}.f16.gguf")
+    assert read_gguf_header(kept).metadata["general.file_type"] == 1  # MOSTLY_F16
+    lora = adapter_export.manifest.adapter_paths(export_home.models_dir / "faq-lora")[0]
+    over_f16 = adapter_export.report.rows[0]
+    assert over_f16.size == kept.stat().st_size + lora.stat().st_size
+
+
+def test_a_kept_f16_is_not_converted_again(tmp_path):
+    from danlu.export.convert import convert_kept
+
+    folder = tmp_path / "0123abcd"  # not a model: converting it would fail
+    folder.mkdir()
+    kept = tmp_path / "0123abcd.f16.gguf"
+    kept.write_bytes(b"GGUF")
+    assert convert_kept(folder) == kept and kept.read_bytes() == b"GGUF"

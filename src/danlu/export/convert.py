@@ -19,6 +19,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from danlu.atomic import replacing
 from danlu.errors import MissingExtra
 from danlu.export.errors import ExportError, UnsupportedArchitecture
 
@@ -70,6 +71,17 @@ def convert(folder: Path, out: Path, *, outtype: str = "f16") -> Path:
     if done.returncode != 0 or not out.is_file():
         raise _failure(folder, done.stderr)
     return out
+
+
+def convert_kept(folder: Path) -> Path:
+    """The f16 GGUF of `folder`, converted the first time and kept beside it as
+    FOLDER.f16.gguf (written under a temp name, renamed when whole). For the cached bases
+    of DANLU_HOME/cache/, which never change: every adapter export over one reuses it."""
+    kept = folder.with_name(f"{folder.name}.f16.gguf")
+    if not kept.is_file():
+        with replacing(kept) as partial:
+            convert(folder, partial)
+    return kept
 
 
 def _failure(folder: Path, stderr: str) -> Exception:

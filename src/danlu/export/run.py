@@ -23,7 +23,7 @@ from danlu.engine.transformers.quiet import quiet_libraries
 from danlu.errors import InvalidRequest
 from danlu.export import parity
 from danlu.export.adapter import export_adapter
-from danlu.export.convert import check_converter, convert
+from danlu.export.convert import check_converter, convert, convert_kept
 from danlu.export.create import stage_derived
 from danlu.export.errors import ExportError, ParityFailed
 from danlu.export.merge import base_dtype, base_folder, merge
@@ -177,7 +177,7 @@ class _Export:
             step("writing the GGUF adapter", 0, 4)
             lora = export_adapter(base_folder(weights), weights, work / f"{self.name}.lora.gguf")
             step("converting the base to GGUF (f16) for the parity check", 1, 4)
-            base_f16 = convert(base_folder(weights), work / "base-f16.gguf")
+            base_f16 = self.base_f16(base_folder(weights), work)
             step("checking parity", 2, 4)
             adapters = (str(lora),)
             report = self.checked(
@@ -195,6 +195,14 @@ class _Export:
             manifest = stage_derived(stage, self.catalog, parent, self.name, updates, [lora])
             shutil.rmtree(work)
         return manifest, report
+
+    def base_f16(self, base: Path, work: Path) -> Path:
+        """The base as an f16 GGUF: kept beside a cached base (DANLU_HOME/cache/), which
+        never changes, so the next adapter export over it skips the conversion; a base
+        folder elsewhere is the user's, and is converted into `work` instead."""
+        if base.resolve().is_relative_to(self.catalog.settings.cache_dir.resolve()):
+            return convert_kept(base)
+        return convert(base, work / "base-f16.gguf")
 
     def checked(
         self, reference: Path, template: str, candidates: list[Candidate]
