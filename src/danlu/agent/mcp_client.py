@@ -267,7 +267,8 @@ class McpSession:
         if self.endpoint.url is not None:
             return McpError(
                 f"cannot reach MCP server {where}: {_first_line(str(leaf)) or type(leaf).__name__}",
-                hint="check the URL (streamable HTTP, usually ending in /mcp) and that it runs",
+                hint="check the URL (streamable HTTP, usually ending in /mcp), that the server "
+                "runs, and the API key it wants (headers)",
             )
         return McpServerGone(
             f"MCP server {where} ended before it was ready{self._last_words()}",

@@ -23,6 +23,7 @@ COMMANDS = {
     "cp": "models:copy",
     "run": "run:run",
     "serve": "serve:serve",
+    "mcp": "mcp:serve_mcp",
     "eval": "evaluate:evaluate",
     "bench": "bench:bench",
     "export": "export:export",

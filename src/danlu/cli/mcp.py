@@ -1,0 +1,82 @@
+"""`danlu mcp`: danlu's models and knowledge bases for MCP clients, over stdio or HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from danlu.errors import InvalidParameter
+
+Opt = typer.Option
+
+
+def serve_mcp(
+    http: Annotated[
+        str | None,
+        Opt(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve streamable HTTP at http://HOST:PORT/mcp (keys as serve), not stdio.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, Opt("--model", "-m", help="Model for tools that name none.")
+    ] = None,
+    ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context per slot.")] = None,
+    threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
+    api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key (HTTP).")] = None,
+    api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
+    allowed_origins: Annotated[
+        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call.")
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None, Opt("--allowed-hosts", help="Host name to answer.")
+    ] = None,
+    keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
+    config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
+) -> int:
+    """Serve danlu to MCP clients: models, chat, knowledge-base search and answers, embeddings."""
+    from danlu.extras import require
+
+    require("mcp", "agent", "danlu mcp")
+    from danlu.server import ServerSettings
+    from danlu.server.mcp import PATH, Services, serve_http, serve_stdio
+
+    host, port = _address(http) if http else (None, None)
+    serving = ServerSettings.build(
+        config,
+        models=[model] if model else None,
+        host=host,
+        port=port,
+        n_ctx=ctx_size,
+        threads=threads,
+        api_keys=api_key,
+        api_key_file=api_key_file,
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
+        keep_alive=keep_alive,
+    )
+    services = Services(serving)
+    if http is None:
+        asyncio.run(serve_stdio(services))  # stdout is the protocol's: nothing is printed
+        return 0
+    from danlu.cli.serve import listen
+
+    sock = listen(serving.host, serving.port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    print(f"danlu MCP on http://{bound_host}:{bound_port}{PATH} (streamable HTTP)", flush=True)
+    serve_http(services, sock)
+    return 0
+
+
+def _address(text: str) -> tuple[str | None, int]:
+    """HOST:PORT, [IPv6]:PORT or PORT (host: the settings' default, loopback)."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit():
+        raise InvalidParameter(
+            f"--http '{text}' is not HOST:PORT", hint="for example --http 127.0.0.1:8686"
+        )
+    return (host.strip("[]") or None), int(port)
