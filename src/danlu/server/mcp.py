@@ -191,13 +191,16 @@ async def kb_ask(
     kb: KbName,
     question: Annotated[str, Field(min_length=1, description="The question.")],
     model: ModelName = None,
+    max_tokens: Annotated[
+        int | None, Field(ge=1, le=32768, description="Longest answer (default 512).")
+    ] = None,
 ) -> CallToolResult:
     """Answer a question from a knowledge base with a local model, citing its sources by
     number; "I don't know" when nothing in it is close enough (no model is loaded then)."""
     from danlu.kb import AskOptions
     from danlu.kb.answer import collect
 
-    options = AskOptions()
+    options = AskOptions(**({"max_tokens": max_tokens} if max_tokens else {}))
     opened = await asyncio.to_thread(services.open_kb, kb)
     try:
         hits = await asyncio.to_thread(opened.sources_for, question, options)
