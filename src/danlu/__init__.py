@@ -3,6 +3,7 @@
 >>> import danlu
 >>> with danlu.load("smollm2") as model:
 ...     print(model.chat([{"role": "user", "content": "Hi"}], max_tokens=8).text)
+>>> danlu.agent("smollm2", "What is 2 + 2?", code=True).answer  # a model with tools
 """
 
 from danlu.chat.messages import Message
@@ -41,5 +42,16 @@ __all__ = [
     "StoreError",
     "Timing",
     "Usage",
+    "agent",
     "load",
 ]
+
+
+def __getattr__(name: str):
+    # `danlu.agent(model, task, tools=[...])`: the agent package, imported on first use
+    # (it is callable; see danlu/agent/__init__.py)
+    if name == "agent":
+        import importlib
+
+        return importlib.import_module("danlu.agent")
+    raise AttributeError(f"module 'danlu' has no attribute {name!r}")

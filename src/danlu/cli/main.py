@@ -32,6 +32,7 @@ COMMANDS = {
     "ui": "ui:ui",
     "doctor": "doctor:doctor",
     "tokenize": "tokenize:tokenize",
+    "agent": "agent:agent",
     "kb": "kb:group()",
     "train": "train:group()",
     "data": "data:group()",
