@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AsyncExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -53,6 +53,7 @@ from danlu.extras import require
 CONNECT_TIMEOUT = 60.0  # seconds to start a server, shake hands and list its tools
 CLOSE_TIMEOUT = 10.0  # the SDK's shutdown is bounded: 2 s after stdin closes, 2 after SIGTERM
 BACKSTOP = 5.0  # seconds past a call's own timeout before its caller stops waiting regardless
+SSE_READ_TIMEOUT = 300.0  # the SDK's default for an HTTP server's event stream
 MAX_PAGES = 100  # tools/list pages read: a server that pages forever cannot hang the start
 SHOWN = 80  # characters of a spec or a server's line repeated in an error
 CHATTER = re.compile(r"\b(INFO|DEBUG)\b")  # a server's log lines at these levels
@@ -174,7 +175,8 @@ class McpSession:
         self._loop, self._owner = asyncio.get_running_loop(), asyncio.current_task()
         self._closing = asyncio.Event()
         try:
-            async with Client(self._transport()) as client:
+            async with AsyncExitStack() as stack:  # entered and left by this task alone
+                client = await stack.enter_async_context(Client(await self._transport(stack)))
                 self._client = client
                 self.name = getattr(client.server_info, "name", None) or self.name
                 self._ready.set_result(await self._list(client))
@@ -191,16 +193,18 @@ class McpSession:
         if not self._ready.done() and self._owner is not None:
             self._owner.cancel()  # still connecting: stop that (the SDK's exit is shielded)
 
-    def _transport(self) -> Any:
+    async def _transport(self, stack: AsyncExitStack) -> Any:
         from mcp.client.stdio import StdioServerParameters, stdio_client
         from mcp.client.streamable_http import streamable_http_client
 
         if self.endpoint.url is not None:
-            http = None
-            if self.headers:
-                import httpx2
+            import httpx2  # the SDK's HTTP client; one of our own carries the headers
 
-                http = httpx2.AsyncClient(headers=self.headers, timeout=self.connect_timeout)
+            # the SDK's own read timeout: its event stream idles between a server's messages
+            read = max(SSE_READ_TIMEOUT, self.timeout + BACKSTOP)
+            timeout = httpx2.Timeout(self.connect_timeout, read=read)
+            http = httpx2.AsyncClient(headers=self.headers, timeout=timeout)
+            await stack.enter_async_context(http)
             return streamable_http_client(self.endpoint.url, http_client=http)
         command, *args = self.endpoint.argv
         if shutil.which(command) is None:
