@@ -54,6 +54,12 @@ def test_an_unknown_tool_choice_and_a_missing_kb_are_one_line(danlu):
     assert result.code == 1 and "no knowledge base named 'nowhere'" in result.err
 
 
+def test_an_mcp_server_that_cannot_start_is_one_line(danlu):
+    result = danlu("agent", "smollm2", "hi", "--mcp", "no-such-command-xyz")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1
+    assert "cannot start MCP server 'no-such-command-xyz'" in result.err
+
+
 def test_interactive_mode_reads_tasks_until_the_input_ends(danlu, danlu_home):
     result = danlu(
         "agent", "smollm2", "--tool-choice", "none", "-n", "8", "-c", "512", stdin="Hi\n"
