@@ -235,11 +235,10 @@ class McpSession:
         text = text_of(result)
         if result.is_error:
             raise McpError(
-                f"MCP tool '{name}' of '{self.name}' failed: {_first_line(text) or 'no reason'}"
+                f"MCP tool '{name}' of '{self.name}' failed: {_first_line(text) or 'no reason'}",
+                hint="the tool's own answer: other arguments may do",
             )
         return text
-
-    # -- errors -----------------------------------------------------------------------------
 
     def _tool(self, listed: Any) -> Tool:
         spec = ToolSpec(
@@ -250,13 +249,18 @@ class McpSession:
         run = partial(self.call, listed.name)
         return Tool(spec=spec, run=run, timeout=self.timeout, source=f"mcp:{self.name}")
 
+    # -- errors -----------------------------------------------------------------------------
+
     def _from_sdk(self, exc: Exception, name: str) -> McpError:
         code = getattr(getattr(exc, "error", None), "code", None)
         if code == REQUEST_TIMEOUT:
             return self._timeout(name)
         if code == CONNECTION_CLOSED:
             return self._gone()
-        return McpError(f"MCP server '{self.name}' refused '{name}': {_first_line(str(exc))}")
+        return McpError(
+            f"MCP server '{self.name}' refused '{name}': {_first_line(str(exc))}",
+            hint="check the tool's name and arguments against its schema",
+        )
 
     def _failure(self, exc: BaseException) -> McpError:
         """Why the owner task ended, as one McpError (an SDK error may be in a group)."""
