@@ -143,18 +143,18 @@ class AgentRun:
         self.seen: dict[str, int] = {}  # a call's name and arguments → the step it was made
         self.forced: AnswerReason | None = None  # why the next step has no tools
         self.trace_path = self.settings.trace or default_trace_path(agent.danlu_settings)
-        self.trace = Trace(self.trace_path)
+        self.trace = Trace(self.trace_path)  # the file is made by the first line
+
+    def __iter__(self) -> Iterator[Event]:
         self.trace.write(
             {
                 "type": "start",
-                "model": agent.model.name,
+                "model": self.agent.model.name,
                 "tools": [s.as_dict() for s in self.specs],
                 "settings": _settings_record(self.settings),
-                "messages": _dicts(messages),
+                "messages": _dicts(self.messages),
             }
         )
-
-    def __iter__(self) -> Iterator[Event]:
         try:
             yield from self._events()
         finally:

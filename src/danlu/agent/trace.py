@@ -28,21 +28,26 @@ def default_trace_path(settings: Settings) -> Path:
 
 
 class Trace:
-    """An open trace file; `write` adds a line, `close` ends it."""
+    """A trace file: `write` adds a line (the first makes the file), `close` ends it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
-        self._began = time.monotonic()
+        self._file: IO[str] | None = None
+        self._began = 0.0
+        self._closed = False
 
     @property
     def elapsed(self) -> float:
         return round(time.monotonic() - self._began, 3)
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._file is None:
+        """Add a line; the first one makes the file (and its folder), and starts the clock."""
+        if self._closed:
             return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+            self._began = time.monotonic()
         line = json.dumps({**record, "t": self.elapsed}, ensure_ascii=False, default=str)
         self._file.write(line + "\n")
         self._file.flush()
@@ -51,6 +56,7 @@ class Trace:
         self.write(event.to_dict())
 
     def close(self) -> None:
+        self._closed = True
         if self._file is not None:
             self._file.close()
             self._file = None
