@@ -300,7 +300,14 @@ class AgentRun:
 
     def close(self) -> None:
         tools = [s.as_dict() for s in self.specs]
-        self.trace.write({"type": "end", "messages": _dicts(self.messages), "tools": tools})
+        self.trace.write(
+            {
+                "type": "end",
+                "messages": _dicts(self.messages),
+                "tools": tools,
+                "tool_format": self._format().name,  # how the calls were written
+            }
+        )
         self.trace.close()
 
 

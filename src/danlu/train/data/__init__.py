@@ -58,7 +58,7 @@ class DataSet:
             raise DataError(
                 f"{self.source} is {self.format.name} data ({self.format.kind}), "
                 f"this stage trains on {' or '.join(kinds)} data",
-                hint="sft takes alpaca, sharegpt, messages or text; dpo takes dpo pairs",
+                hint="sft takes alpaca, sharegpt, messages, text or traces; dpo takes dpo pairs",
             )
         if not self.examples and not self.problems:
             raise DataError(f"{self.source} has no rows")
@@ -107,6 +107,8 @@ def load_data(
     fmt = pick_format(records, format, str(source))
     data = DataSet(str(source), fmt)
     for record in records:
+        if fmt.keep is not None and record.row is not None and not fmt.keep(record.row):
+            continue  # not an example (a trace's other lines)
         try:
             if record.row is None:
                 raise RowError(record.error or "not an object")

@@ -70,6 +70,8 @@ class DataFormat:
     summary: str
     detect: Callable[[dict[str, Any]], bool]
     convert: Callable[[dict[str, Any]], Example]
+    # rows that are examples; None: all (a trace keeps its runs' end lines only)
+    keep: Callable[[dict[str, Any]], bool] | None = None
 
 
 def text_field(row: dict[str, Any], key: str, *, required: bool = True) -> str:
