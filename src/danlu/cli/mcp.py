@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from danlu.cli.access_flags import (
+    AllowedHosts,
+    AllowedOrigins,
+    ApiKeyFile,
+    ApiKeys,
+    ConfigFile,
+    KeepAlive,
+)
 from danlu.errors import InvalidParameter
 
 Opt = typer.Option
@@ -27,16 +34,12 @@ def serve_mcp(
     ] = None,
     ctx_size: Annotated[int | None, Opt("--ctx-size", "-c", help="Context per slot.")] = None,
     threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
-    api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key (HTTP).")] = None,
-    api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
-    allowed_origins: Annotated[
-        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call.")
-    ] = None,
-    allowed_hosts: Annotated[
-        list[str] | None, Opt("--allowed-hosts", help="Host name to answer.")
-    ] = None,
-    keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
-    config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
+    api_key: ApiKeys = None,
+    api_key_file: ApiKeyFile = None,
+    allowed_origins: AllowedOrigins = None,
+    allowed_hosts: AllowedHosts = None,
+    keep_alive: KeepAlive = None,
+    config: ConfigFile = None,
 ) -> int:
     """Serve danlu to MCP clients: models, chat, knowledge-base search and answers, embeddings."""
     from danlu.extras import require

@@ -8,6 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from danlu.cli.access_flags import (
+    AllowedHosts,
+    AllowedOrigins,
+    ApiKeyFile,
+    ApiKeys,
+    ConfigFile,
+    KeepAlive,
+)
 from danlu.cli.engine_flags import with_engine_flags
 from danlu.errors import InvalidParameter
 
@@ -24,23 +32,19 @@ def serve(
     threads: Annotated[int | None, Opt("--threads", "-t", help="CPU threads.")] = None,
     *,
     engine: dict[str, Any],  # the engine flags' LoadOptions fields (@with_engine_flags)
-    api_key: Annotated[list[str] | None, Opt("--api-key", help="Accepted key.")] = None,
-    api_key_file: Annotated[Path | None, Opt("--api-key-file", help="One key per line.")] = None,
-    allowed_origins: Annotated[
-        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call.")
-    ] = None,
-    allowed_hosts: Annotated[
-        list[str] | None, Opt("--allowed-hosts", help="Host name to answer.")
-    ] = None,
+    api_key: ApiKeys = None,
+    api_key_file: ApiKeyFile = None,
+    allowed_origins: AllowedOrigins = None,
+    allowed_hosts: AllowedHosts = None,
     max_queue: Annotated[int | None, Opt("--max-queue", help="Waiting generations.")] = None,
     timeout: Annotated[float | None, Opt("--timeout", help="Seconds per request.")] = None,
-    keep_alive: Annotated[float | None, Opt("--keep-alive", help="Idle seconds.")] = None,
+    keep_alive: KeepAlive = None,
     max_loaded: Annotated[int | None, Opt("--max-loaded", help="Models in memory.")] = None,
     memory_budget: Annotated[int | None, Opt("--memory-budget", help="MB of models.")] = None,
     kb_roots: Annotated[
         list[Path] | None, Opt("--kb-roots", help="Folder /v1/kb/NAME/add may read (repeat).")
     ] = None,
-    config: Annotated[Path | None, Opt("--config", help="JSON settings file.")] = None,
+    config: ConfigFile = None,
     ui: Annotated[bool, Opt("--ui", help="Also serve the web page at /ui (the ui extra).")] = False,
 ) -> int:
     """Serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs, with continuous batching."""

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from danlu.cli.access_flags import AllowedHosts, AllowedOrigins
+
 Opt = typer.Option
 
 
@@ -24,12 +26,8 @@ def ui(
     max_upload_mb: Annotated[
         int | None, Opt("--max-upload-mb", help="Largest upload, in MiB.")
     ] = None,
-    allowed_origins: Annotated[
-        list[str] | None, Opt("--allowed-origins", help="Web page allowed to call (repeat).")
-    ] = None,
-    allowed_hosts: Annotated[
-        list[str] | None, Opt("--allowed-hosts", help="Host name to answer (repeat).")
-    ] = None,
+    allowed_origins: AllowedOrigins = None,
+    allowed_hosts: AllowedHosts = None,
 ) -> int:
     """Open the web page: chat, models, knowledge bases, training and evaluation.
 
