@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from danlu.config import Settings
 from danlu.errors import DanluError
+from danlu.server.agent import router as agent_router
 from danlu.server.errors import install_error_handlers
 from danlu.server.guard import Guard
 from danlu.server.kb import router as kb_router
@@ -91,6 +92,7 @@ async def _expire_forever(pool: ModelPool) -> None:
 def _include_api_routers(app: FastAPI) -> None:
     app.include_router(openai_router)
     app.include_router(kb_router)
+    app.include_router(agent_router)
     app.include_router(ollama_router)
     app.include_router(ollama_root)
 

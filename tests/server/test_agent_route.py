@@ -1,0 +1,58 @@
+"""POST /v1/agent/runs on the live server: events streamed as SSE, or one JSON; only the
+tools that run nothing a client chose (a KB, the sandbox) can be asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+RUNS = "/v1/agent/runs"
+
+
+def events_of(response: httpx.Response) -> list:
+    lines = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def test_a_run_streams_its_events_and_ends_with_the_trace(live):
+    body = {
+        "task": "Compute 6 * 7 with Python.", "code": True, "tool_choice": "required",
+        "max_steps": 1, "max_tokens": 64, "temperature": 0,
+    }  # fmt: skip
+    response = httpx.post(f"{live.url}{RUNS}", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = events_of(response)
+    kinds = [e["type"] for e in events]
+    assert kinds[-2:] == ["answer", "end"] and "call" in kinds and "result" in kinds
+    call = next(e for e in events if e["type"] == "call")
+    assert call["name"] == "run_python" and isinstance(call["arguments"]["code"], str)
+    end = events[-1]
+    assert end["answer"] == events[-2]["text"]
+    trace = Path(end["trace"])
+    assert trace.exists() and json.loads(trace.read_text().splitlines()[-1])["type"] == "end"
+
+
+def test_a_run_without_streaming_is_one_json(live):
+    body = {"task": "Say hi.", "max_tokens": 8, "temperature": 0, "stream": False}
+    response = httpx.post(f"{live.url}{RUNS}", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert run["error"] is None and run["answer"] is not None
+    assert run["events"][-1]["type"] == "answer" and run["messages"][0]["content"] == "Say hi."
+
+
+def test_bad_requests_are_openai_errors(live):
+    for body, status, needle in [
+        ({"task": "x", "messages": [{"role": "user", "content": "x"}]}, 400, "either 'task'"),
+        ({}, 400, "either 'task'"),
+        ({"task": "x", "tools": ["os:system"]}, 400, "tools"),  # no functions over HTTP
+        ({"task": "x", "kb": "nowhere"}, 404, "no knowledge base named 'nowhere'"),
+        ({"task": "x", "model": "no-such-model"}, 404, "no-such-model"),
+    ]:
+        response = httpx.post(f"{live.url}{RUNS}", json=body, timeout=60)
+        assert response.status_code == status, (body, response.text)
+        assert needle in response.json()["error"]["message"], response.text
