@@ -13,6 +13,7 @@ from danlu.bench import SpeedSettings, bench_model
 from danlu.bench.stats import Spread
 from danlu.engine.base import Chunk
 from danlu.engine.llamacpp import LlamaCppEngine
+from danlu.engine.llamacpp.machine import resolve_repack
 from danlu.errors import InvalidRequest, NotGGUF
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.conftest import smollm2_path
@@ -100,24 +101,17 @@ def test_cli_table_json_and_csv(danlu):  # noqa: F811
     assert bad.code == 1 and "-t takes comma-separated integers" in bad.err
     zero = danlu("bench", "smollm2", "-t", "0")
     assert zero.code == 1 and "threads" in zero.err
-    both = json.loads(
-        danlu(
-            "bench",
-            "smollm2",
-            "-p",
-            "16",
-            "-n",
-            "0",
-            "-r",
-            "1",
-            "--repack",
-            "on,off",
-            "-fa",
-            "off",
-            "--json",
-        ).out
-    )
-    assert [(r["repack"], r["flash_attn"]) for r in both] == [("on", "off"), ("off", "off")]
+    both = danlu(
+        "bench", "smollm2", "-p", "16", "-n", "0", "-r", "1", "--repack", "on,off", "-fa", "off",
+        "--json",
+    )  # fmt: skip
+    rows = [(r["repack"], r["flash_attn"]) for r in json.loads(both.out)]
+    if resolve_repack(None):  # repacked weights run here, in this process
+        assert rows == [("on", "off"), ("off", "off")]
+    else:  # AMX: repack on is measured in a child of its own, which may die (llama.cpp #20824)
+        died = "smollm2: fa off, repack on died by SIG" in both.err
+        assert rows == ([] if died else [("on", "off")]) + [("off", "off")], both.err
+        assert both.code == 0 and (not died or "AMX" in both.err)
     bad = danlu("bench", "smollm2", "--repack", "maybe")
     assert bad.code == 1 and "--repack takes on, off or both" in bad.err
     missing = danlu("bench", "nope")

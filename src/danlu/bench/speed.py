@@ -17,14 +17,17 @@ from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from danlu.bench.isolate import isolated
 from danlu.bench.stats import Spread
 from danlu.config import Settings
 from danlu.engine.base import BatchSize, FlashAttn, LoadOptions, Threads
 from danlu.engine.llamacpp import LlamaCppEngine
+from danlu.engine.llamacpp.machine import REPACK_OFF_AMX, resolve_repack
 from danlu.engine.sampling import SamplingParams
-from danlu.errors import InvalidRequest
+from danlu.errors import BackendError, InvalidRequest
 from danlu.progress import Progress
 from danlu.store import Catalog
+from danlu.store.tuning import label
 
 FILLER = "The furnace burns steadily while the alchemist records every step in a notebook. "
 
@@ -119,9 +122,17 @@ def bench_model(
     settings: SpeedSettings,
     danlu_settings: Settings | None = None,
     progress: Progress | None = None,
+    isolate: bool = True,
+    on_failure: Callable[[str], None] | None = None,
 ) -> list[SpeedRow]:
     """Every test of `settings` on the store model `name`; each measurement done is told
-    to `progress` ("bench NAME", done, all)."""
+    to `progress` ("bench NAME", done, all).
+
+    A setting this machine's rule keeps off (repack on a CPU with AMX, whose kernels may
+    crash) is measured in a child process of its own (`isolate`); one that dies there is
+    told to `on_failure` ('fa off, repack on died by SIGILL') and the others are still
+    measured. Without `on_failure` that is a BackendError.
+    """
     danlu_settings = danlu_settings or Settings()
     catalog = Catalog(danlu_settings)
     manifest, path = catalog.gguf_path(
@@ -138,30 +149,73 @@ def bench_model(
         for fa in settings.flash_attn
         for rp in settings.repack
     ]
-    total, done, rows = len(plan) * len(tests) * settings.reps, 0, []
     n_ctx = context_needed(settings, manifest.context_length or danlu_settings.n_ctx)
-    for threads, n_batch, fa, repack in plan:
+    per_setting = len(tests) * settings.reps
+    risky = isolate and not resolve_repack(None)  # this machine keeps repack off by default
+    rows: list[SpeedRow] = []
+    for i, (threads, n_batch, fa, repack) in enumerate(plan):
+
+        def told(count: int, offset: int = i * per_setting) -> None:
+            if progress:
+                progress(f"bench {name}", offset + count, len(plan) * per_setting)
+
+        if repack and risky:
+            one = {"threads": [threads], "batch": [n_batch], "flash_attn": [fa], "repack": [True]}
+            got = isolated(_alone, name, settings.model_copy(update=one), danlu_settings, told)
+            if isinstance(got, str):
+                _failed(f"{name}: {label(fa, True)} {got} ({REPACK_OFF_AMX})", on_failure)
+                continue
+            rows += got
+            continue
         options = LoadOptions.build(
             n_ctx=n_ctx, threads=threads, n_batch=n_batch, flash_attn=fa, repack=repack
         )
         engine = LlamaCppEngine(path, options)
-        setting = {"flash_attn": fa, "repack": engine.facts["repack"]}
-        try:
-            for kind, n, depth in tests:
-                rates = []
-                run = _runner(engine, kind, n, depth)
-                run()  # warm-up, not counted
-                for _ in range(settings.reps):
-                    rates.append(run())
-                    done += 1
-                    if progress:
-                        progress(f"bench {name}", done, total)
-                label = f"{kind}{n}" + (f" @ d{depth}" if depth else "")
-                spread = Spread.of(rates)
-                rows.append(SpeedRow(name, size_mb, threads, n_batch, label, spread, **setting))
-        finally:
-            engine.close()
+        head = (name, size_mb, threads, n_batch)
+        rows += _measure(engine, head, fa, tests, settings.reps, told)
     return rows
+
+
+def _measure(
+    engine: LlamaCppEngine,
+    head: tuple[str, float, int, int],
+    flash_attn: str,
+    tests: list[tuple[str, int, int]],
+    reps: int,
+    told: Callable[[int], None],
+) -> list[SpeedRow]:
+    """Each test `reps` times after one warm-up, on a loaded engine (closed after);
+    `head` is the rows' model, size, threads and batch."""
+    setting = {"flash_attn": flash_attn, "repack": engine.facts["repack"]}
+    rows, done = [], 0
+    try:
+        for kind, n, depth in tests:
+            rates = []
+            run = _runner(engine, kind, n, depth)
+            run()  # warm-up, not counted
+            for _ in range(reps):
+                rates.append(run())
+                done += 1
+                told(done)
+            test = f"{kind}{n}" + (f" @ d{depth}" if depth else "")
+            spread = Spread.of(rates)
+            rows.append(SpeedRow(*head, test, spread, **setting))
+    finally:
+        engine.close()
+    return rows
+
+
+def _alone(
+    name: str, settings: SpeedSettings, danlu_settings: Settings, progress: Progress
+) -> list[SpeedRow]:
+    """bench_model in the child of `isolated` (which does not isolate again)."""
+    return bench_model(name, settings, danlu_settings, progress, isolate=False)
+
+
+def _failed(message: str, on_failure: Callable[[str], None] | None) -> None:
+    if on_failure is None:
+        raise BackendError(message, hint="leave repack off on this CPU (the default)")
+    on_failure(message)
 
 
 def _runner(engine: LlamaCppEngine, kind: str, n: int, depth: int) -> Callable[[], float]:

@@ -13,21 +13,16 @@ defaults first). The record goes to `store/tuning.py`, where `danlu.load()` find
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import signal
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from danlu.bench.isolate import Measure, isolated
 from danlu.bench.speed import SpeedRow, SpeedSettings, bench_model
 from danlu.config import Settings
-from danlu.errors import BackendError, DanluError, InvalidRequest
+from danlu.errors import BackendError, InvalidRequest
 from danlu.progress import Progress
 from danlu.store import Catalog
 from danlu.store.tuning import TunedDefault, Tunings, label
-
-# measures one candidate in the child: (model name, its settings, danlu settings, progress) -> rows
-Measure = Callable[[str, SpeedSettings, Settings, Progress], list[SpeedRow]]
 
 
 @dataclass(frozen=True)
@@ -71,58 +66,8 @@ def probe_settings(settings: SpeedSettings, danlu_settings: Settings) -> SpeedSe
 def measure(
     name: str, settings: SpeedSettings, danlu_settings: Settings, progress: Progress
 ) -> list[SpeedRow]:
-    """The real measurement of one candidate (run in the child)."""
-    return bench_model(name, settings, danlu_settings, progress)
-
-
-def _child(
-    conn, run: Measure, name: str, settings: SpeedSettings, danlu_settings: Settings
-) -> None:
-    try:
-        rows = run(
-            name, settings, danlu_settings, lambda label, done, total: conn.send(("progress", done))
-        )
-        conn.send(("rows", rows))
-    except DanluError as exc:
-        conn.send(("error", str(exc)))
-    finally:
-        conn.close()
-
-
-def isolated(
-    run: Measure,
-    name: str,
-    settings: SpeedSettings,
-    danlu_settings: Settings,
-    progress: Callable[[int], None],
-) -> list[SpeedRow] | str:
-    """`run` in a fresh child process: its rows, or why it gave none ('died by SIGSEGV')."""
-    spawn = multiprocessing.get_context("spawn")
-    receive, send = spawn.Pipe(duplex=False)
-    child = spawn.Process(
-        target=_child, args=(send, run, name, settings, danlu_settings), daemon=True
-    )
-    child.start()
-    send.close()  # the child holds the only writer: its end of the pipe ends with it
-    result: list[SpeedRow] | str = "ended without a result"
-    try:
-        while True:
-            try:
-                kind, payload = receive.recv()
-            except EOFError:
-                break
-            if kind == "progress":
-                progress(payload)
-            else:
-                result = payload if kind == "rows" else f"failed: {payload}"
-        child.join()
-    finally:
-        if child.is_alive():  # the parent was interrupted
-            child.terminate()
-            child.join()
-    if child.exitcode is not None and child.exitcode < 0:
-        return f"died by {signal.Signals(-child.exitcode).name}"
-    return result
+    """The real measurement of one candidate (run in the child, so not isolated again)."""
+    return bench_model(name, settings, danlu_settings, progress, isolate=False)
 
 
 def save_default(

@@ -12,7 +12,7 @@ from danlu.bench.speed import SpeedSettings
 from danlu.cli.progress import bar
 from danlu.cli.settings_flags import from_settings
 from danlu.engine.sampling import validated
-from danlu.errors import InvalidRequest
+from danlu.errors import BackendError, InvalidRequest
 
 Opt = typer.Option
 
@@ -68,13 +68,19 @@ def bench(
             rows += (
                 _tune(name, settings, progress)
                 if save_default
-                else bench_model(name, settings, progress=progress)
+                else bench_model(name, settings, progress=progress, on_failure=_told_failed)
             )
+    if not rows:
+        raise BackendError("no setting could be measured", hint="see the lines above")
     if as_json:
         print(report.speed_json(rows))
     else:
         print(report.speed_csv(rows) if as_csv else report.speed_table(rows), end="")
     return 0
+
+
+def _told_failed(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _tune(name: str, settings, progress) -> list:
