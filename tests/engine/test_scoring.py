@@ -8,6 +8,7 @@ import llama_cpp
 import pytest
 
 from danlu import InvalidRequest
+from danlu.engine.llamacpp.machine import resolve_repack
 from tests.conftest import smollm2_path
 
 
@@ -35,6 +36,20 @@ def test_scores_do_not_depend_on_cache_state(model):
     assert math.isclose(first.logprob, again.logprob, rel_tol=1e-4)
 
 
+def same_weights_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama_cpp.Llama loads with llama.cpp's default model params, which repack weights;
+    give it the session model's repack setting instead (the machine rule: off on a CPU with
+    AMX, whose repacked matmul dies by SIGILL, llama.cpp #20824)."""
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+    def as_danlu_loads():
+        params = defaults()
+        params.use_extra_bufts = resolve_repack(None)
+        return params
+
+    monkeypatch.setattr(llama_cpp.llama_cpp, "llama_model_default_params", as_danlu_loads)
+
+
 def mean_pooled(text: str) -> list[float]:
     """The text's embedding computed apart from danlu: llama-cpp-python's own Llama with no
     pooling gives one vector per token; their mean, L2-normalised, is what danlu promises.
@@ -57,7 +72,8 @@ def mean_pooled(text: str) -> list[float]:
     return [x / norm for x in mean]
 
 
-def test_embeddings_are_mean_pooled_normalised_and_deterministic(model):
+def test_embeddings_are_mean_pooled_normalised_and_deterministic(model, monkeypatch):
+    same_weights_layout(monkeypatch)
     texts = ["a cat sat on the mat", "quarterly tax report"]
     a, b, a2 = model.embed([*texts, texts[0]])
     assert len(a) == 576
