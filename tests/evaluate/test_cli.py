@@ -44,7 +44,7 @@ def test_eval_prints_a_table_and_report_writes_markdown_and_png(danlu, danlu_hom
 
 def test_eval_refusals_are_one_line(danlu):  # noqa: F811
     cases = [
-        (("eval", "smollm2", "--task", "mc"), "--task and --data are required"),
+        (("eval", "smollm2", "--task", "mc"), "the mc task needs --data"),
         (
             ("eval", "smollm2", "--task", "trivia", "--data", str(DATA / "mc.jsonl")),
             "no evaluation task named 'trivia'",

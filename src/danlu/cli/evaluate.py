@@ -35,12 +35,13 @@ def evaluate(
     as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
     engine: dict[str, Any] | None = None,  # the engine flags' LoadOptions fields, for models
 ) -> int:
-    """Measure a model: multiple choice (MMLU, C-Eval, CMMLU, JSONL), Q&A, perplexity."""
+    """Measure a model: multiple choice (MMLU, C-Eval, CMMLU, JSONL), Q&A, perplexity,
+    function calling (BFCL)."""
     if targets[0] == "report":
         return _report([Path(p) for p in targets[1:]], output or Path("report.md"))
     run = run or {}
-    if "task" not in run or "data" not in run:
-        raise InvalidRequest("--task and --data are required", hint="see 'danlu eval --help'")
+    if "task" not in run:
+        raise InvalidRequest("--task is required", hint="see 'danlu eval --help'")
     settings = validated(EvalSettings, **run)
     load = {"n_ctx": ctx_size, **(engine or {})}  # how store models are loaded
     with _judge(settings, judge_key, load) as grader:
@@ -48,9 +49,10 @@ def evaluate(
     if as_json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     else:
-        from danlu.evaluate.report import table
+        from danlu.evaluate.report import subject_table, table
 
-        print(table(results), end="")
+        subjects = subject_table(results)  # a second table, after a blank line
+        print(table(results) + (subjects and "\n" + subjects), end="")
     return 0
 
 

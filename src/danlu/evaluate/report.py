@@ -10,6 +10,8 @@ from danlu.errors import InvalidRequest
 from danlu.evaluate.runner import RESULT
 from danlu.extras import require
 
+MAX_SUBJECT_ROWS = 8  # runs with more subjects (MMLU's 57) show their overall score only
+
 
 def load_results(paths: list[Path]) -> list[dict[str, Any]]:
     """result.json of each run folder (or the file itself), in the order given."""
@@ -52,6 +54,27 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def subject_table(results: list[dict[str, Any]]) -> str:
+    """Per subject of each run that has a few (BFCL's categories): `mean (n)`, and the
+    share of malformed answers where it is counted. Empty when no run has such subjects."""
+    rows = []
+    for result in results:
+        subjects = result["scores"].get("subjects") or {}
+        if not subjects or len(subjects) > MAX_SUBJECT_ROWS:
+            continue
+        for name, summary in subjects.items():
+            malformed = summary.get("malformed")
+            shown = "–" if malformed is None else f"{malformed:.3f}"
+            label = f"{result['target']['model']} {result['task']}"
+            rows.append(
+                f"| {label} | {name} | {summary['mean']:.3f} (n={summary['n']}) | {shown} |"
+            )
+    if not rows:
+        return ""
+    head = ["| run | subject | score | malformed |", "|---|---|---|---|"]
+    return "\n".join(head + rows) + "\n"
+
+
 def chart(results: list[dict[str, Any]], path: Path) -> Path:
     """Grouped bars: one group per task, one bar per model, with standard-error whiskers."""
     require("matplotlib", "eval", "the evaluation chart")
@@ -86,6 +109,8 @@ def chart(results: list[dict[str, Any]], path: Path) -> Path:
 def write_report(results: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """`out` (markdown) with the table, and the chart beside it as `<out>.png`."""
     png = chart(results, out.with_suffix(".png"))
-    text = "# Evaluation report\n\n" + table(results) + f"\n![scores]({png.name})\n"
+    subjects = subject_table(results)
+    text = "# Evaluation report\n\n" + table(results) + (subjects and "\n" + subjects)
+    text += f"\n![scores]({png.name})\n"
     out.write_text(text, encoding="utf-8")
     return out, png

@@ -62,6 +62,29 @@ def pick(items: list, limit: int | None, seed: int) -> list:
     return [item for i, item in enumerate(items) if i in keep]
 
 
+def pick_per_subject(items: list, limit: int | None, seed: int) -> list:
+    """At most `limit` items of each subject, each drawn with `seed`, subjects in order."""
+    groups: dict[str, list] = defaultdict(list)
+    for item in items:
+        groups[item.subject].append(item)
+    return [kept for group in groups.values() for kept in pick(group, limit, seed)]
+
+
+def _with_data(settings: EvalSettings) -> EvalSettings:
+    """`settings` with the data folder or file to read: a hub dataset fetched (hf:ORG/NAME),
+    or the data a task ships when none is given."""
+    if settings.data is None:
+        bundled = getattr(task_named(settings.task), "bundled_data", None)
+        if bundled is None:
+            raise InvalidRequest(
+                f"the {settings.task} task needs --data", hint="see 'danlu eval --help'"
+            )
+        return settings.model_copy(update={"data": bundled()})
+    if is_hub_ref(settings.data):  # hf:ORG/NAME: the snapshot folder in the hub cache
+        return settings.model_copy(update={"data": fetch_dataset(str(settings.data))})
+    return settings
+
+
 def read_samples(path: Path) -> tuple[dict[str, dict[str, Any]], bool]:
     """Scored samples by id, and whether a line was cut short by a crash (it is dropped and
     scored again)."""
@@ -86,8 +109,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score `settings.task` with `scorer` (Q&A graded by `judge` when `settings.judge`
     names one); the result (also in result.json) and its folder."""
-    if is_hub_ref(settings.data):  # hf:ORG/NAME: the snapshot folder in the hub cache
-        settings = settings.model_copy(update={"data": fetch_dataset(str(settings.data))})
+    settings = _with_data(settings)
     task = task_named(settings.task)(settings)
     if settings.judge:
         if judge is None:
@@ -95,7 +117,10 @@ def evaluate(
         task.use_judge(Judge(judge))
     data = task.load()
     items = task.windows(scorer) if isinstance(task, PerplexityTask) else data.items
-    items = pick(items, settings.limit, settings.seed)
+    if getattr(task, "limit_per_subject", False):  # a task may count --limit per subject
+        items = pick_per_subject(items, settings.limit, settings.seed)
+    else:
+        items = pick(items, settings.limit, settings.seed)
     sha = data_hash(settings.data)
     folder = run_dir(danlu_settings or Settings(), scorer, settings, sha)
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,6 +157,14 @@ def summarise(samples: list[dict[str, Any]], key: str = "score") -> dict[str, fl
     return {"n": n, "mean": mean, "stderr": math.sqrt(var / n) if n else 0.0}
 
 
+def _subject(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """A subject's summary, with its share of malformed answers where they are counted."""
+    summary: dict[str, Any] = summarise(samples)
+    if "malformed" in samples[0]:
+        summary["malformed"] = summarise(samples, "malformed")["mean"]
+    return summary
+
+
 def _result(
     settings: EvalSettings,
     scorer: Scorer,
@@ -145,7 +178,9 @@ def _result(
         by_subject[sample["subject"]].append(sample)
     scores: dict[str, Any] = {"overall": summarise(samples)}
     if len(by_subject) > 1:
-        scores["subjects"] = {s: summarise(group) for s, group in sorted(by_subject.items())}
+        scores["subjects"] = {s: _subject(group) for s, group in sorted(by_subject.items())}
+    if samples and "malformed" in samples[0]:  # function calling: answers unreadable as calls
+        scores["malformed"] = summarise(samples, "malformed")
     if samples and "acc_norm" in samples[0]:
         scores["acc_norm"] = summarise(samples, "acc_norm")
     if samples and "judge_verdict" in samples[0]:

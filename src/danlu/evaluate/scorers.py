@@ -5,17 +5,60 @@ Both answer the same three questions, so every task runs unchanged on either:
   continuation is the greedy one (through `Model.loglikelihood`, or `/v1/completions` with
   `echo`, `logprobs` and `max_tokens: 0`, the continuation cut at its text offset);
 * `token_logprobs(tokens)`: the logprob of each token after the first (perplexity);
-* `chat(messages, max_tokens)`: a greedy answer (generative tasks, chat-only endpoints).
+* `chat(messages, max_tokens)`: a greedy answer (generative tasks, chat-only endpoints);
+* `call_tools(messages, tools, max_tokens, grammar)`: a greedy answer to a request with
+  tools, as the calls it made (function calling, BFCL): through danlu's own tool calling
+  (`chat/tools`: the format's grammar, lazy as `tool_choice: auto` decodes it, and its
+  parser), or the server's `tool_calls`.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
-from danlu.errors import BackendError, InvalidRequest
+from danlu.chat.tools import ToolChoice, prepare_tools, tool_specs
+from danlu.engine.base import Completion
+from danlu.errors import BackendError, ContextOverflow, InvalidRequest
 from danlu.model import Model
+
+# text that starts a tool call in the formats models are taught: Hermes tags, Mistral's
+# marker, Llama's <function=...>, or a JSON object opening with a call's own key
+ATTEMPTED_CALL = re.compile(
+    r'<tool_call>|\[TOOL_CALLS\]|<function[=>]|^\s*\[?\s*\{\s*"(name|tool_call|function)"\s*:'
+)
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """An answer to a request with tools.
+
+    `calls` are (name, arguments as JSON text); `malformed` is set when the answer tried
+    a call that could not be read as one (call text left unparsed, arguments that are
+    not a JSON object, a server that failed on its own parse); `error` says why an
+    answer is missing (the prompt did not fit, the server's error).
+    """
+
+    calls: list[tuple[str, str]]
+    text: str
+    malformed: bool = False
+    error: str | None = None
+
+
+def attempted_call(text: str) -> bool:
+    """True when `text` holds the start of a tool call."""
+    return bool(ATTEMPTED_CALL.search(text))
+
+
+def _is_object(arguments: str) -> bool:
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except (TypeError, ValueError):
+        return False
 
 
 class Scorer(Protocol):
@@ -28,6 +71,10 @@ class Scorer(Protocol):
     def token_logprobs(self, tokens: list[int]) -> list[float]: ...
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int) -> str: ...
+
+    def call_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
+    ) -> ToolReply: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -57,6 +104,33 @@ class ModelScorer:
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int) -> str:
         return self.model.chat(messages, temperature=0, max_tokens=max_tokens).text
+
+    def call_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
+    ) -> ToolReply:
+        """As the server answers `tool_choice: auto`; `grammar=False` decodes the calls
+        without the format's grammar (the model alone)."""
+        model = self.model
+        prepared = prepare_tools(
+            model.template, model.conversation(messages), tool_specs(tools), ToolChoice("auto")
+        )
+        shaping = prepared.sampling(None) if grammar else {}
+        try:
+            prompt = model.prepare_chat(
+                prepared.messages,
+                tools=prepared.template_tools,
+                trim=False,
+                temperature=0,
+                max_tokens=max_tokens,
+                **shaping,
+            )
+        except ContextOverflow as exc:
+            return ToolReply([], "", error=str(exc))
+        text = Completion.collect(model.stream(prompt)).text
+        parsed = prepared.format.parse(text) if prepared.format else None
+        calls = [(c.name, c.arguments) for c in parsed.calls] if parsed else []
+        content = parsed.content if parsed else text
+        return ToolReply(calls, content, malformed=not calls and attempted_call(text))
 
     def describe(self) -> dict[str, Any]:
         manifest = self.model.manifest
@@ -118,8 +192,40 @@ class ServerScorer:
         body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0}
         return self._post("/v1/chat/completions", body)["choices"][0]["message"]["content"] or ""
 
+    def call_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
+    ) -> ToolReply:
+        """The server's own tool calling; its error on an answer is that item's error (a
+        5xx counts as malformed: llama-server fails a call it cannot parse that way)."""
+        if not grammar:
+            raise InvalidRequest(
+                "--no-tool-grammar applies to models in the store",
+                hint="a server decodes calls its own way",
+            )
+        body = {"messages": messages, "tools": tools, "max_tokens": max_tokens, "temperature": 0}
+        try:
+            response = self.http.post("/v1/chat/completions", json={"model": self.name, **body})
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach {self.base}: {exc}") from None
+        if response.status_code >= 400:
+            error = f"{response.status_code}: {response.text[:300]}"
+            return ToolReply([], "", malformed=response.status_code >= 500, error=error)
+        message = response.json()["choices"][0]["message"]
+        calls = [_server_call(c) for c in message.get("tool_calls") or []]
+        text = message.get("content") or ""
+        malformed = (not calls and attempted_call(text)) or not all(_is_object(a) for _, a in calls)
+        return ToolReply(calls, text, malformed=malformed)
+
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "source": "server", "url": self.base}
 
     def close(self) -> None:
         self.http.close()
+
+
+def _server_call(call: dict[str, Any]) -> tuple[str, str]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return str(function.get("name")), arguments

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from danlu.errors import InvalidRequest
 from danlu.evaluate.tasks.base import Task
+from danlu.evaluate.tasks.bfcl import BfclTask
 from danlu.evaluate.tasks.choice import CsvChoiceTask, JsonlChoiceTask
 from danlu.evaluate.tasks.generative import QATask
 from danlu.evaluate.tasks.perplexity import PerplexityTask
@@ -19,6 +20,7 @@ TASKS: dict[str, type[Task]] = {
     "mc": JsonlChoiceTask,
     "qa": QATask,
     "perplexity": PerplexityTask,
+    "bfcl": BfclTask,
 }
 
 

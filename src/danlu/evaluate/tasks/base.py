@@ -16,11 +16,19 @@ class EvalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: str = Field(description="Task name: mmlu, ceval, cmmlu, mc, qa, perplexity.")
-    data: Path = Field(description="The task's data: a folder (mmlu/ceval/cmmlu) or a file.")
-    subjects: list[str] = Field(default_factory=list, description="Subjects to keep (all).")
+    task: str = Field(description="Task name: mmlu, ceval, cmmlu, mc, qa, perplexity, bfcl.")
+    data: Path | None = Field(
+        None,
+        description="The task's data: a folder (mmlu/ceval/cmmlu) or a file; bfcl: the "
+        "installed bfcl-eval's unless given.",
+    )
+    subjects: list[str] = Field(
+        default_factory=list, description="Subjects (bfcl: categories) to keep (all)."
+    )
     shots: int = Field(0, ge=0, le=25, description="Solved examples before each question.")
-    limit: int | None = Field(None, ge=1, description="Score at most this many items.")
+    limit: int | None = Field(
+        None, ge=1, description="Score at most this many items (bfcl: per category)."
+    )
     seed: int = Field(1234, description="Seed for picking items when --limit is given.")
     mode: Literal["loglikelihood", "generate"] = Field(
         "loglikelihood",
@@ -28,7 +36,14 @@ class EvalSettings(BaseModel):
         "(for chat-only endpoints).",
     )
     metric: str = Field("contains", description="Q&A metric: exact, contains, regex, f1, rouge.")
-    max_tokens: int = Field(64, ge=1, description="Longest generated answer (qa, generate).")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Longest generated answer (qa: 64, bfcl: 256)."
+    )
+    tool_grammar: bool = Field(
+        True,
+        description="bfcl: decode calls under the tool-call grammar (off: the model alone; "
+        "store models only).",
+    )
     judge: str | None = Field(
         None,
         description="Q&A graded by an LLM judge: a model in the store or a server URL "

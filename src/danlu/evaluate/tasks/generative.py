@@ -12,6 +12,8 @@ from danlu.evaluate.metrics import METRICS, best
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks.base import EvalSettings
 
+MAX_TOKENS = 64  # the longest answer when --max-tokens is not given
+
 
 class QATask:
     metric_name = "score"
@@ -45,7 +47,7 @@ class QATask:
                 {"role": "assistant", "content": shot.answers[0]},
             ]
         messages.append({"role": "user", "content": item.question})
-        reply = scorer.chat(messages, self.settings.max_tokens)
+        reply = scorer.chat(messages, self.settings.max_tokens or MAX_TOKENS)
         metric = best(self.settings.metric, reply, item.answers)
         if self.judge is None:
             return {"reply": reply, "score": metric}
