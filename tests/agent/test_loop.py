@@ -54,6 +54,7 @@ def test_a_required_call_runs_with_valid_arguments_then_the_step_limit_ends_it(m
     assert tool_messages[0]["content"] == ran.text
     assert tool_messages[0]["tool_call_id"] == first.id
     assert isinstance(result.events[-1], Answer) and result.answer is not None
+    assert "23" in result.answer  # what only the tool said
     # the trace holds the same run: start, the call, its result, the answer, the end
     records = read_trace(tmp_path / "trace.jsonl")
     kinds = [r["type"] for r in records]

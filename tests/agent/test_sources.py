@@ -38,7 +38,7 @@ def test_the_kb_tool_returns_passages_with_their_sources(model, danlu_home, tmp_
     found = result.results[0]
     assert found.ok and "4719" in found.text and f"source: {notes}" in found.text
     assert any(m["role"] == "tool" and "4719" in m["content"] for m in result.messages)
-    assert isinstance(result.events[-1], Answer)
+    assert isinstance(result.events[-1], Answer) and "4719" in result.answer  # only the KB knew
 
 
 def test_a_kb_that_does_not_exist_fails_before_the_run(danlu_home):
