@@ -23,7 +23,8 @@ def test_the_report_says_what_the_machine_is_and_what_a_load_gets(danlu):  # noq
     assert report["defaults"]["repack"] == f"{'on' if repack else 'off'}: {why}"
     assert report["defaults"]["flash attention"].startswith("auto: llama.cpp's own default")
     assert report["defaults"]["threads"].startswith(f"{Settings().threads} ")
-    assert report["extras"] == dict.fromkeys(("kb", "train", "export", "eval", "ui"), "installed")
+    extras = ("kb", "train", "export", "eval", "ui", "agent")
+    assert report["extras"] == dict.fromkeys(extras, "installed")
     assert report["tunings"] == []
     text = danlu("doctor")
     assert text.code == 0 and "engine defaults for smollm2" in text.out
