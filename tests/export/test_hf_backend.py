@@ -19,7 +19,7 @@ PROMPT = [{"role": "user", "content": "Name a planet."}]
 @pytest.fixture(scope="module")
 def both_formats(base_cache: Path, tmp_path_factory) -> tuple[Path, Path]:
     """The dequantized SmolLM2 as an HF folder, and the same weights as an f16 GGUF."""
-    (folder,) = (base_cache / "dequantized").iterdir()
+    (folder,) = [p for p in (base_cache / "dequantized").iterdir() if p.is_dir()]
     gguf = convert(folder, tmp_path_factory.mktemp("f16") / "smollm2-f16.gguf")
     return folder, gguf
 
