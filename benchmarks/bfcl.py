@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bfcl.py --limit 25   # 25 items of each category, one run
 
 Every side answers the same items (`--limit` per category, `--seed`) with BFCL's own
-checker (`danlu eval --task bfcl`, docs/eval.md), greedy, the same --max-tokens:
+checker (`danlu eval --task bfcl`, docs/eval.md), greedy, the same --max-tokens and
+--tool-choice (auto as BFCL asks; required forces a call on every side):
 * danlu: the store model through danlu's tool calling, the call grammar on (lazy, `auto`);
 * danlu, no grammar: the same prompt decoded without the grammar (`--no-tool-grammar`);
 * llama-server --jinja: the same GGUF behind llama.cpp's server, through its `tool_calls`.
@@ -30,7 +31,13 @@ from danlu.store import Catalog
 
 def side_by_side(a) -> dict[str, dict]:
     """Each side's result.json, by the side's name."""
-    settings = EvalSettings(task="bfcl", limit=a.limit, seed=a.seed, max_tokens=a.max_tokens)
+    settings = EvalSettings(
+        task="bfcl",
+        limit=a.limit,
+        seed=a.seed,
+        max_tokens=a.max_tokens,
+        tool_choice=a.tool_choice,
+    )
     results = {}
     with danlu.load(a.model, n_ctx=a.ctx_size, threads=a.threads) as model:
         results["danlu"] = evaluate(settings, ModelScorer(model))
@@ -87,6 +94,12 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=25, help="items per category")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument(
+        "--tool-choice",
+        choices=("auto", "required"),
+        default="auto",
+        help="required: every side must call (irrelevance then always fails)",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ctx-size", type=int, default=4096)
     p.add_argument("--llama-server", default=str(LLAMA_SERVER), help="llama-server binary")

@@ -120,6 +120,22 @@ def test_same_flags_same_items_and_grammar_off_is_its_own_run(model):
     assert [i.split("_")[0] for i in ids[0]] == ["parallel", "irrelevance"]
 
 
+def test_a_required_call_under_the_grammar_is_always_made_and_readable(model):
+    settings = EvalSettings(
+        task="bfcl", limit=2, subjects=["simple_python", "irrelevance"], max_tokens=128,
+        tool_choice="required",
+    )  # fmt: skip
+    result = evaluate(settings, ModelScorer(model))
+    samples = [
+        json.loads(line) for line in (Path(result["run_dir"]) / SAMPLES).read_text().splitlines()
+    ]
+    assert len(samples) == 4
+    for sample in samples:  # the full grammar: a call every time, its arguments an object
+        assert sample["calls"] and not sample["malformed"], sample
+        assert all(isinstance(json.loads(c["arguments"]), dict) for c in sample["calls"])
+    assert result["scores"]["subjects"]["irrelevance"]["mean"] == 0  # a call was forced
+
+
 def test_a_server_is_scored_through_its_tool_calls(live):  # noqa: F811
     settings = EvalSettings(task="bfcl", limit=1, subjects=["simple_python", "multiple"])
     scorer = ServerScorer(live.url, "smollm2")

@@ -6,9 +6,9 @@ Both answer the same three questions, so every task runs unchanged on either:
   `echo`, `logprobs` and `max_tokens: 0`, the continuation cut at its text offset);
 * `token_logprobs(tokens)`: the logprob of each token after the first (perplexity);
 * `chat(messages, max_tokens)`: a greedy answer (generative tasks, chat-only endpoints);
-* `call_tools(messages, tools, max_tokens, grammar)`: a greedy answer to a request with
-  tools, as the calls it made (function calling, BFCL): through danlu's own tool calling
-  (`chat/tools`: the format's grammar, lazy as `tool_choice: auto` decodes it, and its
+* `call_tools(messages, ask)`: a greedy answer to a request with tools (`ToolAsk`), as the
+  calls it made (function calling, BFCL): through danlu's own tool calling (`chat/tools`:
+  the format's grammar, lazy under `tool_choice: auto`, full under `required`, and its
   parser), or the server's `tool_calls`.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -31,6 +31,18 @@ from danlu.model import Model
 ATTEMPTED_CALL = re.compile(
     r'<tool_call>|\[TOOL_CALLS\]|<function[=>]|^\s*\[?\s*\{\s*"(name|tool_call|function)"\s*:'
 )
+
+
+@dataclass(frozen=True)
+class ToolAsk:
+    """A request with tools: the tools (OpenAI dicts), `choice` (`auto`, or `required`: a
+    call must be made), the answer's length, and whether danlu's call grammar shapes the
+    answer (store models; a server decodes calls its own way)."""
+
+    tools: list[dict[str, Any]]
+    max_tokens: int
+    choice: Literal["auto", "required"] = "auto"
+    grammar: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,9 +84,7 @@ class Scorer(Protocol):
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int) -> str: ...
 
-    def call_tools(
-        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
-    ) -> ToolReply: ...
+    def call_tools(self, messages: list[dict[str, Any]], ask: ToolAsk) -> ToolReply: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -105,23 +115,24 @@ class ModelScorer:
     def chat(self, messages: list[dict[str, str]], max_tokens: int) -> str:
         return self.model.chat(messages, temperature=0, max_tokens=max_tokens).text
 
-    def call_tools(
-        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
-    ) -> ToolReply:
-        """As the server answers `tool_choice: auto`; `grammar=False` decodes the calls
-        without the format's grammar (the model alone)."""
+    def call_tools(self, messages: list[dict[str, Any]], ask: ToolAsk) -> ToolReply:
+        """As the server answers a request with tools; without `ask.grammar` the same
+        prompt is decoded without the format's grammar (the model alone)."""
         model = self.model
         prepared = prepare_tools(
-            model.template, model.conversation(messages), tool_specs(tools), ToolChoice("auto")
+            model.template,
+            model.conversation(messages),
+            tool_specs(ask.tools),
+            ToolChoice(ask.choice),
         )
-        shaping = prepared.sampling(None) if grammar else {}
+        shaping = prepared.sampling(None) if ask.grammar else {}
         try:
             prompt = model.prepare_chat(
                 prepared.messages,
                 tools=prepared.template_tools,
                 trim=False,
                 temperature=0,
-                max_tokens=max_tokens,
+                max_tokens=ask.max_tokens,
                 **shaping,
             )
         except ContextOverflow as exc:
@@ -192,17 +203,21 @@ class ServerScorer:
         body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0}
         return self._post("/v1/chat/completions", body)["choices"][0]["message"]["content"] or ""
 
-    def call_tools(
-        self, messages: list[dict[str, Any]], tools: list[dict], max_tokens: int, grammar: bool
-    ) -> ToolReply:
+    def call_tools(self, messages: list[dict[str, Any]], ask: ToolAsk) -> ToolReply:
         """The server's own tool calling; its error on an answer is that item's error (a
         5xx counts as malformed: llama-server fails a call it cannot parse that way)."""
-        if not grammar:
+        if not ask.grammar:
             raise InvalidRequest(
                 "--no-tool-grammar applies to models in the store",
                 hint="a server decodes calls its own way",
             )
-        body = {"messages": messages, "tools": tools, "max_tokens": max_tokens, "temperature": 0}
+        body = {
+            "messages": messages,
+            "tools": ask.tools,
+            "tool_choice": ask.choice,
+            "max_tokens": ask.max_tokens,
+            "temperature": 0,
+        }
         try:
             response = self.http.post("/v1/chat/completions", json={"model": self.name, **body})
         except httpx.HTTPError as exc:

@@ -39,6 +39,11 @@ class EvalSettings(BaseModel):
     max_tokens: int | None = Field(
         None, ge=1, description="Longest generated answer (qa: 64, bfcl: 256)."
     )
+    tool_choice: Literal["auto", "required"] = Field(
+        "auto",
+        description="bfcl: 'auto' as BFCL asks, or 'required': a call must be made (the "
+        "calls of models too small to decide; irrelevance then always fails).",
+    )
     tool_grammar: bool = Field(
         True,
         description="bfcl: decode calls under the tool-call grammar (off: the model alone; "

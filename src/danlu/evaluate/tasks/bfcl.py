@@ -4,7 +4,9 @@ Categories (`--subjects`, default all four): simple_python (one function, one ca
 multiple (several functions, call the right one), parallel (one function called several
 times), irrelevance (no function fits: the right answer calls none). Each entry's question
 goes to the model with its functions as OpenAI tools, converted as BFCL converts them, and
-BFCL judges the calls that come back (`evaluate/bfcl_checker.py`).
+BFCL judges the calls that come back (`evaluate/bfcl_checker.py`). `tool_choice` is auto,
+as BFCL asks; `--tool-choice required` forces a call, which measures the calls of models
+too small to decide to call (irrelevance is then always wrong).
 
 A record: `score` (1 when BFCL finds the answer valid), `malformed` (the answer tried a
 call that could not be read as one), the calls, the text, and BFCL's `error_type` when it
@@ -25,7 +27,7 @@ from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.evaluate.bfcl_checker import CATEGORIES, BfclChecker, open_checker
 from danlu.evaluate.items import Dataset
-from danlu.evaluate.scorers import Scorer, ToolReply
+from danlu.evaluate.scorers import Scorer, ToolAsk, ToolReply
 from danlu.evaluate.tasks.base import EvalSettings
 
 MAX_TOKENS = 256  # room for a few parallel calls when --max-tokens is not given
@@ -71,8 +73,13 @@ class BfclTask:
     def score(self, item: BfclItem, scorer: Scorer, dev: list) -> dict[str, Any]:
         messages = item.entry["question"][0]  # single-turn categories: one list of messages
         tools = self.checker.tools(item.entry["function"])
-        max_tokens = self.settings.max_tokens or MAX_TOKENS
-        reply = scorer.call_tools(messages, tools, max_tokens, self.settings.tool_grammar)
+        ask = ToolAsk(
+            tools,
+            self.settings.max_tokens or MAX_TOKENS,
+            self.settings.tool_choice,
+            self.settings.tool_grammar,
+        )
+        reply = scorer.call_tools(messages, ask)
         verdict = {"valid": False, "error_type": "error"}
         if reply.error is None:
             verdict = self.checker.check(item.subject, item.entry, item.answer, _result(reply))
