@@ -9,7 +9,8 @@ checker (`danlu eval --task bfcl`, docs/eval.md), greedy, the same --max-tokens 
 * danlu: the store model through danlu's tool calling, the call grammar on (lazy, `auto`);
 * danlu, no grammar: the same prompt decoded without the grammar (`--no-tool-grammar`);
 * llama-server --jinja: the same GGUF behind llama.cpp's server, through its `tool_calls`.
-Prints per category the accuracy and the malformed share of each side, as markdown.
+Prints per category the accuracy, the malformed share and the cut-off share of each side,
+as markdown.
 Nothing else should run meanwhile (two llama.cpp processes on 2 cores slow each other).
 """
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from serve import LLAMA_SERVER, danlu_repacks, free_port, start  # benchmarks/ is on sys.path
 
@@ -68,22 +70,23 @@ def llama_server(a, settings: EvalSettings) -> dict:
         proc.wait()
 
 
-def table(results: dict[str, dict]) -> str:
-    """Per category: accuracy and malformed share of each side."""
+def table(results: list[dict[str, Any]]) -> str:
+    """Per category: accuracy, malformed share and cut-off share of each side."""
     sides = list(results)
-    head = "| category | " + " | ".join(f"{s}: acc · malformed" for s in sides) + " |"
+    head = "| category | " + " | ".join(f"{s}: acc · malformed · cut off" for s in sides) + " |"
     lines = [head, "|---|" + "---:|" * len(sides)]
     for category in [*CATEGORIES, "overall"]:
         cells = []
         for side in sides:
             scores = results[side]["scores"]
             if category == "overall":
-                acc, bad, n = (scores["overall"]["mean"], scores["malformed"]["mean"],
-                               scores["overall"]["n"])  # fmt: skip
+                n = scores["overall"]["n"]
+                shares = [scores[k]["mean"] for k in ("overall", "malformed", "cut_off")]
             else:
                 summary = scores["subjects"][category]
-                acc, bad, n = summary["mean"], summary["malformed"], summary["n"]
-            cells.append(f"{acc:.2f} · {bad:.2f} (n={n})")
+                n = summary["n"]
+                shares = [summary[k] for k in ("mean", "malformed", "cut_off")]
+            cells.append(" · ".join(f"{x:.2f}" for x in shares) + f" (n={n})")
         lines.append(f"| {category} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

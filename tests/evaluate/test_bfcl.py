@@ -17,7 +17,7 @@ from danlu.errors import InvalidRequest
 from danlu.evaluate import EvalSettings, ModelScorer, ServerScorer, evaluate
 from danlu.evaluate.bfcl_checker import CATEGORIES
 from danlu.evaluate.runner import SAMPLES
-from danlu.evaluate.scorers import attempted_call
+from danlu.evaluate.scorers import ToolReply, attempted_call
 from danlu.evaluate.tasks.bfcl import BfclTask
 from tests.cli.conftest import danlu  # noqa: F401 -- the in-process CLI fixture
 from tests.server.conftest import live  # noqa: F401 -- the shared live server
@@ -92,8 +92,10 @@ def test_a_20_item_slice_is_counted_per_category_and_resumes(model):
         assert summary["n"] == SLICE and len(mine) == SLICE
         assert summary["mean"] == pytest.approx(sum(s["score"] for s in mine) / SLICE)
         assert summary["malformed"] == pytest.approx(sum(s["malformed"] for s in mine) / SLICE)
+        assert summary["cut_off"] == pytest.approx(sum(s["cut_off"] for s in mine) / SLICE)
     assert scores["overall"]["mean"] == pytest.approx(sum(s["score"] for s in samples) / 20)
     for sample in samples:
+        assert not (sample["malformed"] and sample["cut_off"]), sample
         if sample["subject"] == "irrelevance":  # BFCL: right exactly when nothing was called
             assert sample["score"] == int(not sample["calls"]), sample
         elif sample["score"]:
@@ -153,6 +155,18 @@ def test_a_server_is_scored_through_its_tool_calls(live):  # noqa: F811
     assert result["scores"]["malformed"]["n"] == 2
 
 
+def test_an_unread_call_is_cut_off_at_the_length_limit_and_malformed_otherwise():
+    half = '<tool_call>\n{"name": "f", "arguments": {"x": [1, 1, 1'
+    assert ToolReply.judged([], half, half, length=True) == ToolReply([], half, cut_off=True)
+    assert ToolReply.judged([], half, half, length=False) == ToolReply([], half, malformed=True)
+    assert ToolReply.judged([("f", "[1]")], "", "", length=False).malformed  # not an object
+    fine = ToolReply.judged([("f", '{"x": 1}')], "", "", length=True)
+    assert not fine.malformed and not fine.cut_off
+    assert ToolReply.judged([], "Plain prose.", "Plain prose.", length=True) == ToolReply(
+        [], "Plain prose."
+    )
+
+
 def test_attempted_calls_are_told_from_plain_text():
     for text in ['<tool_call>\n{"name": "f", "argu', '{"name": "f", "arguments": {', '[{"name":']:
         assert attempted_call(text), text
@@ -179,7 +193,7 @@ def test_eval_bfcl_prints_the_categories_with_their_malformed_share(danlu):  # n
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0] == "| model | bfcl (accuracy) |" and "(n=2)" in lines[2]
-    assert lines[4] == "| run | subject | score | malformed |"
+    assert lines[4] == "| run | subject | score | malformed | cut off |"
     rows = [line for line in lines if line.startswith("| smollm2 bfcl |")]
     assert [row.split("|")[2].strip() for row in rows] == ["irrelevance", "simple_python"]
-    assert all(re.search(r"\(n=1\) \| [01]\.000 \|$", row) for row in rows), rows
+    assert all(re.search(r"\(n=1\) \| [01]\.000 \| [01]\.000 \|$", row) for row in rows), rows

@@ -56,22 +56,22 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def subject_table(results: list[dict[str, Any]]) -> str:
     """Per subject of each run that has a few (BFCL's categories): `mean (n)`, and the
-    share of malformed answers where it is counted. Empty when no run has such subjects."""
+    shares of malformed and cut-off answers where they are counted. Empty when no run has
+    such subjects."""
     rows = []
     for result in results:
         subjects = result["scores"].get("subjects") or {}
         if not subjects or len(subjects) > MAX_SUBJECT_ROWS:
             continue
         for name, summary in subjects.items():
-            malformed = summary.get("malformed")
-            shown = "–" if malformed is None else f"{malformed:.3f}"
+            rates = [summary.get(rate) for rate in ("malformed", "cut_off")]
+            shown = " | ".join("–" if r is None else f"{r:.3f}" for r in rates)
             label = f"{result['target']['model']} {result['task']}"
-            rows.append(
-                f"| {label} | {name} | {summary['mean']:.3f} (n={summary['n']}) | {shown} |"
-            )
+            score = f"{summary['mean']:.3f} (n={summary['n']})"
+            rows.append(f"| {label} | {name} | {score} | {shown} |")
     if not rows:
         return ""
-    head = ["| run | subject | score | malformed |", "|---|---|---|---|"]
+    head = ["| run | subject | score | malformed | cut off |", "|---|---|---|---|---|"]
     return "\n".join(head + rows) + "\n"
 
 

@@ -30,6 +30,9 @@ from danlu.evaluate.tasks.perplexity import PerplexityTask, perplexity
 from danlu.progress import Progress
 
 SAMPLES, RESULT = "samples.jsonl", "result.json"
+# shares a task may count beside its score (function calling: calls that could not be read
+# in a finished answer, calls cut off by the length limit)
+RATES = ("malformed", "cut_off")
 
 
 def data_hash(path: Path) -> str:
@@ -158,10 +161,12 @@ def summarise(samples: list[dict[str, Any]], key: str = "score") -> dict[str, fl
 
 
 def _subject(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """A subject's summary, with its share of malformed answers where they are counted."""
+    """A subject's summary, with its shares of malformed and cut-off answers where they
+    are counted."""
     summary: dict[str, Any] = summarise(samples)
-    if "malformed" in samples[0]:
-        summary["malformed"] = summarise(samples, "malformed")["mean"]
+    for rate in RATES:
+        if rate in samples[0]:
+            summary[rate] = summarise(samples, rate)["mean"]
     return summary
 
 
@@ -179,8 +184,9 @@ def _result(
     scores: dict[str, Any] = {"overall": summarise(samples)}
     if len(by_subject) > 1:
         scores["subjects"] = {s: _subject(group) for s, group in sorted(by_subject.items())}
-    if samples and "malformed" in samples[0]:  # function calling: answers unreadable as calls
-        scores["malformed"] = summarise(samples, "malformed")
+    for rate in RATES:
+        if samples and rate in samples[0]:
+            scores[rate] = summarise(samples, rate)
     if samples and "acc_norm" in samples[0]:
         scores["acc_norm"] = summarise(samples, "acc_norm")
     if samples and "judge_verdict" in samples[0]:

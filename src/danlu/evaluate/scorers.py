@@ -49,16 +49,25 @@ class ToolAsk:
 class ToolReply:
     """An answer to a request with tools.
 
-    `calls` are (name, arguments as JSON text); `malformed` is set when the answer tried
-    a call that could not be read as one (call text left unparsed, arguments that are
-    not a JSON object, a server that failed on its own parse); `error` says why an
-    answer is missing (the prompt did not fit, the server's error).
+    `calls` are (name, arguments as JSON text); `malformed` is set when a finished answer
+    tried a call that could not be read as one (call text left unparsed, arguments that
+    are not a JSON object, a server that failed on its own parse); `cut_off` when the
+    answer ran out of tokens in the middle of a call instead; `error` says why an answer
+    is missing (the prompt did not fit, the server's error).
     """
 
     calls: list[tuple[str, str]]
     text: str
     malformed: bool = False
+    cut_off: bool = False
     error: str | None = None
+
+    @classmethod
+    def judged(cls, calls: list[tuple[str, str]], text: str, raw: str, length: bool) -> ToolReply:
+        """A reply whose raw output `raw` gave `calls`: a call attempted but not read is
+        cut off when the answer hit its length limit (`length`), malformed otherwise."""
+        unread = (not calls and attempted_call(raw)) or not all(_is_object(a) for _, a in calls)
+        return cls(calls, text, malformed=unread and not length, cut_off=unread and length)
 
 
 def attempted_call(text: str) -> bool:
@@ -137,11 +146,11 @@ class ModelScorer:
             )
         except ContextOverflow as exc:
             return ToolReply([], "", error=str(exc))
-        text = Completion.collect(model.stream(prompt)).text
-        parsed = prepared.format.parse(text) if prepared.format else None
+        done = Completion.collect(model.stream(prompt))
+        parsed = prepared.format.parse(done.text) if prepared.format else None
         calls = [(c.name, c.arguments) for c in parsed.calls] if parsed else []
-        content = parsed.content if parsed else text
-        return ToolReply(calls, content, malformed=not calls and attempted_call(text))
+        content = parsed.content if parsed else done.text
+        return ToolReply.judged(calls, content, done.text, done.finish_reason == "length")
 
     def describe(self) -> dict[str, Any]:
         manifest = self.model.manifest
@@ -225,11 +234,11 @@ class ServerScorer:
         if response.status_code >= 400:
             error = f"{response.status_code}: {response.text[:300]}"
             return ToolReply([], "", malformed=response.status_code >= 500, error=error)
-        message = response.json()["choices"][0]["message"]
+        choice = response.json()["choices"][0]
+        message = choice["message"]
         calls = [_server_call(c) for c in message.get("tool_calls") or []]
         text = message.get("content") or ""
-        malformed = (not calls and attempted_call(text)) or not all(_is_object(a) for _, a in calls)
-        return ToolReply(calls, text, malformed=malformed)
+        return ToolReply.judged(calls, text, text, choice.get("finish_reason") == "length")
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "source": "server", "url": self.base}

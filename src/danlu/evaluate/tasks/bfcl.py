@@ -8,8 +8,9 @@ BFCL judges the calls that come back (`evaluate/bfcl_checker.py`). `tool_choice`
 as BFCL asks; `--tool-choice required` forces a call, which measures the calls of models
 too small to decide to call (irrelevance is then always wrong).
 
-A record: `score` (1 when BFCL finds the answer valid), `malformed` (the answer tried a
-call that could not be read as one), the calls, the text, and BFCL's `error_type` when it
+A record: `score` (1 when BFCL finds the answer valid), `malformed` (a finished answer
+tried a call that could not be read as one), `cut_off` (the answer ran out of tokens
+inside a call), the calls, the text, and BFCL's `error_type` when it
 is not valid. `--limit` counts per category and picks with `--seed`, so two targets run
 with the same flags answer the same items. The data is the installed bfcl-eval's, or
 `--data DIR`, a folder laid out like it (`BFCL_v4_<category>.json` and
@@ -86,6 +87,7 @@ class BfclTask:
         record = {
             "score": int(verdict["valid"]),
             "malformed": int(reply.malformed),
+            "cut_off": int(reply.cut_off),
             "calls": [{"name": n, "arguments": a} for n, a in reply.calls],
             "text": reply.text[:TEXT_KEPT],
         }
