@@ -4,9 +4,12 @@ tools that run nothing a client chose (a KB, the sandbox) can be asked for."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
+
+from danlu.agent.trace import read_trace
 
 RUNS = "/v1/agent/runs"
 
@@ -56,3 +59,29 @@ def test_bad_requests_are_openai_errors(live):
         response = httpx.post(f"{live.url}{RUNS}", json=body, timeout=60)
         assert response.status_code == status, (body, response.text)
         assert needle in response.json()["error"]["message"], response.text
+
+
+def test_a_client_that_leaves_stops_the_run(live):
+    agents = live.app.state.danlu.settings.agents_dir
+    before = set(agents.glob("*.jsonl")) if agents.exists() else set()
+    body = {"task": "Tell a very long story about a dragon.", "max_tokens": 1500}
+    with httpx.stream("POST", f"{live.url}{RUNS}", json=body, timeout=300) as response:
+        assert response.status_code == 200
+        first = next(line for line in response.iter_lines() if line.startswith("data: "))
+        assert json.loads(first[6:])["type"] == "thought"
+    # the connection is closed: the run stops at its next event, long before 1500 tokens
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        new = set(agents.glob("*.jsonl")) - before
+        try:
+            records = read_trace(next(iter(new))) if new else []
+        except ValueError:  # a line being written
+            records = []
+        if records and records[-1]["type"] == "end":
+            break
+        time.sleep(0.2)
+    assert records and records[-1]["type"] == "end", records
+    assert [m["role"] for m in records[-1]["messages"]] == ["user"]  # the turn never finished
+    assert not any(r["type"] == "answer" for r in records)
+    again = httpx.post(f"{live.url}{RUNS}", json={"task": "Hi.", "max_tokens": 4, "stream": False})
+    assert again.status_code == 200 and again.json()["answer"] is not None  # the slot is free
