@@ -162,7 +162,11 @@ class AgentRun:
 
     def result(self) -> AgentResult:
         """Run to the end and collect: the answer, every event, the messages, the trace."""
-        events = list(self)
+        return self.collected(list(self))
+
+    def collected(self, events: list[Event]) -> AgentResult:
+        """The result of a run whose `events` were taken as it went (the server streams
+        them from a worker thread)."""
         answers = [e for e in events if isinstance(e, Answer)]
         answer = answers[-1].text if answers else None
         return AgentResult(answer, events, _dicts(self.messages), str(self.trace_path))

@@ -141,7 +141,8 @@ def grouped(items: list) -> dict[str, list]:
     return out
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-empty line; a bad line is one error by line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -189,7 +190,7 @@ def read_mc_jsonl(path: Path) -> Dataset:
     """A JSONL file of multiple-choice rows, or a folder of records (see read_records)."""
     if path.is_dir():
         return read_records(path, mc_item)
-    items = [mc_item(path, line, row, str(line)) for line, row in _jsonl(path)]
+    items = [mc_item(path, line, row, str(line)) for line, row in jsonl_rows(path)]
     return _nonempty(path, Dataset(items))
 
 
@@ -219,7 +220,7 @@ def _split_of(path: Path, folder: Path) -> str:
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
     if path.suffix != ".parquet":
-        yield from _jsonl(path)
+        yield from jsonl_rows(path)
         return
     from danlu.extras import require
 
@@ -246,7 +247,7 @@ def read_qa_jsonl(path: Path) -> Dataset:
     """A JSONL file of Q&A rows, or a folder of records (see read_records)."""
     if path.is_dir():
         return read_records(path, qa_item)
-    items = [qa_item(path, line, row, str(line)) for line, row in _jsonl(path)]
+    items = [qa_item(path, line, row, str(line)) for line, row in jsonl_rows(path)]
     return _nonempty(path, Dataset(items))
 
 

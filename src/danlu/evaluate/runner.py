@@ -22,6 +22,7 @@ from danlu.atomic import write_text_atomic
 from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.evaluate.hub import fetch_dataset, is_hub_ref
+from danlu.evaluate.items import grouped
 from danlu.evaluate.judge import Judge
 from danlu.evaluate.scorers import Scorer
 from danlu.evaluate.tasks import task_named
@@ -67,10 +68,7 @@ def pick(items: list, limit: int | None, seed: int) -> list:
 
 def pick_per_subject(items: list, limit: int | None, seed: int) -> list:
     """At most `limit` items of each subject, each drawn with `seed`, subjects in order."""
-    groups: dict[str, list] = defaultdict(list)
-    for item in items:
-        groups[item.subject].append(item)
-    return [kept for group in groups.values() for kept in pick(group, limit, seed)]
+    return [kept for group in grouped(items).values() for kept in pick(group, limit, seed)]
 
 
 def _with_data(settings: EvalSettings) -> EvalSettings:

@@ -170,12 +170,11 @@ def _produce(events: Iterator, loop: asyncio.AbstractEventLoop, queue, stop) -> 
 
 
 def _result_json(run, events: list) -> dict[str, Any]:
-    answers = [e.text for e in events if e.type == "answer"]
-    errors = [e.message for e in events if e.type == "error"]
+    result = run.collected(events)
     return {
-        "answer": answers[-1] if answers else None,
-        "error": errors[-1] if errors else None,
+        "answer": result.answer,
+        "error": result.error,
         "events": [e.to_dict() for e in events],
-        "messages": [m.model_dump(mode="json", exclude_none=True) for m in run.messages],
-        "trace": str(run.trace_path),
+        "messages": result.messages,
+        "trace": result.trace,
     }

@@ -19,7 +19,6 @@ with the same flags answer the same items. The data is the installed bfcl-eval's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from danlu.config import Settings
 from danlu.errors import InvalidRequest
 from danlu.evaluate.bfcl_checker import CATEGORIES, BfclChecker, open_checker
-from danlu.evaluate.items import Dataset
+from danlu.evaluate.items import Dataset, jsonl_rows
 from danlu.evaluate.scorers import Scorer, ToolAsk, ToolReply
 from danlu.evaluate.tasks.base import EvalSettings
 
@@ -111,11 +110,11 @@ def _result(reply: ToolReply) -> Any:
 
 
 def _read(folder: Path, checker: BfclChecker, category: str) -> list[BfclItem]:
-    questions = _jsonl(folder / checker.file_name(category))
+    questions = _rows(folder / checker.file_name(category))
     answers: dict[str, Any] = {}
     if category != "irrelevance":
         answers = {
-            a["id"]: a for a in _jsonl(folder / "possible_answer" / checker.file_name(category))
+            a["id"]: a for a in _rows(folder / "possible_answer" / checker.file_name(category))
         }
     items = []
     for entry in questions:
@@ -128,21 +127,11 @@ def _read(folder: Path, checker: BfclChecker, category: str) -> list[BfclItem]:
     return items
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
+def _rows(path: Path) -> list[dict[str, Any]]:
     """A BFCL data file: one JSON object per line (despite the .json name)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+    if not path.is_file():
         raise InvalidRequest(
-            f"cannot read BFCL data {path}: {exc.strerror}",
+            f"cannot read BFCL data {path}: no such file",
             hint="give a folder laid out like bfcl-eval's data, or leave --data out",
-        ) from None
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InvalidRequest(f"{path} line {number}: {exc.msg}", hint="fix that line") from None
-    return rows
+        )
+    return [row for _, row in jsonl_rows(path)]
